@@ -1,0 +1,1 @@
+"""The `syft-bg` command line interface (click; rich output lives only here)."""
