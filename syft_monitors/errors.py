@@ -95,7 +95,9 @@ class ServiceError(SyftMonitorError):
 class QuotaError(ServiceError):
     """The remote service refused the call for quota or rate-limit reasons (429, 403 rate)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
         super().__init__(message, status=status, retryable=True)
         self.retry_after = retry_after
 
