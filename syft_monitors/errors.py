@@ -67,6 +67,14 @@ class JobFolderError(ProtocolError):
     """A job folder on the data owner's disk is unreadable or malformed."""
 
 
+class InvalidJobError(ProtocolError):
+    """A job's name, submitter, `config.yaml` or `state.yaml` is malformed or inconsistent."""
+
+
+class SyftFileError(ProtocolError):
+    """`SYFT_peers.json` or `SYFT_version.json` is too large, not JSON, or of an unknown shape."""
+
+
 # --- configuration and credentials -----------------------------------------------------------
 
 
@@ -108,3 +116,7 @@ class SendError(SyftMonitorError):
 
 class StateError(SyftMonitorError):
     """The state store is unreadable, corrupt, or a write lost a conflict too many times."""
+
+
+class StateConflictError(StateError):
+    """A conditional write lost to a concurrent writer (the stored version moved on)."""

@@ -1,0 +1,144 @@
+"""The monitor configuration: one YAML file, the seed's keys and defaults, validated strictly.
+
+Unknown keys are errors (a typo such as `notify_on_aproved` would otherwise silently keep a
+default), and every error is one line naming the key, so the CLI can print it and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from syft_monitors.errors import ConfigError
+from syft_monitors.protocol.emails import validate_email
+
+ENV_API_ROOT = "SYFT_GOOGLE_API_ROOT"
+DEFAULT_CREDS_DIR = Path("~/.syft-creds")
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+class SmtpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    #: A file holding the password; never the password itself (config files get shared).
+    password_file: Path | None = None
+    from_address: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class MonitorConfig(BaseModel):
+    """Everything a JobMonitor/PeerMonitor needs; keys as in the seed's "Common Configuration"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    do_email: str
+    syftbox_root: Path | None = Path("~/SyftBox")
+    gmail_token_path: Path = DEFAULT_CREDS_DIR / "gmail_token.json"
+    drive_token_path: Path | None = DEFAULT_CREDS_DIR / "token_do.json"
+    state_file: Path = DEFAULT_CREDS_DIR / "state.json"
+    email_format: Literal["html", "text", "both"] = "html"
+
+    notify_on_new_job: bool = True
+    notify_on_approved: bool = True
+    notify_on_executed: bool = True
+    notify_on_failed: bool = True
+    notify_on_rejected: bool = True
+    notify_on_new_peer: bool = True
+    notify_on_peer_granted: bool = True
+
+    interval: int = Field(default=30, ge=1, le=86400)
+    strategy: Literal["changes", "list"] = "changes"
+    google_api_root: str | None = None
+    sender: Literal["gmail", "smtp", "file"] = "gmail"
+    smtp: SmtpSettings | None = None
+    mail_folder: Path | None = None
+    rate_limit_per_minute: int = Field(default=150, ge=1, le=10000)
+    heartbeat_enabled: bool = False
+    heartbeat_interval: int = Field(default=86400, ge=60)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @field_validator("do_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return validate_email(value, what="do_email")
+
+    @field_validator("google_api_root")
+    @classmethod
+    def _api_root(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator(
+        "syftbox_root", "gmail_token_path", "drive_token_path", "state_file", "mail_folder"
+    )
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else Path(os.path.expanduser(str(value)))
+
+    def api_root(self) -> str | None:
+        """Explicit config wins, then the environment variable, then real Google."""
+        return self.google_api_root or os.environ.get(ENV_API_ROOT) or None
+
+    def toggles(self) -> dict[str, bool]:
+        return {
+            name: bool(getattr(self, name))
+            for name in type(self).model_fields
+            if name.startswith("notify_on_")
+        }
+
+
+def parse_config(data: Any, *, source: str = "config") -> MonitorConfig:
+    """Validate a mapping (from YAML or code), or raise a one-line ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping of keys to values, got {type(data).__name__}"
+        )
+    try:
+        return MonitorConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {describe_validation_error(error)}") from error
+
+
+def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
+    """Read and validate a YAML config file."""
+    file = Path(os.path.expanduser(str(path)))
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file not found: {file}") from error
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {file}: {error.strerror}") from error
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{file}: larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        data = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{file}: {problem}{where}") from error
+    return parse_config(data, source=str(file))
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """First problem only, as `key: message`: one line is what a user can act on."""
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{location}: {message}{suffix}"

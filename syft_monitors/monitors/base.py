@@ -1,0 +1,179 @@
+"""The `Monitor` base class of the seed API: check once, poll in the foreground, or in a thread.
+
+An error in one check is logged once per incident (repeats of the same error stay at debug level
+until a check succeeds), counted in metrics, and never ends the loop. Authentication errors slow
+the loop down (exponential, capped) instead of hammering Google with a revoked token.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+import time
+from typing import Any
+
+from syft_monitors.errors import (
+    ConfigError,
+    CredentialsError,
+    ProtocolError,
+    QuotaError,
+    SendError,
+    ServiceError,
+    StateError,
+    SyftMonitorError,
+)
+from syft_monitors.metrics import MonitorMetrics
+
+logger = logging.getLogger(__name__)
+
+AUTH_BACKOFF_CAP = 15 * 60.0
+
+
+def error_kind(error: BaseException) -> str:
+    """The bounded metrics label for an error."""
+    table: tuple[tuple[type[BaseException], str], ...] = (
+        (CredentialsError, "auth"),
+        (QuotaError, "quota"),
+        (ServiceError, "service"),
+        (ProtocolError, "protocol"),
+        (SendError, "send"),
+        (StateError, "state"),
+        (ConfigError, "config"),
+        (OSError, "transport"),
+    )
+    for cls, kind in table:
+        if isinstance(error, cls):
+            return kind
+    return "internal"
+
+
+class Monitor(abc.ABC):
+    """Base of JobMonitor and PeerMonitor; subclasses implement `_check_all_entities`."""
+
+    #: Label used in metrics and logs.
+    monitor_name = "monitor"
+
+    def __init__(self, sender: Any, state: Any, config: dict[str, Any] | None = None) -> None:
+        self.sender = sender
+        self.state = state
+        self.config: dict[str, Any] = dict(config or {})
+        if not hasattr(self, "metrics"):
+            self.metrics = MonitorMetrics()
+        self.metrics.init_monitor([self.monitor_name])
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_error: str | None = None
+        self._failures = 0
+        self.checks = 0
+
+    @abc.abstractmethod
+    def _check_all_entities(self) -> None:
+        """Query the sources, detect changes, send notifications, update state."""
+
+    # --- running --------------------------------------------------------------------------------
+
+    def check(
+        self, interval: int | float | None = None, duration: int | float | None = None
+    ) -> None:
+        """Run once (interval None), or every `interval` s for `duration` s (None: forever)."""
+        if interval is None:
+            self._check_once()
+            return
+        self._stop_event.clear()
+        deadline = None if duration is None else time.monotonic() + duration
+        while not self._stop_event.is_set():
+            self._check_once()
+            wait = self._next_wait(float(interval))
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                wait = min(wait, remaining)
+            if self._stop_event.wait(wait):
+                return
+
+    def start(self, interval: int = 10) -> threading.Thread:
+        """Poll every `interval` seconds in a daemon thread; returns the thread."""
+        if self._thread is not None and self._thread.is_alive():
+            return self._thread
+        self._stop_event.clear()
+        self._thread = threading.Thread(
+            target=self.check,
+            kwargs={"interval": interval},
+            name=f"syft-{self.monitor_name}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop the background thread after its current check finishes."""
+        self._stop_event.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- one check ------------------------------------------------------------------------------
+
+    def _check_once(self) -> bool:
+        started = time.monotonic()
+        self.checks += 1
+        try:
+            self._check_all_entities()
+        except Exception as error:  # the loop must survive anything a check throws
+            self._failures += 1
+            self._report(error)
+            self.metrics.polls.labels(self.monitor_name, "error").inc()
+            self._record_poll(success=False, error=error)
+            return False
+        finally:
+            self.metrics.poll_duration.labels(self.monitor_name).observe(time.monotonic() - started)
+        if self._last_error is not None:
+            logger.info("%s recovered", type(self).__name__)
+        self._last_error = None
+        self._failures = 0
+        self.metrics.polls.labels(self.monitor_name, "ok").inc()
+        self.metrics.last_success.labels(self.monitor_name).set(time.time())
+        self._record_poll(success=True, error=None)
+        return True
+
+    def _report(self, error: Exception) -> None:
+        kind = error_kind(error)
+        self.metrics.errors.labels(kind).inc()
+        text = describe_error(error)
+        if text == self._last_error:
+            logger.debug("%s still failing: %s", type(self).__name__, text)
+            return
+        self._last_error = text
+        if isinstance(error, SyftMonitorError):
+            logger.error("%s check failed: %s", type(self).__name__, text)
+        else:
+            logger.exception("%s check failed unexpectedly: %s", type(self).__name__, text)
+
+    def _next_wait(self, interval: float) -> float:
+        if self._failures and self._last_error and self._last_error.startswith("re-authorize"):
+            return min(AUTH_BACKOFF_CAP, interval * 2 ** min(self._failures, 10))
+        return interval
+
+    def _record_poll(self, *, success: bool, error: Exception | None) -> None:
+        recorder = getattr(self.state, "record_poll", None)
+        if recorder is None:
+            return
+        try:
+            recorder(success=success, error=describe_error(error) if error else None)
+        except SyftMonitorError as state_error:
+            logger.warning("could not record poll in state: %s", state_error)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for logs and state: never a token, never a traceback."""
+    if isinstance(error, CredentialsError):
+        return f"re-authorize: {error}"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:500]

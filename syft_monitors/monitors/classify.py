@@ -1,0 +1,135 @@
+"""Which Drive files matter to a data owner, decided from names and parent folders only.
+
+Nothing is downloaded here. A file that matters becomes a `WorkItem`; everything else is ignored
+without a request. Parent folder names come from a cache fed by the same changes feed (folders
+appear in it when they are created or shared), so steady-state classification costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from collections.abc import Callable
+
+from syft_monitors.drive.files import DriveFile
+from syft_monitors.errors import InvalidNameError
+from syft_monitors.protocol.emails import normalize_email, safe_repr
+from syft_monitors.protocol.messages import MessageKind, parse_message_filename
+from syft_monitors.protocol.names import (
+    PEERS_FILE,
+    ArchiveFolder,
+    Direction,
+    EventLogFolder,
+    Generation,
+    PeerChannel,
+    parse_drive_name,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class WorkKind(enum.StrEnum):
+    PEER_CHANNEL = "peer_channel"  # a DS's channel folder addressed to the DO: a peer request
+    JOB_MESSAGE = "job_message"  # a msgv2 proposal addressed to the DO (inbox or archive)
+    EVENTS = "events"  # a syfteventsmessagev3 file in the DO's own event log
+    PEERS_FILE = "peers_file"  # the DO's SYFT_peers.json
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Folder:
+    name: str
+    owners: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Classified:
+    kind: WorkKind
+    file: DriveFile
+    peer: str | None = None  # the DS concerned, when the name tells it
+
+
+FolderLookup = Callable[[str], Folder | None]
+
+
+def channel_peer_for(channel: PeerChannel, do_email: str) -> str | None:
+    """The DS who asks the DO to peer, if this channel folder is addressed to the DO."""
+    do = normalize_email(do_email)
+    if channel.generation is Generation.CURRENT:
+        datasite, peer = channel.datasite, channel.peer
+        if datasite is None or peer is None:
+            return None
+        if normalize_email(datasite) == do and normalize_email(peer) != do:
+            return peer
+        return None
+    if normalize_email(channel.recipient) == do and normalize_email(channel.sender) != do:
+        return channel.sender
+    return None
+
+
+def message_peer_for(folder: Folder, do_email: str) -> str | None:
+    """The DS whose proposals this folder carries to the DO (inbox or archive), else None."""
+    try:
+        parsed = parse_drive_name(folder.name)
+    except InvalidNameError:
+        return None
+    do = normalize_email(do_email)
+    if isinstance(parsed, PeerChannel):
+        if parsed.generation is Generation.CURRENT and parsed.direction is not Direction.INBOX:
+            return None
+        if normalize_email(parsed.recipient) == do and normalize_email(parsed.sender) != do:
+            return parsed.sender
+        return None
+    if isinstance(parsed, ArchiveFolder) and normalize_email(parsed.recipient) == do:
+        return parsed.sender
+    return None
+
+
+def is_own_event_log(folder: Folder, do_email: str) -> bool:
+    try:
+        parsed = parse_drive_name(folder.name)
+    except InvalidNameError:
+        return False
+    return isinstance(parsed, EventLogFolder) and normalize_email(parsed.email) == normalize_email(
+        do_email
+    )
+
+
+def classify(file: DriveFile, do_email: str, folders: FolderLookup) -> Classified | None:
+    """Decide whether `file` matters to `do_email`; `folders` resolves parent ids to names."""
+    if file.trashed:
+        return None
+    if file.is_folder:
+        return _classify_folder(file, do_email)
+    if file.name == PEERS_FILE:
+        return Classified(WorkKind.PEERS_FILE, file) if file.owned_by(do_email) else None
+    try:
+        message = parse_message_filename(file.name)
+    except InvalidNameError:
+        return None
+    for parent_id in file.parents:
+        folder = folders(parent_id)
+        if folder is None:
+            continue
+        if message.kind is MessageKind.PROPOSED_CHANGES:
+            peer = message_peer_for(folder, do_email)
+            if peer is not None:
+                return Classified(WorkKind.JOB_MESSAGE, file, peer)
+        elif is_own_event_log(folder, do_email):
+            return Classified(WorkKind.EVENTS, file)
+    return None
+
+
+def _classify_folder(file: DriveFile, do_email: str) -> Classified | None:
+    try:
+        parsed = parse_drive_name(file.name)
+    except InvalidNameError as error:
+        # Shared with us and SyftBox-shaped but invalid: worth one log line, never a crash.
+        logger.warning("ignoring invalid SyftBox folder name %s: %s", safe_repr(file.name), error)
+        return None
+    if not isinstance(parsed, PeerChannel):
+        return None
+    if file.owned_by(do_email):
+        return None  # the DO's own mirror folders, created when it accepted the peer
+    peer = channel_peer_for(parsed, do_email)
+    return Classified(WorkKind.PEER_CHANNEL, file, peer) if peer else None

@@ -1,0 +1,151 @@
+"""Exactly-once delivery of the emails an event calls for.
+
+For every planned email: skip it if state says it was sent; otherwise record an intent, send, and
+record the result (the intent and the result replace each other in one atomic state update). A
+crash between the two leaves the intent: on the next attempt, a sender that can search its Sent
+mail (Gmail) is asked whether the email left before sending it again, so a kill at any moment gives
+neither a lost nor a duplicate email. SMTP and file senders cannot look, so they resend:
+at-least-once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from syft_monitors.errors import CredentialsError, QuotaError, SendError, SyftMonitorError
+from syft_monitors.events import Event
+from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.notify.email import OutgoingEmail
+from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
+from syft_monitors.notify.senders.base import NotificationSender, SendResult
+from syft_monitors.state.base import StateManager
+from syft_monitors.state.model import (
+    NotifiedRecord,
+    SendIntent,
+    StateDocument,
+    ThreadRecord,
+    to_timestamp,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class Outcome:
+    sent: int = 0
+    recovered: int = 0
+    skipped: int = 0
+
+    @property
+    def emails(self) -> int:
+        return self.sent + self.recovered
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sender: NotificationSender | None,
+        state: StateManager,
+        config: NotifyConfig,
+        metrics: MonitorMetrics,
+    ) -> None:
+        self.sender = sender
+        self.state = state
+        self.config = config
+        self.metrics = metrics
+
+    def dispatch(self, event: Event) -> Outcome:
+        """Send what `event` calls for; raises SendError/QuotaError/CredentialsError to retry later.
+
+        Emails already sent are skipped, so calling this again after a failure is always safe.
+        """
+        outcome = Outcome()
+        if self.sender is None:  # notifications disabled: detection still runs and is recorded
+            return outcome
+        for email in self._plan(event):
+            doc = self.state.load()
+            if email.notification_key in doc.notified:
+                outcome.skipped += 1
+                continue
+            intent = doc.intents.get(email.notification_key)
+            if intent is not None and self.sender.exactly_once:
+                found = self.sender.find_sent(email)
+                if found is not None:
+                    self._record(email, found, event)
+                    self.metrics.notifications.labels(event.kind.value, "recovered").inc()
+                    logger.info("email %s had been sent before a restart", email.notification_key)
+                    outcome.recovered += 1
+                    continue
+            self._record_intent(email, intent)
+            try:
+                result = self.sender.send(email, thread_id=self._thread_id(event))
+            except (CredentialsError, QuotaError, SendError, SyftMonitorError) as error:
+                self.metrics.notifications.labels(event.kind.value, "failed").inc()
+                self._note_failure(email, error)
+                raise
+            self._record(email, result, event)
+            self.metrics.notifications.labels(event.kind.value, "sent").inc()
+            logger.info(
+                "sent %s email about %s to %s",
+                event.kind.value,
+                event.job.name if event.job else event.peer,
+                email.to,
+            )
+            outcome.sent += 1
+        return outcome
+
+    def _plan(self, event: Event) -> list[OutgoingEmail]:
+        thread = None
+        if event.job is not None:
+            record = self.state.load().threads.get(event.job.key)
+            if record is not None:
+                thread = ThreadInfo(message_id=record.message_id, thread_id=record.thread_id)
+        return plan_notifications(event, config=self.config, thread=thread)
+
+    def _thread_id(self, event: Event) -> str | None:
+        if event.job is None:
+            return None
+        record = self.state.load().threads.get(event.job.key)
+        return record.thread_id if record else None
+
+    def _record_intent(self, email: OutgoingEmail, previous: SendIntent | None) -> None:
+        attempts = (previous.attempts + 1) if previous else 1
+
+        def write(doc: StateDocument) -> None:
+            doc.intents[email.notification_key] = SendIntent(
+                notification_key=email.notification_key,
+                message_id=email.message_id,
+                recorded_at=to_timestamp(),
+                attempts=attempts,
+            )
+
+        self.state.update(write)
+
+    def _note_failure(self, email: OutgoingEmail, error: Exception) -> None:
+        def write(doc: StateDocument) -> None:
+            intent = doc.intents.get(email.notification_key)
+            if intent is not None:
+                intent.last_error = str(error)[:500]
+
+        self.state.update(write)
+
+    def _record(self, email: OutgoingEmail, result: SendResult, event: Event) -> None:
+        job_key = event.job.key if event.job else None
+        starts_thread = email.thread_key is not None and email.in_reply_to is None
+
+        def write(doc: StateDocument) -> None:
+            doc.intents.pop(email.notification_key, None)
+            doc.notified[email.notification_key] = NotifiedRecord(
+                sent_at=to_timestamp(),
+                message_id=result.message_id,
+                provider_id=result.provider_id,
+                thread_id=result.thread_id,
+            )
+            if starts_thread and job_key is not None and job_key not in doc.threads:
+                doc.threads[job_key] = ThreadRecord(
+                    message_id=result.message_id, thread_id=result.thread_id
+                )
+            doc.heartbeat.notifications_sent += 1
+
+        self.state.update(write)

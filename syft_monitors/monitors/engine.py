@@ -1,0 +1,376 @@
+"""One poll of a monitor: read Drive changes, persist what matters, turn it into emails.
+
+The order is what makes it crash-safe:
+1. read the source (changes feed or listing);
+2. in ONE state update, store the work items the batch contains and advance the cursor (a crash
+   before it re-reads the same changes; after it, the work items are durable);
+3. process work items (download at most what matters, decode, dispatch emails exactly once) and
+   delete each item only when all its emails are recorded; failures stay with backoff;
+4. scan the local SyftBox folder, when there is one, and feed the same de-duplicated stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from syft_monitors.drive.api import DriveApi
+from syft_monitors.drive.files import DriveFile
+from syft_monitors.errors import (
+    CredentialsError,
+    ProtocolError,
+    QuotaError,
+    SyftMonitorError,
+)
+from syft_monitors.events import Event, EventKind
+from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.monitors.classify import Classified, Folder, WorkKind, classify
+from syft_monitors.monitors.dispatch import Dispatcher
+from syft_monitors.monitors.extract import (
+    job_events_from_proposal,
+    peer_events_from_peers_file,
+    peer_states,
+    status_events_from_log,
+)
+from syft_monitors.monitors.local import LocalScanner
+from syft_monitors.monitors.sources import Batch, ChangesFeedSource, ListingSource, folders_in
+from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits
+from syft_monitors.protocol.messages import (
+    EventsMessage,
+    MessageKind,
+    ProposedChangesMessage,
+    decode_message,
+    is_message_filename,
+)
+from syft_monitors.protocol.peers import parse_peers_file
+from syft_monitors.state.base import StateManager
+from syft_monitors.state.model import (
+    FolderRecord,
+    SeenRecord,
+    StateDocument,
+    WorkRecord,
+    to_timestamp,
+)
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE = 5.0
+BACKOFF_CAP = 900.0
+DOWNLOAD_CACHE_BYTES = 32 * 1024 * 1024
+
+
+@dataclasses.dataclass(slots=True)
+class PollReport:
+    changes: int = 0
+    work_added: int = 0
+    work_done: int = 0
+    work_pending: int = 0
+    events: int = 0
+    emails: int = 0
+    baseline: bool = False
+
+
+class Pipeline:
+    """Detection and notification for one data owner and a set of interests."""
+
+    def __init__(
+        self,
+        name: str,
+        do_email: str,
+        *,
+        interests: frozenset[WorkKind],
+        drive: DriveApi | None,
+        state: StateManager,
+        dispatcher: Dispatcher,
+        metrics: MonitorMetrics,
+        strategy: str = "changes",
+        syftbox_root: Path | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.do_email = do_email
+        self.interests = interests
+        self.drive = drive
+        self.state = state
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.limits = limits
+        self.clock = clock
+        self.source: ChangesFeedSource | ListingSource | None = None
+        if drive is not None:
+            self.source = (
+                ListingSource(drive, interests, do_email)
+                if strategy == "list"
+                else ChangesFeedSource(drive, interests)
+            )
+        self.local = LocalScanner(syftbox_root, do_email) if syftbox_root else None
+        self._downloads: OrderedDict[str, bytes] = OrderedDict()
+
+    # --- the poll -------------------------------------------------------------------------------
+
+    def poll(self) -> PollReport:
+        report = PollReport()
+        if self.source is not None:
+            cursor = self.state.load().cursors.get(self.name)
+            batch = self.source.read(cursor)
+            report.baseline = batch.baseline
+            report.changes = len(batch.files) + len(batch.removed)
+            report.work_added = self._ingest(batch)
+            self._process_work(report)
+        if self.local is not None and WorkKind.JOB_MESSAGE in self.interests:
+            self._scan_local(report)
+        return report
+
+    # --- step 2: persist what matters -----------------------------------------------------------
+
+    def _ingest(self, batch: Batch) -> int:
+        doc = self.state.load()
+        known = {fid: Folder(rec.name, tuple(rec.owners)) for fid, rec in doc.folders.items()}
+        new_folders = folders_in(batch.files)
+        known.update(new_folders)
+        looked_up: dict[str, Folder | None] = {}
+
+        def lookup(folder_id: str) -> Folder | None:
+            if folder_id in known:
+                return known[folder_id]
+            if folder_id not in looked_up:
+                looked_up[folder_id] = self._fetch_folder(folder_id)
+            return looked_up[folder_id]
+
+        work: dict[str, WorkRecord] = {}
+        seen: dict[str, str] = {}
+        for file in batch.files:
+            if not file.is_folder and not _maybe_relevant(file):
+                continue
+            found = classify(file, self.do_email, lookup)
+            if found is None or found.kind not in self.interests:
+                continue
+            key = _file_key(found)
+            if key != "peers-file" and key in doc.seen:
+                continue
+            if batch.baseline and found.kind is not WorkKind.PEERS_FILE:
+                seen[key] = found.kind.value
+                if found.kind is WorkKind.PEER_CHANNEL and found.peer:
+                    seen[Event(EventKind.NEW_PEER, self.do_email, peer=found.peer).key] = "event"
+                continue
+            work[found.file.id] = WorkRecord(
+                kind=found.kind.value,
+                file=found.file.to_json(),
+                peer=found.peer,
+                silent=batch.baseline,
+            )
+        folder_records = {
+            fid: FolderRecord(name=f.name, owners=list(f.owners))
+            for fid, f in {**new_folders, **{k: v for k, v in looked_up.items() if v}}.items()
+        }
+        now = to_timestamp()
+
+        def write(doc: StateDocument) -> None:
+            doc.folders.update(folder_records)
+            for file_id in batch.removed:
+                doc.folders.pop(file_id, None)
+            for file_id, record in work.items():
+                existing = doc.work.get(file_id)
+                # A file changed again before we processed it: keep its retry count, newest content.
+                if existing is not None:
+                    record.attempts = existing.attempts
+                doc.work[file_id] = record
+            for key, kind in seen.items():
+                doc.seen.setdefault(key, SeenRecord(at=now, kind=kind))
+            if batch.cursor is not None:
+                doc.cursors[self.name] = batch.cursor
+
+        self.state.update(write)
+        return len(work)
+
+    def _fetch_folder(self, folder_id: str) -> Folder | None:
+        assert self.drive is not None
+        try:
+            file = self.drive.get(folder_id)
+        except CredentialsError:
+            raise
+        except SyftMonitorError as error:
+            logger.warning("cannot look up parent folder %s: %s", folder_id, error)
+            return None
+        return Folder(file.name, file.owners) if file.is_folder else None
+
+    # --- step 3: work items ---------------------------------------------------------------------
+
+    def _process_work(self, report: PollReport) -> None:
+        now = self.clock()
+        doc = self.state.load()
+        due = [
+            (file_id, record)
+            for file_id, record in doc.work.items()
+            if WorkKind(record.kind) in self.interests and record.next_at <= now
+        ]
+        due.sort(key=lambda item: _order_key(DriveFile.from_api(item[1].file)))
+        for file_id, record in due:
+            try:
+                events, after = self._events_for(file_id, record)
+                for event in events:
+                    report.events += self._deliver(event, silent=record.silent, report=report)
+                after()
+            except ProtocolError as error:
+                name = DriveFile.from_api(record.file).name
+                logger.warning("skipping unreadable %s %r: %s", record.kind, name, error)
+                self.metrics.errors.labels("protocol").inc()
+                self._finish_work(file_id, record)
+                report.work_done += 1
+                continue
+            except CredentialsError:
+                raise
+            except SyftMonitorError as error:
+                self._retry_later(file_id, record, error)
+                if isinstance(error, QuotaError):
+                    break  # the service asked us to slow down: stop sending for this poll
+                continue
+            self._finish_work(file_id, record)
+            report.work_done += 1
+        report.work_pending = sum(
+            1 for r in self.state.load().work.values() if WorkKind(r.kind) in self.interests
+        )
+        self.metrics.pending_work.set(report.work_pending)
+
+    def _events_for(
+        self, file_id: str, record: WorkRecord
+    ) -> tuple[list[Event], Callable[[], None]]:
+        kind = WorkKind(record.kind)
+        if kind is WorkKind.PEER_CHANNEL:
+            assert record.peer is not None
+            known = self.state.load().peers.get(record.peer.lower())
+            if known in ("accepted", "rejected"):
+                return [], _nothing
+            return [Event(EventKind.NEW_PEER, self.do_email, peer=record.peer)], _nothing
+        data = self._download(file_id)
+        if kind is WorkKind.PEERS_FILE:
+            peers = parse_peers_file(data)
+            previous = dict(self.state.load().peers)
+            events = (
+                [] if record.silent else peer_events_from_peers_file(peers, previous, self.do_email)
+            )
+            states = peer_states(peers)
+
+            def store_peers() -> None:
+                def write(doc: StateDocument) -> None:
+                    doc.peers.clear()
+                    doc.peers.update(states)
+
+                self.state.update(write)
+
+            return events, store_peers
+        expected = (
+            MessageKind.PROPOSED_CHANGES if kind is WorkKind.JOB_MESSAGE else MessageKind.EVENTS
+        )
+        message = decode_message(data, kind=expected, limits=self.limits)
+        if isinstance(message, ProposedChangesMessage):
+            return job_events_from_proposal(message, self.do_email), _nothing
+        assert isinstance(message, EventsMessage)
+        return status_events_from_log(message, self.do_email), _nothing
+
+    def _download(self, file_id: str) -> bytes:
+        cached = self._downloads.get(file_id)
+        if cached is not None:
+            return cached
+        assert self.drive is not None
+        data = self.drive.download(file_id, max_bytes=self.limits.max_compressed_bytes)
+        self._downloads[file_id] = data
+        while sum(len(v) for v in self._downloads.values()) > DOWNLOAD_CACHE_BYTES:
+            self._downloads.popitem(last=False)
+        return data
+
+    def _deliver(self, event: Event, *, silent: bool, report: PollReport) -> int:
+        """Dispatch one event unless already handled; returns 1 if it was new."""
+        if event.key in self.state.load().seen:
+            return 0
+        if not silent:
+            outcome = self.dispatcher.dispatch(event)
+            report.emails += outcome.emails
+            self.metrics.events.labels(event.kind.value).inc()
+        now = to_timestamp()
+
+        def write(doc: StateDocument) -> None:
+            doc.seen.setdefault(event.key, SeenRecord(at=now, kind="event"))
+            if not silent:
+                doc.heartbeat.count_event(now)
+
+        self.state.update(write)
+        return 0 if silent else 1
+
+    def _finish_work(self, file_id: str, record: WorkRecord) -> None:
+        key = _file_key_of(record)
+        now = to_timestamp()
+
+        def write(doc: StateDocument) -> None:
+            doc.work.pop(file_id, None)
+            if key != "peers-file":
+                doc.seen.setdefault(key, SeenRecord(at=now, kind=record.kind))
+
+        self.state.update(write)
+        self._downloads.pop(file_id, None)
+
+    def _retry_later(self, file_id: str, record: WorkRecord, error: SyftMonitorError) -> None:
+        attempts = record.attempts + 1
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float):
+            delay = max(delay, float(retry_after))
+        next_at = self.clock() + delay
+        logger.warning(
+            "will retry %s in %.0fs (attempt %d): %s", record.kind, delay, attempts, error
+        )
+
+        def write(doc: StateDocument) -> None:
+            current = doc.work.get(file_id)
+            if current is not None:
+                current.attempts = attempts
+                current.next_at = next_at
+                current.last_error = str(error)[:500]
+
+        self.state.update(write)
+
+    # --- step 4: local disk ---------------------------------------------------------------------
+
+    def _scan_local(self, report: PollReport) -> None:
+        assert self.local is not None
+        doc = self.state.load()
+        baseline = self.name + ":local" not in doc.baselined
+        for event in self.local.events():
+            report.events += self._deliver(event, silent=baseline, report=report)
+        if baseline:
+            now = to_timestamp()
+
+            def write(doc: StateDocument) -> None:
+                doc.baselined.setdefault(self.name + ":local", now)
+
+            self.state.update(write)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _maybe_relevant(file: DriveFile) -> bool:
+    return file.name == "SYFT_peers.json" or is_message_filename(file.name)
+
+
+def _file_key(found: Classified) -> str:
+    return "peers-file" if found.kind is WorkKind.PEERS_FILE else f"file:{found.file.id}"
+
+
+def _file_key_of(record: WorkRecord) -> str:
+    return "peers-file" if record.kind == WorkKind.PEERS_FILE.value else f"file:{record.file['id']}"
+
+
+def _order_key(file: DriveFile) -> tuple[str, str]:
+    # Message names embed their submission time; modifiedTime orders the rest.
+    return (file.modified_time, file.name)
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

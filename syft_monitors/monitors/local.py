@@ -1,0 +1,97 @@
+"""Job status from the data owner's own disk (the seed's filesystem check, both layouts).
+
+Runs when a SyftBox folder is present; feeds the same de-duplicated event stream as Drive, so an
+approval seen on disk and in the Drive event log is one event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from syft_monitors.events import STATUS_EVENTS, Event, EventKind, JobDetails, JobRef
+from syft_monitors.monitors.extract import status_events
+from syft_monitors.protocol.local_jobs import LocalJob, list_local_jobs
+from syft_monitors.protocol.paths import resolve_inside
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_FILE_BYTES = 50 * 1024
+PREVIEW_TOTAL_BYTES = 500 * 1024
+STDERR_TAIL_BYTES = 50 * 1024
+
+
+class LocalScanner:
+    def __init__(self, syftbox_root: Path, do_email: str) -> None:
+        self.root = syftbox_root
+        self.do_email = do_email
+        self._reported: set[str] = set()
+
+    def events(self) -> Iterator[Event]:
+        listing = list_local_jobs(self.root, self.do_email)
+        for path, error in listing.rejected:
+            if str(path) not in self._reported:  # once per process, not once per poll
+                self._reported.add(str(path))
+                logger.warning("ignoring local job folder %s: %s", path, error)
+        for job in listing.jobs:
+            yield from self._job_events(job)
+
+    def _job_events(self, job: LocalJob) -> Iterator[Event]:
+        ref = JobRef(job.datasite, job.submitter, job.name)
+        yield Event(
+            EventKind.NEW_JOB,
+            self.do_email,
+            job=ref,
+            details=JobDetails(
+                code=self._code(job),
+                submitted_at=job.submitted_at,
+                status=job.status,
+                config=dict(job.config),
+            ),
+            source="local",
+        )
+        kind = STATUS_EVENTS.get(job.status)
+        if kind is None:
+            return
+        stderr = (
+            self._read_tail(job.review_path, "stderr.txt") if kind is EventKind.JOB_FAILED else None
+        )
+        yield from status_events(
+            ref, kind, self.do_email, state=dict(job.state), stderr=stderr, source="local"
+        )
+
+    def _code(self, job: LocalJob) -> dict[str, bytes]:
+        code_dir = job.path / "code" if (job.path / "code").is_dir() else job.path
+        code: dict[str, bytes] = {}
+        total = 0
+        for file in sorted(code_dir.rglob("*")):
+            if total >= PREVIEW_TOTAL_BYTES:
+                break
+            if file.is_symlink() or not file.is_file():
+                continue
+            try:
+                resolve_inside(self.root, file.relative_to(self.root).as_posix())
+                with file.open("rb") as handle:
+                    data = handle.read(PREVIEW_FILE_BYTES + 1)
+            except (OSError, ValueError) as error:
+                logger.debug("cannot read %s for the preview: %s", file, error)
+                continue
+            relative = file.relative_to(job.path).as_posix()
+            code[relative] = data
+            total += len(data)
+        return code
+
+    def _read_tail(self, folder: Path | None, name: str) -> bytes | None:
+        if folder is None:
+            return None
+        file = folder / name
+        if file.is_symlink() or not file.is_file():
+            return None
+        try:
+            with file.open("rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(0, size - STDERR_TAIL_BYTES))
+                return handle.read()
+        except OSError:
+            return None

@@ -1,0 +1,82 @@
+"""Build the parts a monitor needs from paths and config: Drive client, sender, state."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from syft_monitors.config import ENV_API_ROOT, MonitorConfig
+from syft_monitors.drive.api import DriveApi
+from syft_monitors.errors import ConfigError
+from syft_monitors.google.clients import build_drive_service, load_credentials
+from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.notify.plan import NotifyConfig
+from syft_monitors.notify.senders.base import NotificationSender
+from syft_monitors.notify.senders.file import FileSender
+from syft_monitors.notify.senders.gmail import GmailSender
+from syft_monitors.notify.senders.smtp import SmtpSender
+
+DRIVE_SCOPES = ["https://www.googleapis.com/auth/drive"]
+
+
+def resolve_api_root(explicit: str | None) -> str | None:
+    """Explicit argument wins, then SYFT_GOOGLE_API_ROOT, then real Google (None)."""
+    value = explicit or os.environ.get(ENV_API_ROOT) or None
+    if value and not value.endswith("/"):
+        value += "/"
+    return value
+
+
+def drive_api(token_path: Path, *, api_root: str | None, metrics: MonitorMetrics) -> DriveApi:
+    """A DriveApi whose service is built lazily on each thread that uses it."""
+    path = Path(os.path.expanduser(str(token_path)))
+
+    def factory() -> Any:
+        credentials = load_credentials(path, DRIVE_SCOPES, api_root=api_root)
+        return build_drive_service(credentials, api_root=api_root)
+
+    return DriveApi(factory, observer=metrics.observe_request)
+
+
+def notify_config(config: Mapping[str, Any] | None) -> NotifyConfig:
+    """The notification toggles of a seed-style config dict (unknown keys are ignored here)."""
+    data = dict(config or {})
+    fields = NotifyConfig.model_fields
+    return NotifyConfig.model_validate({k: v for k, v in data.items() if k in fields})
+
+
+def sender_from_config(config: MonitorConfig, metrics: MonitorMetrics) -> NotificationSender:
+    if config.sender == "gmail":
+        return GmailSender(
+            config.gmail_token_path,
+            api_root=config.api_root(),
+            email_format=config.email_format,
+            rate_limit_per_minute=config.rate_limit_per_minute,
+            observer=metrics.observe_request,
+        )
+    if config.sender == "smtp":
+        if config.smtp is None:
+            raise ConfigError("sender is smtp but the config has no smtp: section")
+        smtp = config.smtp
+        password = None
+        if smtp.password_file is not None:
+            try:
+                password = Path(os.path.expanduser(str(smtp.password_file))).read_text().strip()
+            except OSError as error:
+                raise ConfigError(f"cannot read smtp.password_file: {error.strerror}") from error
+        return SmtpSender(
+            smtp.host,
+            smtp.port,
+            username=smtp.username,
+            password=password,
+            starttls=smtp.starttls,
+            ssl=smtp.ssl,
+            from_address=smtp.from_address or config.do_email,
+            timeout=smtp.timeout,
+            email_format=config.email_format,
+            rate_limit_per_minute=config.rate_limit_per_minute,
+        )
+    folder = config.mail_folder or config.state_file.parent / "outbox"
+    return FileSender(folder, email_format=config.email_format)

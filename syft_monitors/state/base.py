@@ -1,0 +1,447 @@
+"""The `StateManager` interface: two primitives and the operations built on them.
+
+A backend provides `load()` (a private copy of the stored document) and `update(fn)` (an atomic
+read-modify-write: `fn` mutates a working copy, which is stored only if `fn` returns without
+raising). Every operation below is one `update` or one read, so a backend that gets those two
+right gets the whole API right, including the ones that need two facts to change together
+(`resolve_intent` moves an intent into `notified` in a single write).
+
+`fn` may run more than once: backends with optimistic concurrency (`OptimisticStateManager`, for
+a ConfigMap's resourceVersion) re-run it on a fresh copy after losing a conflict. It must
+therefore only mutate the document it is given, and must not keep a reference to it.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import datetime as dt
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, cast
+
+from syft_monitors.errors import StateConflictError, StateError
+from syft_monitors.state.compaction import CompactionPolicy, CompactionReport, compact_document
+from syft_monitors.state.model import (
+    Heartbeat,
+    NotifiedRecord,
+    SeenRecord,
+    SendIntent,
+    StateDocument,
+    ThreadRecord,
+    clip_error,
+    to_timestamp,
+    utc_now,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Unchanged(Exception):  # noqa: N818 - control flow, not an error
+    """Raised by an update function to finish without writing; `update` returns `result`.
+
+    Saves a write (and its fsync or API call) when the function finds nothing to change.
+    """
+
+    def __init__(self, result: object = None) -> None:
+        super().__init__()
+        self.result = result
+
+
+def legacy_key(entity_id: str, event_type: str) -> str:
+    """The `notified` key under which the seed API's (entity, event) pairs are stored."""
+    return f"{entity_id}:{event_type}"
+
+
+def _check_json_value(value: object, depth: int = 0) -> None:
+    # `data` must read back exactly as written: only JSON-native values are accepted.
+    if depth > 64:
+        raise ValueError("value is nested too deeply to store")
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("NaN and infinities cannot be stored as JSON")
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_json_value(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError("object keys must be strings to be stored as JSON")
+            _check_json_value(item, depth + 1)
+        return
+    raise TypeError(f"{type(value).__name__} values cannot be stored as JSON")
+
+
+class StateManager(abc.ABC):
+    """Where the monitors remember what they saw and sent. See the module docstring."""
+
+    def __init__(self, *, policy: CompactionPolicy | None = None) -> None:
+        self.policy = policy if policy is not None else CompactionPolicy()
+
+    # --- primitives -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def load(self) -> StateDocument:
+        """A private copy of the stored document (an empty one when nothing is stored yet)."""
+
+    @abc.abstractmethod
+    def update(self, fn: Callable[[StateDocument], T]) -> T:
+        """Apply `fn` to a working copy and store it atomically; return what `fn` returned.
+
+        Nothing is stored when `fn` raises (the exception propagates) or raises `Unchanged`.
+        """
+
+    def _view(self) -> StateDocument:
+        """The current document, for reading only. Backends override this to skip the copy."""
+        return self.load()
+
+    # --- seed API: (entity, event) notifications and free-form data --------------------------
+
+    def was_notified(self, entity_id: str, event_type: str) -> bool:
+        return legacy_key(entity_id, event_type) in self._view().notified
+
+    def mark_notified(
+        self, entity_id: str, event_type: str, *, now: dt.datetime | None = None
+    ) -> None:
+        key = legacy_key(entity_id, event_type)
+        if key in self._view().notified:
+            return
+        record = NotifiedRecord(sent_at=to_timestamp(now))
+
+        def mutate(doc: StateDocument) -> None:
+            if key in doc.notified:
+                raise Unchanged
+            doc.notified[key] = record
+
+        self.update(mutate)
+
+    def get_data(self, key: str, default: Any = None) -> Any:
+        data = self._view().data
+        if key not in data:
+            return default
+        # A copy: mutating the result must not change what is stored (or cached).
+        return copy.deepcopy(data[key])
+
+    def set_data(self, key: str, value: Any) -> None:
+        """Store a JSON value (None, bool, int, finite float, str, list, dict with str keys)."""
+        _check_json_value(value)
+        stored = copy.deepcopy(value)
+
+        def mutate(doc: StateDocument) -> None:
+            if key in doc.data and doc.data[key] == stored:
+                raise Unchanged
+            doc.data[key] = stored
+
+        self.update(mutate)
+
+    def delete_data(self, key: str) -> bool:
+        """Remove `key`; True if it was there."""
+
+        def mutate(doc: StateDocument) -> bool:
+            if key not in doc.data:
+                raise Unchanged(False)
+            del doc.data[key]
+            return True
+
+        return self.update(mutate)
+
+    # --- Drive changes cursor ---------------------------------------------------------------
+
+    def get_cursor(self) -> str | None:
+        return self._view().cursor
+
+    def set_cursor(
+        self, token: str | None, *, baseline: bool = False, now: dt.datetime | None = None
+    ) -> None:
+        """Store the next page token; `baseline=True` also records when the feed was started."""
+        stamp = to_timestamp(now) if baseline else None
+
+        def mutate(doc: StateDocument) -> None:
+            if doc.cursor == token and stamp is None:
+                raise Unchanged
+            doc.cursor = token
+            if stamp is not None:
+                doc.cursor_baselined_at = stamp
+
+        self.update(mutate)
+
+    # --- notifications: intent before the send, record after ---------------------------------
+
+    def is_notified(self, key: str) -> bool:
+        return key in self._view().notified
+
+    def notified_record(self, key: str) -> NotifiedRecord | None:
+        return self._view().notified.get(key)
+
+    def record_intent(self, intent: SendIntent) -> SendIntent | None:
+        """Claim a send before making it. Returns the intent to use, or None: already sent.
+
+        A retry of a pending intent keeps its `message_id` and `recorded_at` (so a duplicate
+        that did leave is recognisable) and counts one more attempt.
+        """
+        return self.record_intents([intent]).get(intent.notification_key)
+
+    def record_intents(self, intents: Iterable[SendIntent]) -> dict[str, SendIntent]:
+        """`record_intent` for many sends in one write; keys already sent are left out."""
+        wanted = {intent.notification_key: intent for intent in intents}
+
+        def mutate(doc: StateDocument) -> dict[str, SendIntent]:
+            claimed: dict[str, SendIntent] = {}
+            for key, intent in wanted.items():
+                if key in doc.notified:
+                    continue
+                previous = doc.intents.get(key)
+                if previous is None:
+                    doc.intents[key] = claimed[key] = intent
+                else:
+                    retry = previous.model_copy(update={"attempts": previous.attempts + 1})
+                    doc.intents[key] = claimed[key] = retry
+            if not claimed:
+                raise Unchanged(claimed)
+            return claimed
+
+        return self.update(mutate) if wanted else {}
+
+    def fail_intent(self, key: str, error: str) -> bool:
+        """Note why a send failed; the intent stays pending. False if there is no such intent."""
+        message = clip_error(error)
+
+        def mutate(doc: StateDocument) -> bool:
+            intent = doc.intents.get(key)
+            if intent is None:
+                raise Unchanged(False)
+            doc.intents[key] = intent.model_copy(update={"last_error": message})
+            return True
+
+        return self.update(mutate)
+
+    def drop_intent(self, key: str) -> bool:
+        """Give up on a send (permanent failure) without recording it as sent."""
+
+        def mutate(doc: StateDocument) -> bool:
+            if doc.intents.pop(key, None) is None:
+                raise Unchanged(False)
+            return True
+
+        return self.update(mutate)
+
+    def resolve_intent(
+        self, key: str, record: NotifiedRecord, *, thread_job_key: str | None = None
+    ) -> None:
+        """Record a send's result: the intent becomes a `notified` entry in one write.
+
+        With `thread_job_key`, the email also becomes that job's thread root unless the job
+        already has one. Resolving a key that has no intent still records it (idempotent).
+        """
+        self.resolve_intents({key: record}, thread_job_keys={key: thread_job_key})
+
+    def resolve_intents(
+        self,
+        records: Mapping[str, NotifiedRecord],
+        *,
+        thread_job_keys: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """`resolve_intent` for many sends in one write."""
+        threads = thread_job_keys or {}
+        if not records:
+            return
+
+        def mutate(doc: StateDocument) -> None:
+            sent = 0
+            for key, record in records.items():
+                doc.intents.pop(key, None)
+                if key not in doc.notified:
+                    sent += 1
+                doc.notified[key] = record
+                job_key = threads.get(key)
+                if job_key is not None and record.message_id and job_key not in doc.threads:
+                    doc.threads[job_key] = ThreadRecord(
+                        message_id=record.message_id, thread_id=record.thread_id
+                    )
+            beat = doc.heartbeat
+            doc.heartbeat = beat.model_copy(
+                update={"notifications_sent": beat.notifications_sent + sent}
+            )
+
+        self.update(mutate)
+
+    def pending_intents(self) -> list[SendIntent]:
+        """Sends whose outcome is unknown, oldest first."""
+        return sorted(
+            self._view().intents.values(), key=lambda i: (i.recorded_at, i.notification_key)
+        )
+
+    # --- facts already observed -------------------------------------------------------------
+
+    def is_seen(self, key: str) -> bool:
+        return key in self._view().seen
+
+    def unseen(self, keys: Iterable[str]) -> list[str]:
+        """The keys not seen yet, in order, without duplicates."""
+        seen = self._view().seen
+        return list(dict.fromkeys(k for k in keys if k not in seen))
+
+    def mark_seen(self, keys: Iterable[str], kind: str, *, now: dt.datetime | None = None) -> int:
+        """Record facts as observed; returns how many were new. Existing entries keep their
+        first-seen time (so re-observing a fact costs no write)."""
+        fresh = self.unseen(keys)
+        if not fresh:
+            return 0
+        record = SeenRecord(at=to_timestamp(now), kind=kind)
+
+        def mutate(doc: StateDocument) -> int:
+            added = 0
+            for key in fresh:
+                if key not in doc.seen:
+                    doc.seen[key] = record
+                    added += 1
+            if not added:
+                raise Unchanged(0)
+            return added
+
+        return self.update(mutate)
+
+    # --- email threads ----------------------------------------------------------------------
+
+    def thread_for(self, job_key: str) -> ThreadRecord | None:
+        return self._view().threads.get(job_key)
+
+    def set_thread(self, job_key: str, message_id: str, thread_id: str | None = None) -> None:
+        record = ThreadRecord(message_id=message_id, thread_id=thread_id)
+
+        def mutate(doc: StateDocument) -> None:
+            if doc.threads.get(job_key) == record:
+                raise Unchanged
+            doc.threads[job_key] = record
+
+        self.update(mutate)
+
+    # --- peers ------------------------------------------------------------------------------
+
+    def peer_states(self) -> dict[str, str]:
+        return dict(self._view().peers)
+
+    def set_peer_states(self, peers: Mapping[str, str]) -> None:
+        """Replace the last known peer states."""
+        new = dict(peers)
+
+        def mutate(doc: StateDocument) -> None:
+            if doc.peers == new:
+                raise Unchanged
+            doc.peers = new
+
+        self.update(mutate)
+
+    # --- liveness ---------------------------------------------------------------------------
+
+    def heartbeat(self) -> Heartbeat:
+        return self._view().heartbeat
+
+    def record_poll(
+        self,
+        success: bool,
+        error: str | None = None,
+        now: dt.datetime | None = None,
+        *,
+        events: int = 0,
+    ) -> Heartbeat:
+        """Note the end of one poll; `events` is how many events it produced."""
+        when = utc_now() if now is None else now
+        stamp = to_timestamp(when)
+        day = dt.datetime.fromisoformat(stamp).date().isoformat()
+        if events < 0:
+            raise ValueError("events must be >= 0")
+
+        def mutate(doc: StateDocument) -> Heartbeat:
+            beat = doc.heartbeat
+            changes: dict[str, Any] = {"last_poll_at": stamp}
+            if success:
+                changes["last_success_at"] = stamp
+            else:
+                changes["last_error"] = clip_error(error or "unknown error")
+                changes["last_error_at"] = stamp
+            if beat.events_day == day:
+                changes["events_today"] = beat.events_today + events
+            else:
+                changes["events_day"] = day
+                changes["events_today"] = events
+            doc.heartbeat = beat.model_copy(update=changes)
+            return doc.heartbeat
+
+        return self.update(mutate)
+
+    # --- size -------------------------------------------------------------------------------
+
+    def size_bytes(self) -> int:
+        """Size of the stored document."""
+        return len(self._view().to_json_bytes())
+
+    def compact(
+        self, *, now: dt.datetime | None = None, policy: CompactionPolicy | None = None
+    ) -> CompactionReport:
+        """Drop expired `seen`/`notified` entries (see `compaction`); writes only on change."""
+        rules = policy if policy is not None else self.policy
+
+        def mutate(doc: StateDocument) -> CompactionReport:
+            report = compact_document(doc, rules, now=now)
+            if not report.changed:
+                raise Unchanged(report)
+            return report
+
+        return self.update(mutate)
+
+
+class OptimisticStateManager(StateManager):
+    """Base for stores with conditional writes (compare-and-swap on a version string).
+
+    `update` reads the document and its version, runs `fn` on a copy and writes it back only if
+    the version has not moved; on `StateConflictError` it starts over with a fresh read, up to
+    `max_attempts` times, with a short random pause so competing writers spread out.
+    """
+
+    max_attempts: int = 10
+    #: Upper bound of the pause before retry n, in seconds, times n.
+    retry_pause: float = 0.005
+
+    @abc.abstractmethod
+    def _read(self) -> tuple[StateDocument, str | None]:
+        """The stored document (may be a shared object: it is never mutated) and its version,
+        None when nothing is stored yet."""
+
+    @abc.abstractmethod
+    def _write(self, doc: StateDocument, version: str | None) -> None:
+        """Store `doc` if the stored version is still `version`, else raise StateConflictError.
+        `version` None means "only if nothing is stored yet"."""
+
+    def load(self) -> StateDocument:
+        return self._read()[0].working_copy()
+
+    def _view(self) -> StateDocument:
+        return self._read()[0]
+
+    def update(self, fn: Callable[[StateDocument], T]) -> T:
+        for attempt in range(1, self.max_attempts + 1):
+            current, version = self._read()
+            work = current.working_copy()
+            try:
+                result = fn(work)
+            except Unchanged as unchanged:
+                return cast(T, unchanged.result)
+            try:
+                self._write(work, version)
+            except StateConflictError:
+                logger.debug("state write conflict (attempt %d), retrying", attempt)
+                # Jitter only needs to decorrelate writers, not to be unpredictable.
+                time.sleep(random.uniform(0, self.retry_pause * attempt))  # noqa: S311
+                continue
+            return result
+        raise StateError(f"state update lost {self.max_attempts} write conflicts in a row")

@@ -1,0 +1,350 @@
+"""The state document in one JSON file, safe against crashes and concurrent processes.
+
+- Atomic replacement: the new content goes to a temporary file in the same directory (created
+  with O_EXCL, mode 0600), is fsynced, renamed over the old file with `os.replace`, and the
+  directory is fsynced. A reader or a crash sees the old document or the new one, never a mix.
+- Locking: an exclusive `flock` on the sibling `<name>.lock` around every read-modify-write, a
+  shared one around reads, and a `threading.RLock` for the threads of this process (the cache
+  below is shared by them). The lock file is never deleted: deleting a lock file lets two
+  processes lock two different inodes.
+- Cache: the parsed document is kept and reused while the file's (st_mtime_ns, st_size, st_ino)
+  and a random token the last writer put in the lock file are unchanged. The token is needed
+  because timestamps are coarse (one clock tick) and a freed inode number can come back, so two
+  quick same-size writes can look identical to `stat`.
+- A missing directory is created with mode 0700; `~` is expanded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import glob
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Literal, TypeVar, cast
+
+from pydantic import ValidationError
+
+from syft_monitors.errors import StateError
+from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.state.base import StateManager, Unchanged
+from syft_monitors.state.compaction import (
+    DEFAULT_MAX_ENTRIES,
+    DEFAULT_RETENTION,
+    CompactionPolicy,
+)
+from syft_monitors.state.model import SCHEMA_VERSION, StateDocument
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+OnCorrupt = Literal["error", "backup"]
+
+_TOKEN_SIZE = 16
+_CORRUPT_HINT = "move the state file away, or start with on_corrupt='backup'"
+
+_CacheKey = tuple[int, int, int, bytes]
+
+
+class _CorruptError(Exception):
+    """Internal: the file exists but is not a state document. `reason` is safe to print."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _NeedsExclusiveError(Exception):
+    """Internal: a corrupt file must be moved aside, which needs the exclusive lock."""
+
+
+class JsonStateManager(StateManager):
+    """State in a JSON file. `on_corrupt="backup"` moves a corrupt file aside and starts fresh;
+    the default refuses to run on it. A file from a newer version is always refused."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        on_corrupt: OnCorrupt = "error",
+        retention: dt.timedelta = DEFAULT_RETENTION,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int | None = None,
+    ) -> None:
+        if on_corrupt not in ("error", "backup"):
+            raise ValueError("on_corrupt must be 'error' or 'backup'")
+        super().__init__(
+            policy=CompactionPolicy(
+                retention=retention, max_entries=max_entries, max_bytes=max_bytes
+            )
+        )
+        self.path = Path(path).expanduser()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.on_corrupt: OnCorrupt = on_corrupt
+        self._thread_lock = threading.RLock()
+        self._local = threading.local()
+        self._cache: tuple[_CacheKey, StateDocument] | None = None
+        self._swept = False
+
+    def __repr__(self) -> str:
+        return f"JsonStateManager({str(self.path)!r})"
+
+    # --- StateManager primitives ------------------------------------------------------------
+
+    def load(self) -> StateDocument:
+        return self._committed().working_copy()
+
+    def _view(self) -> StateDocument:
+        return self._committed()
+
+    def update(self, fn: Callable[[StateDocument], T]) -> T:
+        with self._thread_lock:
+            if self._in_update:
+                # The exclusive flock is held through another descriptor: this would deadlock.
+                raise RuntimeError("update() cannot be called from inside an update function")
+            with self._locked(exclusive=True) as lock_fd:
+                self._in_update = True
+                try:
+                    current = self._read_locked(lock_fd, exclusive=True)
+                    work = current.working_copy()
+                    try:
+                        result = fn(work)
+                    except Unchanged as unchanged:
+                        return cast(T, unchanged.result)
+                    self._write_locked(lock_fd, work)
+                    return result
+                finally:
+                    self._in_update = False
+
+    def size_bytes(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+        except OSError as e:
+            raise StateError(f"cannot stat state file {self._name}: {e.strerror}") from e
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @property
+    def _in_update(self) -> bool:
+        return bool(getattr(self._local, "in_update", False))
+
+    @_in_update.setter
+    def _in_update(self, value: bool) -> None:
+        self._local.in_update = value
+
+    @property
+    def _name(self) -> str:
+        return safe_repr(str(self.path), limit=200)
+
+    def _committed(self) -> StateDocument:
+        """The stored document (shared: never mutate it)."""
+        with self._thread_lock:
+            if self._in_update:
+                # Reads from inside an update function see the state it started from.
+                return self._cache[1] if self._cache is not None else StateDocument()
+            try:
+                with self._locked(exclusive=False) as lock_fd:
+                    return self._read_locked(lock_fd, exclusive=False)
+            except _NeedsExclusiveError:
+                with self._locked(exclusive=True) as lock_fd:
+                    return self._read_locked(lock_fd, exclusive=True)
+
+    def _read_locked(self, lock_fd: int | None, *, exclusive: bool) -> StateDocument:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._cache = None
+            return StateDocument()
+        except OSError as e:
+            raise StateError(f"cannot read state file {self._name}: {e.strerror}") from e
+        token = os.pread(lock_fd, _TOKEN_SIZE, 0) if lock_fd is not None else b""
+        key = (st.st_mtime_ns, st.st_size, st.st_ino, token)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        try:
+            with open(self.path, "rb") as f:
+                st = os.fstat(f.fileno())
+                raw = f.read()
+        except FileNotFoundError:
+            # Only possible for lock-less reads (read-only directory) racing a writer.
+            self._cache = None
+            return StateDocument()
+        except OSError as e:
+            raise StateError(f"cannot read state file {self._name}: {e.strerror}") from e
+        try:
+            doc = self._parse(raw)
+        except _CorruptError as corrupt:
+            if self.on_corrupt == "error":
+                err = StateError(f"state file {self._name} is corrupt: {corrupt.reason}")
+                err.hint = _CORRUPT_HINT
+                raise err from None
+            if not exclusive:
+                raise _NeedsExclusiveError from None
+            self._move_aside(corrupt.reason)
+            self._cache = None
+            return StateDocument()
+        self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
+        return doc
+
+    def _parse(self, raw: bytes) -> StateDocument:
+        try:
+            return StateDocument.model_validate_json(raw)
+        except ValidationError as e:
+            first = e
+        # Slow path: say precisely what is wrong, or convert a seed-format file.
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise _CorruptError("not valid JSON") from None
+        if not isinstance(obj, dict):
+            raise _CorruptError("not a JSON object")
+        version = obj.get("schema_version")
+        if version is None:
+            try:
+                doc = StateDocument.from_legacy(obj)
+            except ValueError as e:
+                raise _CorruptError(f"legacy format not understood ({e})") from None
+            logger.info("state file %s is in the seed format; converting it", self._name)
+            return doc
+        if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+            raise StateError(
+                f"state file {self._name} written by a newer version"
+                f" (schema {version}; this version reads up to {SCHEMA_VERSION})"
+            ) from None
+        errors = first.errors()
+        where = ".".join(str(part) for part in errors[0]["loc"]) if errors else "?"
+        raise _CorruptError(
+            f"not a valid state document ({len(errors)} errors, first at {safe_repr(where)})"
+        )
+
+    def _move_aside(self, reason: str) -> None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+        try:
+            os.rename(self.path, target)
+        except OSError as e:
+            raise StateError(f"cannot move corrupt state file {self._name}: {e.strerror}") from e
+        logger.warning(
+            "state file %s was corrupt (%s); moved it to %s and started with empty state",
+            self._name,
+            reason,
+            safe_repr(target.name, limit=200),
+        )
+
+    # --- locking ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[int | None]:
+        """Hold the flock; yields the lock file descriptor, or None for an unlockable read."""
+        if exclusive:
+            self._ensure_directory()
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.lock_path, flags, 0o600)
+        except OSError as e:
+            if not exclusive and e.errno in (errno.ENOENT, errno.EACCES, errno.EROFS):
+                # No directory yet, or a read-only mount: whole-file replacement keeps a
+                # lock-less read consistent, it just may be one write behind.
+                yield None
+                return
+            raise StateError(f"cannot open state lock {self._name}.lock: {e.strerror}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield fd
+        finally:
+            os.close(fd)  # also releases the flock
+
+    def _ensure_directory(self) -> None:
+        parent = self.path.parent
+        if parent.is_dir():
+            return
+        missing: list[Path] = []
+        probe = parent
+        while not probe.exists():
+            missing.append(probe)
+            probe = probe.parent
+        for directory in reversed(missing):
+            try:
+                os.mkdir(directory, 0o700)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise StateError(
+                    f"cannot create state directory {safe_repr(str(directory), limit=200)}:"
+                    f" {e.strerror}"
+                ) from e
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def _write_locked(self, lock_fd: int | None, doc: StateDocument) -> None:
+        assert lock_fd is not None  # writes always hold the exclusive lock
+        payload = doc.to_json_bytes() + b"\n"
+        directory = self.path.parent
+        if not self._swept:
+            self._sweep_temporaries()
+            self._swept = True
+        tmp = directory / f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        token = secrets.token_bytes(_TOKEN_SIZE)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            # The token changes before the file does: a reader that sees the new token re-reads.
+            os.pwrite(lock_fd, token, 0)
+            os.replace(tmp, self.path)
+            st = os.stat(self.path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            self._cache = None
+            raise StateError(f"cannot write state file {self._name}: {e.strerror}") from e
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            self._cache = None
+            raise
+        self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
+        self._fsync_directory(directory)
+
+    def _fsync_directory(self, directory: Path) -> None:
+        # Makes the rename itself durable; without it a power cut can bring back the old file.
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise StateError(f"cannot open state directory: {e.strerror}") from e
+        try:
+            os.fsync(fd)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.ENOTSUP):  # some filesystems refuse it
+                raise StateError(f"cannot fsync state directory: {e.strerror}") from e
+        finally:
+            os.close(fd)
+
+    def _sweep_temporaries(self) -> None:
+        # Under the exclusive lock nobody else is writing, so any temporary is a crash leftover.
+        pattern = f".{glob.escape(self.path.name)}.tmp-*"
+        for leftover in self.path.parent.glob(pattern):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+                logger.debug("removed leftover temporary file %s", leftover.name)

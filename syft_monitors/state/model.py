@@ -1,0 +1,206 @@
+"""The state document: everything the monitors must remember between polls and restarts.
+
+Records are immutable (frozen pydantic models) and only the containers that hold them are
+mutable. That makes a working copy of a large document cheap (shallow copies of the dicts plus a
+deep copy of the free-form `data`), which is what lets every mutation run on a copy and be
+thrown away when it fails, even with tens of thousands of entries.
+
+The document also reads the upstream (seed) state file, `{"notified_jobs": {entity: [event,
+...]}, <any other key>: ...}`, which has no `schema_version`: its notifications become entries
+of `notified` under the seed's key `f"{entity}:{event}"` and every other key moves into `data`,
+where the seed's `get_data` finds it again.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticSerializationError
+
+#: The version this code writes. Files with a larger number are refused, never downgraded.
+SCHEMA_VERSION = 1
+
+#: Stored error strings are cut to this length: they are for humans and must not bloat state.
+MAX_ERROR_LENGTH = 500
+
+
+def _check_timestamp(value: str) -> str:
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError as e:
+        raise ValueError("not an ISO 8601 timestamp") from e
+    return value
+
+
+#: An ISO 8601 timestamp as written by `isoformat()`. Naive values are read as UTC.
+Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def to_timestamp(when: dt.datetime | None = None) -> str:
+    """`when` (default: now) as an ISO 8601 string in UTC."""
+    when = utc_now() if when is None else when
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).isoformat()
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """The inverse of `to_timestamp`; naive values are taken as UTC."""
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def clip_error(error: str | None) -> str | None:
+    if error is None or len(error) <= MAX_ERROR_LENGTH:
+        return error
+    return error[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NotifiedRecord(_Record):
+    """An email that was handed to the mail service."""
+
+    sent_at: Timestamp
+    #: The RFC 5322 Message-ID we generated; None for entries recorded by the seed API.
+    message_id: str | None = None
+    #: The provider's own id (Gmail message id), when it returns one.
+    provider_id: str | None = None
+    thread_id: str | None = None
+
+
+class SendIntent(_Record):
+    """Written before a send and removed when its result is recorded.
+
+    An intent that survives a crash means "this email may or may not have left": the sender
+    retries with the same `message_id`, so a duplicate is recognisable as one by mail clients.
+    """
+
+    notification_key: str
+    message_id: str
+    recorded_at: Timestamp
+    attempts: int = Field(default=1, ge=0)
+    last_error: str | None = None
+
+
+class ThreadRecord(_Record):
+    """The first email about a job to the data owner: later emails reply to it."""
+
+    message_id: str
+    thread_id: str | None = None
+
+
+class SeenRecord(_Record):
+    """A fact already observed (an event key, a processed Drive file)."""
+
+    at: Timestamp
+    kind: str
+
+
+class Heartbeat(_Record):
+    """Liveness counters, mirrored into the Kubernetes resource status by the operator."""
+
+    last_poll_at: Timestamp | None = None
+    last_success_at: Timestamp | None = None
+    #: The most recent error. It is kept after a later success: compare `last_error_at` with
+    #: `last_success_at` to know whether it is still current.
+    last_error: str | None = None
+    last_error_at: Timestamp | None = None
+    notifications_sent: int = Field(default=0, ge=0)
+    events_today: int = Field(default=0, ge=0)
+    #: The UTC date (YYYY-MM-DD) `events_today` counts for.
+    events_day: str | None = None
+
+
+class StateDocument(BaseModel):
+    """All persistent state of one monitor instance. Mutate only through `StateManager.update`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    #: The Drive changes page token to resume from.
+    cursor: str | None = None
+    #: When the cursor was first taken (everything before it counts as pre-existing).
+    cursor_baselined_at: Timestamp | None = None
+    #: Notification key (e.g. "new_job:<job key>:do") -> what was sent.
+    notified: dict[str, NotifiedRecord] = Field(default_factory=dict)
+    #: Notification key -> a send that started and has no recorded result yet.
+    intents: dict[str, SendIntent] = Field(default_factory=dict)
+    #: Job key -> the root of the data owner's email thread about that job.
+    threads: dict[str, ThreadRecord] = Field(default_factory=dict)
+    #: Fact key (e.g. "file:<drive id>", an event key) -> when it was first observed.
+    seen: dict[str, SeenRecord] = Field(default_factory=dict)
+    #: Peer email -> last known peer state.
+    peers: dict[str, str] = Field(default_factory=dict)
+    heartbeat: Heartbeat = Field(default_factory=Heartbeat)
+    #: Free-form JSON values (the seed API's get_data / set_data).
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if not 1 <= value <= SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema_version {value}")
+        return value
+
+    @property
+    def is_empty(self) -> bool:
+        """True before the first baseline: nothing seen, sent or resumable yet."""
+        return self.cursor is None and not self.seen and not self.notified and not self.intents
+
+    def working_copy(self) -> StateDocument:
+        """A copy that can be mutated freely without touching this document."""
+        return StateDocument.model_construct(
+            schema_version=self.schema_version,
+            cursor=self.cursor,
+            cursor_baselined_at=self.cursor_baselined_at,
+            notified=dict(self.notified),
+            intents=dict(self.intents),
+            threads=dict(self.threads),
+            seen=dict(self.seen),
+            peers=dict(self.peers),
+            heartbeat=self.heartbeat,
+            data=copy.deepcopy(self.data),
+        )
+
+    def to_json_bytes(self) -> bytes:
+        """Compact JSON; raises TypeError when a mutation stored a value of the wrong type."""
+        try:
+            text = self.model_dump_json(warnings="error")
+        except PydanticSerializationError as e:
+            # The message names the value, which may be anything: keep it in the cause only.
+            raise TypeError("state document holds a value of the wrong type") from e
+        return text.encode("utf-8")
+
+    @classmethod
+    def from_legacy(
+        cls, raw: Mapping[str, Any], *, now: dt.datetime | None = None
+    ) -> StateDocument:
+        """Convert a seed/upstream state file (no `schema_version`)."""
+        stamp = to_timestamp(now)
+        notified: dict[str, NotifiedRecord] = {}
+        legacy = raw.get("notified_jobs", {})
+        if not isinstance(legacy, dict):
+            raise ValueError("notified_jobs is not an object")
+        for entity, events in legacy.items():
+            if not isinstance(events, list) or not all(isinstance(ev, str) for ev in events):
+                raise ValueError("notified_jobs values must be lists of strings")
+            for event in events:
+                notified[f"{entity}:{event}"] = NotifiedRecord(sent_at=stamp)
+        data = {k: v for k, v in raw.items() if k != "notified_jobs"}
+        try:
+            return cls(notified=notified, data=data)
+        except ValidationError as e:
+            raise ValueError(f"legacy state cannot be converted ({e.error_count()} errors)") from e
