@@ -158,7 +158,7 @@ class Monitor(abc.ABC):
 
     def _next_wait(self, interval: float) -> float:
         if self._failures and self._last_error and self._last_error.startswith("re-authorize"):
-            return min(AUTH_BACKOFF_CAP, interval * 2 ** min(self._failures, 10))
+            return float(min(AUTH_BACKOFF_CAP, interval * 2 ** min(self._failures, 10)))
         return interval
 
     def _record_poll(self, *, success: bool, error: Exception | None) -> None:

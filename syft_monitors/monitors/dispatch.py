@@ -13,20 +13,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from syft_monitors.errors import CredentialsError, QuotaError, SendError, SyftMonitorError
+from syft_monitors.errors import SyftMonitorError
 from syft_monitors.events import Event
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.state.base import StateManager
-from syft_monitors.state.model import (
-    NotifiedRecord,
-    SendIntent,
-    StateDocument,
-    ThreadRecord,
-    to_timestamp,
-)
+from syft_monitors.state.model import NotifiedRecord, SendIntent, to_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +62,8 @@ class Dispatcher:
             if email.notification_key in doc.notified:
                 outcome.skipped += 1
                 continue
-            intent = doc.intents.get(email.notification_key)
-            if intent is not None and self.sender.exactly_once:
+            pending = doc.intents.get(email.notification_key)
+            if pending is not None and self.sender.exactly_once:
                 found = self.sender.find_sent(email)
                 if found is not None:
                     self._record(email, found, event)
@@ -77,20 +71,28 @@ class Dispatcher:
                     logger.info("email %s had been sent before a restart", email.notification_key)
                     outcome.recovered += 1
                     continue
-            self._record_intent(email, intent)
+            claimed = self.state.record_intent(
+                SendIntent(
+                    notification_key=email.notification_key,
+                    message_id=email.message_id,
+                    recorded_at=to_timestamp(),
+                )
+            )
+            if claimed is None:  # another process sent it meanwhile
+                outcome.skipped += 1
+                continue
             try:
                 result = self.sender.send(email, thread_id=self._thread_id(event))
-            except (CredentialsError, QuotaError, SendError, SyftMonitorError) as error:
+            except SyftMonitorError as error:
                 self.metrics.notifications.labels(event.kind.value, "failed").inc()
-                self._note_failure(email, error)
+                self.state.fail_intent(email.notification_key, str(error))
                 raise
             self._record(email, result, event)
             self.metrics.notifications.labels(event.kind.value, "sent").inc()
             logger.info(
-                "sent %s email about %s to %s",
+                "sent %s email to the %s",
                 event.kind.value,
-                event.job.name if event.job else event.peer,
-                email.to,
+                "data owner" if email.to.lower() == event.do_email.lower() else "data scientist",
             )
             outcome.sent += 1
         return outcome
@@ -109,43 +111,15 @@ class Dispatcher:
         record = self.state.load().threads.get(event.job.key)
         return record.thread_id if record else None
 
-    def _record_intent(self, email: OutgoingEmail, previous: SendIntent | None) -> None:
-        attempts = (previous.attempts + 1) if previous else 1
-
-        def write(doc: StateDocument) -> None:
-            doc.intents[email.notification_key] = SendIntent(
-                notification_key=email.notification_key,
-                message_id=email.message_id,
-                recorded_at=to_timestamp(),
-                attempts=attempts,
-            )
-
-        self.state.update(write)
-
-    def _note_failure(self, email: OutgoingEmail, error: Exception) -> None:
-        def write(doc: StateDocument) -> None:
-            intent = doc.intents.get(email.notification_key)
-            if intent is not None:
-                intent.last_error = str(error)[:500]
-
-        self.state.update(write)
-
     def _record(self, email: OutgoingEmail, result: SendResult, event: Event) -> None:
-        job_key = event.job.key if event.job else None
         starts_thread = email.thread_key is not None and email.in_reply_to is None
-
-        def write(doc: StateDocument) -> None:
-            doc.intents.pop(email.notification_key, None)
-            doc.notified[email.notification_key] = NotifiedRecord(
+        self.state.resolve_intent(
+            email.notification_key,
+            NotifiedRecord(
                 sent_at=to_timestamp(),
                 message_id=result.message_id,
                 provider_id=result.provider_id,
                 thread_id=result.thread_id,
-            )
-            if starts_thread and job_key is not None and job_key not in doc.threads:
-                doc.threads[job_key] = ThreadRecord(
-                    message_id=result.message_id, thread_id=result.thread_id
-                )
-            doc.heartbeat.notifications_sent += 1
-
-        self.state.update(write)
+            ),
+            thread_job_key=event.job.key if starts_thread and event.job else None,
+        )

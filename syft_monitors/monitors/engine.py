@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 from syft_monitors.drive.api import DriveApi
@@ -178,7 +178,7 @@ class Pipeline:
                 existing = doc.work.get(file_id)
                 # A file changed again before we processed it: keep its retry count, newest content.
                 if existing is not None:
-                    record.attempts = existing.attempts
+                    record = record.model_copy(update={"attempts": existing.attempts})
                 doc.work[file_id] = record
             for key, kind in seen.items():
                 doc.seen.setdefault(key, SeenRecord(at=now, kind=kind))
@@ -296,8 +296,6 @@ class Pipeline:
 
         def write(doc: StateDocument) -> None:
             doc.seen.setdefault(event.key, SeenRecord(at=now, kind="event"))
-            if not silent:
-                doc.heartbeat.count_event(now)
 
         self.state.update(write)
         return 0 if silent else 1
@@ -328,9 +326,13 @@ class Pipeline:
         def write(doc: StateDocument) -> None:
             current = doc.work.get(file_id)
             if current is not None:
-                current.attempts = attempts
-                current.next_at = next_at
-                current.last_error = str(error)[:500]
+                doc.work[file_id] = current.model_copy(
+                    update={
+                        "attempts": attempts,
+                        "next_at": next_at,
+                        "last_error": str(error)[:500],
+                    }
+                )
 
         self.state.update(write)
 
@@ -370,7 +372,3 @@ def _file_key_of(record: WorkRecord) -> str:
 def _order_key(file: DriveFile) -> tuple[str, str]:
     # Message names embed their submission time; modifiedTime orders the rest.
     return (file.modified_time, file.name)
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

@@ -45,7 +45,7 @@ class LocalScanner:
             job=ref,
             details=JobDetails(
                 code=self._code(job),
-                submitted_at=job.submitted_at,
+                submitted_at=job.submitted_at.isoformat() if job.submitted_at else None,
                 status=job.status,
                 config=dict(job.config),
             ),

@@ -63,7 +63,9 @@ class _BoundedReader(io.RawIOBase):
         return len(data)
 
 
-def read_member(data: bytes, *, limits: Limits = DEFAULT_LIMITS, member: str = MEMBER_NAME) -> bytes:
+def read_member(
+    data: bytes, *, limits: Limits = DEFAULT_LIMITS, member: str = MEMBER_NAME
+) -> bytes:
     """Return the bytes of `member` from a gzip tar archive held in memory.
 
     Raises `EncryptedMessageError` (no gzip magic), `MessageTooLargeError` (compressed size,

@@ -110,9 +110,7 @@ def parse_message_filename(name: str) -> MessageFileName:
     match = _NAME_RE.fullmatch(name)
     if match is None:
         raise InvalidNameError(f"not a message file name: {safe_repr(name)}")
-    kind = (
-        MessageKind.PROPOSED_CHANGES if match["prefix"] == "msgv2_" else MessageKind.EVENTS
-    )
+    kind = MessageKind.PROPOSED_CHANGES if match["prefix"] == "msgv2_" else MessageKind.EVENTS
     timestamp = float(match["ts"])
     if not _is_timestamp(timestamp):
         raise InvalidNameError(f"message file name has an out-of-range timestamp: {name!r}")
@@ -153,7 +151,10 @@ class FileChange:
         validate_email(self.datasite_email, what="datasite_email")
         if self.old_hash is not None and not _HASH_RE.fullmatch(self.old_hash):
             raise CorruptMessageError(f"old_hash of {safe_repr(self.path)} is not a SHA-256 hex")
-        for label, value in (("submitted_timestamp", self.submitted_timestamp), ("timestamp", self.timestamp)):
+        for label, value in (
+            ("submitted_timestamp", self.submitted_timestamp),
+            ("timestamp", self.timestamp),
+        ):
             if value is not None and not _is_timestamp(value):
                 raise CorruptMessageError(f"{label} of {safe_repr(self.path)} is out of range")
         if self.is_deleted:
@@ -384,7 +385,8 @@ def _change_from_json(raw: Any, where: str, *, event: bool, limits: Limits) -> F
         value = _get(obj, "timestamp", where)
         accepted = None if value is None else _number(value, f"{where}.timestamp")
     is_deleted = _boolean(obj.get("is_deleted", False), f"{where}.is_deleted")
-    old_hash = _optional_string(obj.get("old_hash"), f"{where}.old_hash")
+    # old_hash is informational (the sender's last known version); an empty one means "none".
+    old_hash = _optional_string(obj.get("old_hash"), f"{where}.old_hash") or None
     if old_hash is not None:
         old_hash = old_hash.lower()
     new_hash = _optional_string(obj.get("new_hash"), f"{where}.new_hash")
@@ -555,9 +557,7 @@ def encode_message(message: ProposedChangesMessage | EventsMessage) -> bytes:
 # --- builders ---------------------------------------------------------------------------------
 
 
-def _content_of(
-    path: str, value: bytes | str | None, *, force_binary: bool
-) -> tuple[bytes | None, bool]:
+def _content_of(value: bytes | str | None, *, force_binary: bool) -> tuple[bytes | None, bool]:
     if value is None:
         return None, False
     if isinstance(value, str):
@@ -583,7 +583,7 @@ def _build_changes(
     changes = []
     for path, value in files.items():
         safe_relative_path(path, what="path_in_datasite")
-        content, is_binary = _content_of(path, value, force_binary=path in binary)
+        content, is_binary = _content_of(value, force_binary=path in binary)
         changes.append(
             FileChange(
                 path=path,

@@ -214,7 +214,11 @@ class ArchiveFolder:
 
 @dataclass(frozen=True, slots=True)
 class EventLogFolder:
-    """A datasite owner's own accepted-event log: `{version}#{email}` (current) or `{email}`."""
+    """A datasite owner's own accepted-event log: `{version}#{email}` (current) or `{email}`.
+
+    The legacy form is recognised by shape alone, so a user's file called `report@2024.pdf` also
+    matches; callers that care should check the Drive item is a folder.
+    """
 
     email: str
     version: str | None

@@ -21,7 +21,9 @@ from syft_monitors.protocol.limits import DEFAULT_LIMITS
 #: Longest single path segment in UTF-8 bytes (NAME_MAX on Linux and macOS).
 MAX_SEGMENT_BYTES = 255
 
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 # Cc: C0/C1 controls incl. NUL, CR, LF, ESC; Zl/Zp: U+2028/U+2029 line breaks; Cs: lone surrogates
 # (cannot be encoded to UTF-8, so such a name cannot exist on disk anyway).
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})

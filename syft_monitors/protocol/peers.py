@@ -43,7 +43,7 @@ class PeerState(StrEnum):
 class PeerRecord(BaseModel):
     """One peer's entry. Unknown keys are kept (and written back) untouched."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, hide_input_in_errors=True)
 
     state: PeerState
     public_encryption_bundle: dict[str, Any] | None = None
@@ -52,7 +52,7 @@ class PeerRecord(BaseModel):
 class PeersFile(RootModel[dict[str, PeerRecord]]):
     """The whole file. Immutable: `with_state` returns a new value."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     @model_validator(mode="after")
     def _keys_are_emails(self) -> PeersFile:
@@ -127,7 +127,7 @@ def parse_peers_file(data: bytes, *, max_bytes: int = MAX_PEERS_FILE_BYTES) -> P
         if state is None:
             raise SyftFileError(f"{PEERS_FILE}: entry for {email} has no state")
         if not isinstance(state, str) or state not in states:
-            shown = safe_repr(state) if isinstance(state, str) else json_type(state)
+            shown = safe_repr(state) if isinstance(state, str) else f"({json_type(state)})"
             raise SyftFileError(
                 f"{PEERS_FILE}: entry for {email} has unknown state {shown} "
                 f"(expected one of {', '.join(sorted(states))})"

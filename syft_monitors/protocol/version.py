@@ -31,7 +31,8 @@ _MAX_TEXT = 4096
 class VersionInfo(BaseModel):
     """The parsed file; version fields must pass `names.is_valid_version`."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Inputs stay out of pydantic's own messages too: a chained cause may reach a log.
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     syft_client_version: str
     min_supported_syft_client_version: str

@@ -109,6 +109,28 @@ class SeenRecord(_Record):
     kind: str
 
 
+class FolderRecord(_Record):
+    """A Drive folder's name and owners, cached so classification needs no request."""
+
+    name: str
+    owners: list[str] = Field(default_factory=list)
+
+
+class WorkRecord(_Record):
+    """A Drive change that matters and is not fully handled yet (retried with backoff)."""
+
+    kind: str
+    #: The file's metadata as the Drive API returned it (id, name, parents, owners, ...).
+    file: dict[str, Any]
+    peer: str | None = None
+    attempts: int = Field(default=0, ge=0)
+    #: Unix time before which the item is not retried.
+    next_at: float = 0.0
+    last_error: str | None = None
+    #: Seen while taking the first baseline: record facts, send nothing.
+    silent: bool = False
+
+
 class Heartbeat(_Record):
     """Liveness counters, mirrored into the Kubernetes resource status by the operator."""
 
@@ -145,6 +167,14 @@ class StateDocument(BaseModel):
     #: Peer email -> last known peer state.
     peers: dict[str, str] = Field(default_factory=dict)
     heartbeat: Heartbeat = Field(default_factory=Heartbeat)
+    #: Monitor name -> Drive changes cursor (monitors sharing one file keep separate cursors).
+    cursors: dict[str, str] = Field(default_factory=dict)
+    #: Source name -> when its first (silent) baseline was taken.
+    baselined: dict[str, Timestamp] = Field(default_factory=dict)
+    #: Drive folder id -> name and owners.
+    folders: dict[str, FolderRecord] = Field(default_factory=dict)
+    #: Drive file id -> pending work.
+    work: dict[str, WorkRecord] = Field(default_factory=dict)
     #: Free-form JSON values (the seed API's get_data / set_data).
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -158,7 +188,13 @@ class StateDocument(BaseModel):
     @property
     def is_empty(self) -> bool:
         """True before the first baseline: nothing seen, sent or resumable yet."""
-        return self.cursor is None and not self.seen and not self.notified and not self.intents
+        return (
+            self.cursor is None
+            and not self.cursors
+            and not self.seen
+            and not self.notified
+            and not self.intents
+        )
 
     def working_copy(self) -> StateDocument:
         """A copy that can be mutated freely without touching this document."""
@@ -172,6 +208,10 @@ class StateDocument(BaseModel):
             seen=dict(self.seen),
             peers=dict(self.peers),
             heartbeat=self.heartbeat,
+            cursors=dict(self.cursors),
+            baselined=dict(self.baselined),
+            folders=dict(self.folders),
+            work=dict(self.work),
             data=copy.deepcopy(self.data),
         )
 

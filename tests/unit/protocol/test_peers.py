@@ -160,7 +160,7 @@ def test_exact_case_wins_and_case_variants_are_logged(caplog: pytest.LogCaptureF
         (b'{"a@x.io": {"state": null}}', "has no state"),
         (b'{"a@x.io": {"state": "friends"}}', "unknown state 'friends'"),
         (b'{"a@x.io": {"state": "ACCEPTED"}}', "unknown state"),
-        (b'{"a@x.io": {"state": 1}}', "unknown state a number"),
+        (b'{"a@x.io": {"state": 1}}', "unknown state (a number)"),
         (b'{"a@x.io": {"state": "accepted", "public_encryption_bundle": 5}}', "bundle"),
         (b'{"a@x.io": {"state": "accepted"}, "a@x.io": {"state": "rejected"}}', "repeats"),
         (b'{"a@x.io": {"state": "accepted", "n": NaN}}', "NaN"),
@@ -196,6 +196,7 @@ def test_messages_never_contain_other_file_contents() -> None:
     with pytest.raises(SyftFileError) as caught:
         parse_peers_file(data)
     assert "SECRET" not in str(caught.value)
+    assert "SECRET" not in str(caught.value.__cause__)
 
 
 def test_direct_construction_checks_keys_too() -> None:

@@ -1,0 +1,7 @@
+"""Seed-compatible location of the abstract `Monitor` base class."""
+
+from __future__ import annotations
+
+from syft_monitors.monitors.base import Monitor
+
+__all__ = ["Monitor"]

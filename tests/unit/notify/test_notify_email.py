@@ -1,0 +1,209 @@
+"""OutgoingEmail and its MIME form: deterministic ids, formats, threading headers, injection."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+
+import pytest
+
+from syft_monitors.errors import InvalidEmailError
+from syft_monitors.notify.email import (
+    KEY_HEADER,
+    MAX_SUBJECT_CHARS,
+    OutgoingEmail,
+    is_message_id,
+    message_id_for,
+    reference_token,
+    to_mime,
+)
+
+
+def make(**overrides: object) -> OutgoingEmail:
+    fields: dict[str, object] = {
+        "to": "do@example.org",
+        "subject": "Job: analysis",
+        "text": "plain body",
+        "html": "<p>html body</p>",
+        "notification_key": "new_job:0123abcd:do",
+    }
+    fields.update(overrides)
+    return OutgoingEmail.build(**fields)  # type: ignore[arg-type]
+
+
+def reparse(message: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_message_id_is_deterministic_per_key() -> None:
+    first = make()
+    again = make(subject="another subject", text="other")
+    other = make(notification_key="new_job:0123abcd:ds")
+    assert first.message_id == again.message_id == message_id_for("new_job:0123abcd:do")
+    assert other.message_id != first.message_id
+    assert first.message_id.endswith("@syft-monitor.local>")
+    assert is_message_id(first.message_id)
+
+
+def test_reference_token_is_one_search_word() -> None:
+    token = reference_token("new_job:0123abcd:do")
+    assert token.isalnum()
+    assert token == make().reference_token
+    assert token != reference_token("new_job:0123abcd:ds")
+
+
+def test_key_header_is_set() -> None:
+    mime = reparse(to_mime(make()))
+    assert mime[KEY_HEADER] == "new_job:0123abcd:do"
+    assert mime["Message-ID"] == make().message_id
+    assert mime["Auto-Submitted"] == "auto-generated"
+    assert mime["From"] is None
+
+
+@pytest.mark.parametrize("fmt", ["html", "both"])
+def test_html_and_both_are_multipart_alternative_text_first(fmt: str) -> None:
+    mime = reparse(to_mime(make(), "do@example.org", fmt))  # type: ignore[arg-type]
+    assert mime.get_content_type() == "multipart/alternative"
+    parts = list(mime.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert parts[0].get_content().strip() == "plain body"
+    assert parts[1].get_content().strip() == "<p>html body</p>"
+    assert mime["From"] == "do@example.org"
+
+
+def test_text_format_is_a_single_plain_part() -> None:
+    mime = reparse(to_mime(make(), None, "text"))
+    assert mime.get_content_type() == "text/plain"
+    assert not mime.is_multipart()
+    assert mime.get_content().strip() == "plain body"
+
+
+def test_html_format_without_html_body_is_plain() -> None:
+    mime = reparse(to_mime(make(html=None), None, "html"))
+    assert mime.get_content_type() == "text/plain"
+
+
+def test_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="format"):
+        to_mime(make(), None, "markdown")  # type: ignore[arg-type]
+
+
+def test_threading_headers() -> None:
+    root = message_id_for("new_job:0123abcd:do")
+    mime = reparse(
+        to_mime(
+            make(
+                notification_key="job_approved:0123abcd:do",
+                in_reply_to=root,
+                references=(root,),
+                thread_key="0123abcd",
+            )
+        )
+    )
+    assert mime["In-Reply-To"] == root
+    assert mime["References"] == root
+
+
+def test_in_reply_to_is_added_to_references() -> None:
+    older = message_id_for("a")
+    parent = message_id_for("b")
+    mime = reparse(to_mime(make(in_reply_to=parent, references=(older,))))
+    assert mime["References"].split() == [older, parent]
+
+
+def test_unsafe_thread_ids_are_dropped() -> None:
+    hostile = "<x@y>\r\nBcc: victim@example.com"
+    mime = to_mime(make(in_reply_to=hostile, references=(hostile, "not-an-id")))
+    assert mime["In-Reply-To"] is None
+    assert mime["References"] is None
+    assert b"Bcc" not in mime.as_bytes()
+
+
+def test_invalid_message_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="Message-ID"):
+        OutgoingEmail(
+            to="do@example.org",
+            subject="s",
+            text="t",
+            html=None,
+            message_id="<a b@c>",
+            notification_key="k",
+        )
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Job: x\r\nBcc: victim@example.com",
+        "Job: x\nBcc: victim@example.com",
+        "Job: x\rBcc: victim@example.com",
+        "Job: x\x00\x0bBcc: victim@example.com",
+        "Job: x\u2028Bcc: victim@example.com",
+        "Job: x\u0085Bcc: victim@example.com",
+    ],
+)
+def test_subject_cannot_inject_headers(subject: str) -> None:
+    message = make(subject=subject)
+    raw = to_mime(message).as_bytes()
+    parsed = reparse(to_mime(message))
+    assert parsed["Bcc"] is None
+    assert b"\nBcc:" not in raw
+    assert "\n" not in message.subject
+    assert "\r" not in message.subject
+    assert "Bcc: victim@example.com" in parsed["Subject"]  # kept as harmless text
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["do@example.org\r\nBcc: victim@example.com", "do@example.org\n", "<do@example.org>", ""],
+)
+def test_hostile_recipient_is_refused(address: str) -> None:
+    with pytest.raises(InvalidEmailError):
+        make(to=address)
+
+
+def test_hostile_sender_address_is_refused() -> None:
+    with pytest.raises(InvalidEmailError):
+        to_mime(make(), "do@example.org\r\nBcc: victim@example.com")
+
+
+def test_extra_headers_are_sanitised_and_cannot_replace_ours() -> None:
+    message = make(headers={"X-Extra": "a\r\nBcc: victim@example.com", "To": "victim@example.com"})
+    parsed = reparse(to_mime(message))
+    assert parsed["X-Extra"] == "a Bcc: victim@example.com"
+    assert parsed.get_all("To") == ["do@example.org"]
+    assert parsed["Bcc"] is None
+
+
+def test_invalid_extra_header_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="header name"):
+        make(headers={"X-Bad\r\nBcc": "x"})
+
+
+def test_subject_is_capped_with_ellipsis() -> None:
+    message = make(subject="Job: " + "a" * 500)
+    assert len(message.subject) == MAX_SUBJECT_CHARS
+    assert message.subject.endswith("\u2026")
+    parsed = reparse(to_mime(message))
+    assert parsed["Subject"] == message.subject
+
+
+def test_bidi_and_zero_width_characters_leave_the_subject() -> None:
+    message = make(subject="Job: invoice\u202efdp.exe\u200b\ufeff")
+    assert message.subject == "Job: invoicefdp.exe"
+
+
+def test_non_ascii_subject_is_encoded() -> None:
+    message = make(subject="Job: análisis — 数据")
+    raw = to_mime(message).as_bytes()
+    raw.decode("ascii")  # headers are RFC 2047 encoded, bodies transfer-encoded
+    assert reparse(to_mime(message))["Subject"] == "Job: análisis — 数据"
+
+
+def test_lone_surrogates_do_not_break_encoding() -> None:
+    message = make(subject="Job: bad\udcff", text="body \udcff")
+    assert "\ufffd" in message.subject
+    assert "body ?" in reparse(to_mime(message, None, "text")).get_content()
