@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/syft-bg --help
+	$(BIN)/syft-bg demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,3 +33,9 @@ test: lint typecheck importlint
 
 clean:
 	rm -rf $(VENV) .venv-interop .cache .mypy_cache .pytest_cache .ruff_cache
+
+# The real upstream client (PyPI syft-client) in its own venv for tests/interop; the tests build
+# it on first use, this target only does it ahead of time.
+.PHONY: interop-venv
+interop-venv:
+	bash scripts/setup-interop-venv.sh

@@ -7,6 +7,7 @@ import sys
 import click
 
 from syft_monitors import __version__
+from syft_monitors.cli.demo import demo_command
 from syft_monitors.cli.errors import run_cli
 from syft_monitors.cli.inspect import inspect_group, jobs_command
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 cli.add_command(inspect_group)
 cli.add_command(jobs_command)
+cli.add_command(demo_command)
 
 
 def main() -> None:

@@ -177,9 +177,11 @@ class Pipeline:
             for file_id, record in work.items():
                 existing = doc.work.get(file_id)
                 # A file changed again before we processed it: keep its retry count, newest content.
-                if existing is not None:
-                    record = record.model_copy(update={"attempts": existing.attempts})
-                doc.work[file_id] = record
+                doc.work[file_id] = (
+                    record
+                    if existing is None
+                    else record.model_copy(update={"attempts": existing.attempts})
+                )
             for key, kind in seen.items():
                 doc.seen.setdefault(key, SeenRecord(at=now, kind=kind))
             if batch.cursor is not None:

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from syft_monitors.config import ENV_API_ROOT, MonitorConfig
+from syft_monitors.config import MonitorConfig
 from syft_monitors.drive.api import DriveApi
 from syft_monitors.errors import ConfigError
-from syft_monitors.google.clients import build_drive_service, load_credentials
+from syft_monitors.google.clients import build_drive_service, resolve_api_root
+from syft_monitors.google.credentials import load_credentials
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.notify.plan import NotifyConfig
 from syft_monitors.notify.senders.base import NotificationSender
@@ -20,13 +21,7 @@ from syft_monitors.notify.senders.smtp import SmtpSender
 
 DRIVE_SCOPES = ["https://www.googleapis.com/auth/drive"]
 
-
-def resolve_api_root(explicit: str | None) -> str | None:
-    """Explicit argument wins, then SYFT_GOOGLE_API_ROOT, then real Google (None)."""
-    value = explicit or os.environ.get(ENV_API_ROOT) or None
-    if value and not value.endswith("/"):
-        value += "/"
-    return value
+__all__ = ["DRIVE_SCOPES", "drive_api", "notify_config", "resolve_api_root", "sender_from_config"]
 
 
 def drive_api(token_path: Path, *, api_root: str | None, metrics: MonitorMetrics) -> DriveApi:
@@ -34,7 +29,8 @@ def drive_api(token_path: Path, *, api_root: str | None, metrics: MonitorMetrics
     path = Path(os.path.expanduser(str(token_path)))
 
     def factory() -> Any:
-        credentials = load_credentials(path, DRIVE_SCOPES, api_root=api_root)
+        # No scope list: a token shared with Gmail must not be narrowed when it refreshes.
+        credentials = load_credentials(path)
         return build_drive_service(credentials, api_root=api_root)
 
     return DriveApi(factory, observer=metrics.observe_request)

@@ -109,6 +109,9 @@ class OutgoingEmail:
             if _HEADER_NAME_RE.fullmatch(name) is None:
                 raise ValueError(f"invalid header name {safe_repr(name)}")
         object.__setattr__(self, "subject", sanitize_header(self.subject, limit=MAX_SUBJECT_CHARS))
+        object.__setattr__(self, "text", _encodable(self.text))
+        if self.html is not None:
+            object.__setattr__(self, "html", _encodable(self.html))
         object.__setattr__(self, "headers", types.MappingProxyType(dict(self.headers)))
         object.__setattr__(self, "references", tuple(self.references))
 
@@ -145,6 +148,15 @@ class OutgoingEmail:
     @property
     def reference_token(self) -> str:
         return reference_token(self.notification_key)
+
+
+def _encodable(body: str) -> str:
+    """`body` without lone surrogates (from undecodable file names), which UTF-8 cannot encode."""
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        return body.encode("utf-8", errors="replace").decode("utf-8")
+    return body
 
 
 def to_mime(

@@ -14,8 +14,12 @@
 DO emails about one job form one thread: they share `thread_key` (the job key) and, once the
 first one was sent, reply to it (`In-Reply-To`/`References` = its Message-ID, subject
 ``Re: Job: {job}``). Without a known thread (the new-job email was never sent, e.g. the toggle was
-off or the job predates the monitor) they stand alone with subjects ``Job Approved: {job}``,
-``Job Completed: {job}``, ``Job Failed: {job}`` and ``Job Rejected: {job}``.
+off or the job predates the monitor) a failure stands alone as ``Job Failed: {job}``; an
+approval, completion or rejection instead opens the job's thread with the subject ``Job: {job}``,
+so that the emails after it (``Re: Job: {job}``) match its subject and Gmail threads them.
+
+In subjects the job name is cut at 150 characters, so ``Job: {job}`` and ``Re: Job: {job}``
+stay within the 200-character subject cap and remain identical apart from the ``Re:``.
 
 The DO email comes first in every list: the caller sends in order, and the DS hears about a job
 only after the DO did. Planning is pure: no clock (except the heartbeat's explicit `now`), no I/O.
@@ -44,13 +48,14 @@ from syft_monitors.notify.preview import (
     tail_text,
 )
 from syft_monitors.notify.render import Renderer, default_renderer
-from syft_monitors.notify.sanitize import clean_block, clean_line
+from syft_monitors.notify.sanitize import clean_block, clean_line, sanitize_header
 from syft_monitors.protocol.emails import is_valid_email, safe_repr
 
 logger = logging.getLogger(__name__)
 
 Role = Literal["do", "ds"]
 EVENT_HEADER = "X-Syft-Monitor-Event"
+MAX_SUBJECT_NAME_CHARS = 150
 HEARTBEAT_SUBJECT = "heartbeat: syft-bg still running, token is active"
 
 
@@ -147,6 +152,10 @@ class _Planner:
         assert self.event.job is not None
         return self.event.job.name
 
+    @property
+    def subject_name(self) -> str:
+        return sanitize_header(self.job_name, limit=MAX_SUBJECT_NAME_CHARS)
+
     def base_context(self, key: str) -> dict[str, object]:
         return {
             "account": clean_line(self.event.do_email),
@@ -199,7 +208,12 @@ class _Planner:
         self, status: str, standalone: str, context: Mapping[str, object]
     ) -> OutgoingEmail | None:
         threaded = self.thread is not None
-        subject = f"Re: Job: {self.job_name}" if threaded else f"{standalone}: {self.job_name}"
+        if threaded:
+            subject = f"Re: Job: {self.subject_name}"
+        elif status == "failed":
+            subject = f"{standalone}: {self.subject_name}"
+        else:
+            subject = f"Job: {self.subject_name}"
         return self.email(
             "do",
             subject=subject,
@@ -225,7 +239,7 @@ class _Planner:
     ) -> OutgoingEmail | None:
         return self.email(
             "ds",
-            subject=f"{subject_prefix}: {self.job_name}",
+            subject=f"{subject_prefix}: {self.subject_name}",
             template="job_status_ds",
             title=f"{subject_prefix}: {clean_line(self.job_name, limit=120)}",
             context={
@@ -243,7 +257,7 @@ class _Planner:
         names, more = list_file_names([*details.files, *details.code])
         do = self.email(
             "do",
-            subject=f"Job: {self.job_name}",
+            subject=f"Job: {self.subject_name}",
             template="new_job_do",
             title=f"New job: {clean_line(self.job_name, limit=120)}",
             context={
@@ -258,7 +272,7 @@ class _Planner:
         )
         ds = self.email(
             "ds",
-            subject=f"Job Submitted: {self.job_name}",
+            subject=f"Job Submitted: {self.subject_name}",
             template="new_job_ds",
             title=f"Job submitted: {clean_line(self.job_name, limit=120)}",
             context=self.job_context(),

@@ -271,6 +271,10 @@ class SimulatedDataOwner(DriveActor):
         """Write the status the way syft-job does (state.yaml, or legacy marker files)."""
         files: dict[str, bytes | str | None] = {}
         if self.legacy:
+            # Legacy markers carry no submitter: the log entry of the same sync names it.
+            files[f"app_data/job/{job}/config.yaml"] = yaml.safe_dump(
+                {"name": job, "submitted_by": ds_email, "type": "python"}, sort_keys=True
+            )
             if status in ("approved", "done"):
                 files[f"app_data/job/{job}/{status}"] = ""
             if status == "done":

@@ -47,7 +47,11 @@ class ApiError(SandboxError):
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"message": self.message, "domain": self.domain, "reason": self.reason}
+        item: dict[str, Any] = {
+            "message": self.message,
+            "domain": self.domain,
+            "reason": self.reason,
+        }
         if self.location is not None:
             item["location"] = self.location
             item["locationType"] = self.location_type or "parameter"
@@ -57,7 +61,9 @@ class ApiError(SandboxError):
         return {"error": error}
 
 
-def invalid_parameter(name: str, message: str = "Invalid Value", reason: str = "invalid") -> ApiError:
+def invalid_parameter(
+    name: str, message: str = "Invalid Value", reason: str = "invalid"
+) -> ApiError:
     return ApiError(400, reason, message, location=name, location_type="parameter")
 
 
@@ -77,7 +83,9 @@ def file_not_found(file_id: str, location: str = "fileId") -> ApiError:
     )
 
 
-def insufficient_permissions(message: str = "The user does not have sufficient permissions for this file.") -> ApiError:
+def insufficient_permissions(
+    message: str = "The user does not have sufficient permissions for this file.",
+) -> ApiError:
     return ApiError(403, "insufficientFilePermissions", message)
 
 
@@ -88,5 +96,7 @@ def unauthenticated() -> ApiError:
         "Request had invalid authentication credentials. Expected OAuth 2 access token.",
         location="Authorization",
         location_type="header",
-        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
+        headers={
+            "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+        },
     )

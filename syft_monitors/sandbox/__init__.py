@@ -1,0 +1,30 @@
+"""A local Google Drive v3 + Gmail v1 + OAuth token server for tests, demos and the bench.
+
+sandbox = Sandbox()
+token = sandbox.add_user("do@example.org")
+with sandbox.serve() as server:          # http://127.0.0.1:<free port>/
+    drive = build_drive_service(Credentials(token), api_root=server.url)
+"""
+
+from syft_monitors.sandbox.apierror import ApiError, SandboxError
+from syft_monitors.sandbox.core import Sandbox
+from syft_monitors.sandbox.drive_model import FOLDER_MIME, FileInfo
+from syft_monitors.sandbox.faults import FaultInjector, FaultKind, FaultRule
+from syft_monitors.sandbox.gmail_model import MailRecord
+from syft_monitors.sandbox.requestlog import RequestLog, RequestRecord
+from syft_monitors.sandbox.server import SandboxServer
+
+__all__ = [
+    "FOLDER_MIME",
+    "ApiError",
+    "FaultInjector",
+    "FaultKind",
+    "FaultRule",
+    "FileInfo",
+    "MailRecord",
+    "RequestLog",
+    "RequestRecord",
+    "Sandbox",
+    "SandboxError",
+    "SandboxServer",
+]

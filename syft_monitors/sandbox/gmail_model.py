@@ -1,0 +1,231 @@
+"""Mailboxes: sent and received messages, threads and Message-IDs, per sandbox user."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from syft_monitors.sandbox.apierror import ApiError
+from syft_monitors.sandbox.gmail_query import Term, matches
+
+_SUBJECT_PREFIX_RE = re.compile(r"^\s*((re|fwd?|aw|sv)\s*:\s*)+", re.IGNORECASE)
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
+
+
+def _new_id() -> str:
+    return secrets.token_hex(8)
+
+
+def parse_message(raw: bytes) -> EmailMessage:
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)  # policy.default always builds EmailMessage
+    return parsed
+
+
+def normalized_subject(subject: str) -> str:
+    return _SUBJECT_PREFIX_RE.sub("", subject).strip().casefold()
+
+
+@dataclass
+class StoredMessage:
+    id: str
+    thread_id: str
+    owner: str
+    label_ids: list[str]
+    raw: bytes
+    parsed: EmailMessage
+    internal_date: int  # milliseconds since the epoch
+    history_id: int
+
+    def header(self, name: str) -> str:
+        values = self.parsed.get_all(name) or []
+        return ", ".join(str(v) for v in values)
+
+    def labels(self) -> set[str]:
+        return set(self.label_ids)
+
+    def text(self) -> str:
+        headers = " ".join(self.header(h) for h in ("subject", "from", "to", "cc"))
+        return headers + " " + _body_text(self.parsed)
+
+    def snippet(self) -> str:
+        return " ".join(_body_text(self.parsed).split())[:200]
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """A message as Python callers see it: ids plus the parsed RFC 822 message."""
+
+    id: str
+    thread_id: str
+    label_ids: tuple[str, ...]
+    message: EmailMessage
+    raw: bytes
+
+
+def _body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError):
+        return ""
+    return content if isinstance(content, str) else ""
+
+
+@dataclass
+class Mailbox:
+    email: str
+    messages: dict[str, StoredMessage] = field(default_factory=dict)
+    threads: dict[str, list[str]] = field(default_factory=dict)
+    #: RFC 822 Message-ID (without brackets) -> our message ids, for threading and rfc822msgid:.
+    by_rfc_id: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Mailboxes:
+    """Not thread-safe by itself: the sandbox calls it under its model lock."""
+
+    def __init__(self, clock_ms: Callable[[], float]) -> None:
+        self._clock_ms = clock_ms
+        self._boxes: dict[str, Mailbox] = {}
+        self._history = 1000
+
+    def add_user(self, email_address: str) -> None:
+        self._boxes.setdefault(email_address, Mailbox(email_address))
+
+    def box(self, email_address: str) -> Mailbox:
+        return self._boxes[email_address]
+
+    def history_id(self) -> int:
+        return self._history
+
+    def send(self, user: str, raw: bytes, thread_id: str | None) -> StoredMessage:
+        """Store an outgoing message for `user` and deliver copies to recipients we host."""
+        parsed = parse_message(raw)
+        recipients = [
+            address.lower()
+            for _, address in email.utils.getaddresses(
+                [str(v) for h in ("to", "cc", "bcc") for v in (parsed.get_all(h) or [])]
+            )
+            if address
+        ]
+        if not recipients:
+            raise ApiError(400, "invalidArgument", "Recipient address required")
+        extra = b""
+        if parsed.get("message-id") is None:
+            extra += f"Message-ID: <{secrets.token_hex(12)}@mail.gmail.com>\r\n".encode("ascii")
+        if parsed.get("date") is None:
+            extra += f"Date: {email.utils.formatdate(self._clock_ms() / 1000)}\r\n".encode("ascii")
+        if parsed.get("from") is None:
+            extra += f"From: {user}\r\n".encode("ascii")
+        if extra:
+            raw = extra + raw
+            parsed = parse_message(raw)
+        box = self._boxes[user]
+        if thread_id is not None and thread_id not in box.threads:
+            raise ApiError(404, "notFound", "Requested entity was not found.")
+        joined = (
+            thread_id if thread_id is not None and self._may_join(box, thread_id, parsed) else None
+        )
+        stored = self._store(box, raw, parsed, ["SENT"], joined)
+        for recipient in dict.fromkeys(recipients):
+            if recipient in self._boxes:
+                target = self._boxes[recipient]
+                self._store(
+                    target,
+                    raw,
+                    parsed,
+                    ["INBOX", "UNREAD"],
+                    self._thread_by_reference(target, parsed),
+                )
+        return stored
+
+    def receive(self, user: str, raw: bytes) -> StoredMessage:
+        """Put a message into `user`'s inbox as if it arrived from outside."""
+        parsed = parse_message(raw)
+        if parsed.get("message-id") is None:
+            raw = f"Message-ID: <{secrets.token_hex(12)}@mail.example>\r\n".encode("ascii") + raw
+            parsed = parse_message(raw)
+        box = self._boxes[user]
+        return self._store(
+            box, raw, parsed, ["INBOX", "UNREAD"], self._thread_by_reference(box, parsed)
+        )
+
+    def search(
+        self, user: str, terms: list[Term], label_ids: list[str], include_spam_trash: bool
+    ) -> list[StoredMessage]:
+        box = self._boxes[user]
+        candidates: Iterable[StoredMessage] = box.messages.values()
+        for term in terms:
+            if term.key == "rfc822msgid" and not term.negated:
+                ids = box.by_rfc_id.get(term.value.strip().strip("<>"), [])
+                candidates = [box.messages[i] for i in ids]
+        found = [
+            m
+            for m in candidates
+            if all(label in m.label_ids for label in label_ids)
+            and (include_spam_trash or not ({"SPAM", "TRASH"} & m.labels()))
+            and matches(terms, m)
+        ]
+        found.sort(key=lambda m: (m.internal_date, m.history_id), reverse=True)
+        return found
+
+    def _may_join(self, box: Mailbox, thread_id: str, parsed: EmailMessage) -> bool:
+        """Gmail threads a sent message only when its references and subject fit the thread."""
+        first = box.messages[box.threads[thread_id][0]]
+        return any(
+            box.messages[m].thread_id == thread_id for m in self._referenced(box, parsed)
+        ) and normalized_subject(str(parsed.get("subject", ""))) == normalized_subject(
+            first.header("subject")
+        )
+
+    def _thread_by_reference(self, box: Mailbox, parsed: EmailMessage) -> str | None:
+        subject = normalized_subject(str(parsed.get("subject", "")))
+        for message_id in self._referenced(box, parsed):
+            message = box.messages[message_id]
+            if normalized_subject(message.header("subject")) == subject:
+                return message.thread_id
+        return None
+
+    @staticmethod
+    def _referenced(box: Mailbox, parsed: EmailMessage) -> list[str]:
+        text = str(parsed.get("references", "")) + " " + str(parsed.get("in-reply-to", ""))
+        found: list[str] = []
+        for reference in _MSGID_RE.findall(text):
+            found.extend(box.by_rfc_id.get(reference.strip("<>"), []))
+        return found
+
+    def _store(
+        self,
+        box: Mailbox,
+        raw: bytes,
+        parsed: EmailMessage,
+        labels: list[str],
+        thread_id: str | None,
+    ) -> StoredMessage:
+        self._history += 1
+        message_id = _new_id()
+        thread = thread_id or message_id
+        stored = StoredMessage(
+            id=message_id,
+            thread_id=thread,
+            owner=box.email,
+            label_ids=list(labels),
+            raw=raw,
+            parsed=parsed,
+            internal_date=int(self._clock_ms()),
+            history_id=self._history,
+        )
+        box.messages[message_id] = stored
+        box.threads.setdefault(thread, []).append(message_id)
+        rfc_id = stored.header("message-id").strip().strip("<>")
+        if rfc_id:
+            box.by_rfc_id.setdefault(rfc_id, []).append(message_id)
+        return stored
