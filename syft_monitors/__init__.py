@@ -28,7 +28,23 @@ _EXPORTS = {
     "load_config": "syft_monitors.config",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "FileSender",
+    "GmailSender",
+    "JobMonitor",
+    "JsonStateManager",
+    "Monitor",
+    "MonitorConfig",
+    "NotificationMonitor",
+    "NotificationSender",
+    "PeerMonitor",
+    "SmtpSender",
+    "StateManager",
+    "__version__",
+    "build_drive_service",
+    "build_gmail_service",
+    "load_config",
+]
 
 if TYPE_CHECKING:
     from syft_monitors.config import MonitorConfig, load_config

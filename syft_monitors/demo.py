@@ -144,7 +144,9 @@ def run_scenario(world: DemoWorld, report: Reporter) -> DemoResult:
 
     def bob_submits_and_owner_syncs() -> None:
         bob.submit_job(
-            DO_EMAIL, "stats <script>alert(1)<script>", {"main.py": "import statistics\n", "params.json": '{"k": 3}'}
+            DO_EMAIL,
+            "stats <script>alert(1)<script>",
+            {"main.py": "import statistics\n", "params.json": '{"k": 3}'},
         )
         owner.sync()  # archives the message before the monitor polls: still detected
 
@@ -167,7 +169,10 @@ def run_scenario(world: DemoWorld, report: Reporter) -> DemoResult:
     step(
         "the owner rejects bob's job",
         lambda: owner.set_status(
-            DS_BOB, "stats <script>alert(1)<script>", "rejected", reason="uses an unapproved dataset"
+            DS_BOB,
+            "stats <script>alert(1)<script>",
+            "rejected",
+            reason="uses an unapproved dataset",
         ),
     )
     owner_legacy = SimulatedDataOwner(DO_EMAIL, owner.service, legacy=True)

@@ -12,8 +12,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from syft_monitors.demo import DO_EMAIL, SentEmail, demo_world, run_scenario
-
 
 @click.command(name="demo")
 @click.option(
@@ -29,6 +27,9 @@ from syft_monitors.demo import DO_EMAIL, SentEmail, demo_world, run_scenario
 @click.option("-v", "--verbose", is_flag=True, help="Show the monitor's log lines.")
 def demo_command(output: Path, forever: bool, verbose: bool) -> None:
     """Play a SyftBox scenario against a local Drive/Gmail sandbox and show every email."""
+    # Imported here: the Google client and the sandbox are heavy for the other subcommands.
+    from syft_monitors.demo import DO_EMAIL, SentEmail, demo_world, run_scenario  # noqa: PLC0415
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",

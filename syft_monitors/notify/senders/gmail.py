@@ -5,10 +5,14 @@ Exactly-once: every email carries a Message-ID derived from its notification key
 account (`rfc822msgid:` first, then the reference word in Sent, confirmed by the header), so after
 a crash the dispatcher can tell whether the send went out before sending again.
 
-Retries: a send that fails ambiguously (5xx, dropped connection: Gmail may have sent it) is not
-blindly repeated. The sender first asks `find_sent`, and only sends again when the email is not
-there. Refusals that certainly sent nothing (429 / rate-limit 403) are retried by
-`syft_monitors.google.retry.execute` with back-off.
+Retries: a 429 certainly sent nothing, so the send is repeated after the back-off (or the
+Retry-After) of the retry policy. A send that fails ambiguously (5xx, dropped connection: Gmail
+may have sent it) is NOT repeated here: it raises `SendError`, the dispatcher keeps its intent,
+and the next attempt starts with `find_sent`. Searching right after the failure could miss a
+message Gmail has not indexed yet; the delay until the next attempt makes that less likely.
+
+Searches are restricted to the SENT label: a copy the data owner received (emails to
+themselves) has a different Gmail id and may sit in a different thread.
 
 googleapiclient services are not thread-safe: one is built lazily per thread that sends.
 """
@@ -16,6 +20,7 @@ googleapiclient services are not thread-safe: one is built lazily per thread tha
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import os
 import threading
@@ -23,13 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from syft_monitors.errors import (
-    ConfigError,
-    CredentialsError,
-    QuotaError,
-    SendError,
-    ServiceError,
-)
+from syft_monitors.errors import ConfigError, QuotaError, SendError, ServiceError, SyftMonitorError
 from syft_monitors.google.clients import build_gmail_service, load_credentials
 from syft_monitors.google.retry import DEFAULT_POLICY, RequestObserver, RetryPolicy, execute
 from syft_monitors.notify.email import KEY_HEADER, EmailFormat, OutgoingEmail, to_mime
@@ -40,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
 API = "gmail"
-#: Sends attempted for one email when each failure is ambiguous and `find_sent` finds nothing.
-SEND_ATTEMPTS = 3
 #: Candidates checked when searching Sent for the reference word (it is unique: one expected).
 MAX_CANDIDATES = 10
 
@@ -83,6 +80,8 @@ class GmailSender(NotificationSender):
         self._shared_service = service
         self._observer = observer
         self._policy = retry_policy
+        # The send itself is attempted once per loop turn: see `_send` for which errors repeat it.
+        self._send_policy = dataclasses.replace(retry_policy, max_attempts=1)
         self._factory = service_factory
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -111,9 +110,11 @@ class GmailSender(NotificationSender):
             self._local.service = service
         return service
 
-    def _execute(self, request: Any, method: str) -> dict[str, Any]:
+    def _execute(
+        self, request: Any, method: str, policy: RetryPolicy | None = None
+    ) -> dict[str, Any]:
         response = execute(
-            request, api=API, method=method, policy=self._policy, observer=self._observer
+            request, api=API, method=method, policy=policy or self._policy, observer=self._observer
         )
         return response if isinstance(response, dict) else {}
 
@@ -126,32 +127,25 @@ class GmailSender(NotificationSender):
         # that starts a conversation, or goes to someone else, would misfile it.
         if thread_id and email.in_reply_to is not None:
             body["threadId"] = thread_id
-        last: ServiceError | None = None
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            if attempt > 1:
-                found = self.find_sent(email)
-                if found is not None:
-                    logger.info("%s was delivered despite the error", email.notification_key)
-                    return found
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 request = self._service().users().messages().send(userId="me", body=body)
-                response = self._execute(request, "users.messages.send")
-            except (CredentialsError, QuotaError):
-                raise
-            except ServiceError as error:
-                if not error.retryable:
-                    raise SendError(f"Gmail refused the email: {error}") from error
-                last = error
-                logger.warning(
-                    "Gmail send of %s failed (%s), attempt %d of %d",
-                    email.notification_key,
-                    error,
-                    attempt,
-                    SEND_ATTEMPTS,
-                )
+                response = self._execute(request, "messages.send", self._send_policy)
+            except QuotaError as error:
+                # A 429 is a refusal: nothing was sent, so trying again cannot duplicate.
+                if error.status != 429 or attempt >= self._policy.max_attempts:
+                    raise
+                self._policy.sleep(self._policy.delay(attempt, error.retry_after))
                 continue
+            except ServiceError as error:
+                # 5xx or a broken connection: Gmail may have sent it. Not retried here; the
+                # dispatcher keeps the intent and asks `find_sent` before trying again.
+                raise SendError(
+                    f"Gmail send of {email.notification_key} failed: {error}"
+                ) from error
             return self._result(email, response)
-        raise SendError(f"Gmail send failed {SEND_ATTEMPTS} times: {last}") from last
 
     def _result(self, email: OutgoingEmail, response: dict[str, Any]) -> SendResult:
         provider_id = _text(response.get("id"))
@@ -162,7 +156,7 @@ class GmailSender(NotificationSender):
             # email is sent whatever happens here, so a failure must not turn into an error.
             try:
                 headers = self._headers(provider_id, ["Message-ID"])
-            except ServiceError as error:
+            except SyftMonitorError as error:
                 logger.warning("could not read back %s: %s", email.notification_key, error)
             else:
                 message_id = headers.get("message-id") or message_id
@@ -175,7 +169,7 @@ class GmailSender(NotificationSender):
             .messages()
             .get(userId="me", id=provider_id, format="metadata", metadataHeaders=names)
         )
-        response = self._execute(request, "users.messages.get")
+        response = self._execute(request, "messages.get")
         payload = response.get("payload") or {}
         found: dict[str, str] = {}
         for header in payload.get("headers") or []:
@@ -191,15 +185,25 @@ class GmailSender(NotificationSender):
             self._service()
             .users()
             .messages()
-            .list(userId="me", q=query, maxResults=MAX_CANDIDATES, includeSpamTrash=True)
+            .list(
+                userId="me",
+                q=query,
+                labelIds=["SENT"],
+                maxResults=MAX_CANDIDATES,
+                includeSpamTrash=True,
+            )
         )
-        response = self._execute(request, "users.messages.list")
+        response = self._execute(request, "messages.list")
         messages = response.get("messages") or []
         return [m for m in messages if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def find_sent(self, email: OutgoingEmail) -> SendResult | None:
         """The earlier send of `email`, found by its Message-ID, else by its reference word in
-        Sent confirmed by the key header; None when it was never sent."""
+        Sent confirmed by the key header; None when it was never sent.
+
+        Raises `ServiceError` / `CredentialsError` when Gmail cannot be searched: then nothing
+        is known and the caller must not send.
+        """
         bare_id = email.message_id.strip("<>")
         for hit in self._search(f"rfc822msgid:{bare_id}"):
             return SendResult(
@@ -208,7 +212,7 @@ class GmailSender(NotificationSender):
                 thread_id=_text(hit.get("threadId")),
             )
         # The reference word is also in replies that quote the email: trust only the header.
-        for hit in self._search(f'in:sent "{email.reference_token}"'):
+        for hit in self._search(f'"{email.reference_token}"'):
             headers = self._headers(hit["id"], [KEY_HEADER, "Message-ID"])
             if headers.get(KEY_HEADER.lower()) == email.notification_key:
                 return SendResult(
@@ -220,9 +224,7 @@ class GmailSender(NotificationSender):
 
     def verify(self) -> str:
         """The account's address (`users.getProfile`): proves the token works before polling."""
-        response = self._execute(
-            self._service().users().getProfile(userId="me"), "users.getProfile"
-        )
+        response = self._execute(self._service().users().getProfile(userId="me"), "getProfile")
         address = response.get("emailAddress")
         if not isinstance(address, str):
             raise SendError("Gmail profile has no email address")

@@ -11,9 +11,7 @@ from google.oauth2.credentials import Credentials
 from syft_monitors.google.clients import build_drive_service, build_gmail_service
 from syft_monitors.sandbox import Sandbox, SandboxServer
 
-DO = "do@example.org"
-DS = "ds@example.org"
-FOLDER = "application/vnd.google-apps.folder"
+from sandbox_testkit import DO, DS
 
 
 @pytest.fixture
@@ -61,13 +59,3 @@ def drive_ds(make_client: Callable[..., Any]) -> Any:
 @pytest.fixture
 def gmail(make_client: Callable[..., Any]) -> Any:
     return make_client("gmail", DO)
-
-
-def http_status(excinfo: pytest.ExceptionInfo[Any]) -> int:
-    return int(excinfo.value.resp.status)
-
-
-def error_reason(excinfo: pytest.ExceptionInfo[Any]) -> str:
-    import json
-
-    return str(json.loads(excinfo.value.content)["error"]["errors"][0]["reason"])
