@@ -82,7 +82,8 @@ class Dispatcher:
                 outcome.skipped += 1
                 continue
             try:
-                result = self.sender.send(email, thread_id=self._thread_id(event))
+                thread_id = self._thread_id(event) if email.in_reply_to else None
+                result = self.sender.send(email, thread_id=thread_id)
             except SyftMonitorError as error:
                 self.metrics.notifications.labels(event.kind.value, "failed").inc()
                 self.state.fail_intent(email.notification_key, str(error))

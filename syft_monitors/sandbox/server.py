@@ -30,6 +30,7 @@ class _HttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
         self.app = app
         self._connections: set[socket.socket] = set()
+        self._resets: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
@@ -40,6 +41,21 @@ class _HttpServer(ThreadingHTTPServer):
     def untrack(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.discard(connection)
+
+    def mark_reset(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._resets.add(connection)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            reset = request in self._resets
+            self._resets.discard(request)
+        if reset:
+            # No shutdown(SHUT_WR) first: a FIN before the RST reads as a clean "server closed
+            # the connection", which httplib2 silently retries (re-sending upload chunks empty).
+            self.close_request(request)
+            return
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out or hang up mid-answer are expected (fault tests do it on purpose).
@@ -138,6 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         # SO_LINGER 0 makes close() send RST, which clients see as "connection reset by peer".
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.server.mark_reset(self.connection)
         self.close_connection = True
 
 

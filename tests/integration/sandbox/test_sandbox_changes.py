@@ -22,15 +22,19 @@ def poll(drive: Any, token: str, page_size: int = 1000) -> tuple[list[dict[str, 
     changes: list[dict[str, Any]] = []
     requests = 0
     while True:
-        reply = drive.changes().list(
-            pageToken=token,
-            pageSize=page_size,
-            includeRemoved=True,
-            spaces="drive",
-            supportsAllDrives=True,
-            includeItemsFromAllDrives=True,
-            fields=FIELDS,
-        ).execute()
+        reply = (
+            drive.changes()
+            .list(
+                pageToken=token,
+                pageSize=page_size,
+                includeRemoved=True,
+                spaces="drive",
+                supportsAllDrives=True,
+                includeItemsFromAllDrives=True,
+                fields=FIELDS,
+            )
+            .execute()
+        )
         requests += 1
         changes.extend(reply["changes"])
         if "newStartPageToken" in reply:

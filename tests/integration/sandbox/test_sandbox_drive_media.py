@@ -16,7 +16,9 @@ from syft_monitors.sandbox import Sandbox
 
 def download(drive: Any, file_id: str, chunksize: int) -> tuple[bytes, int]:
     buffer = io.BytesIO()
-    downloader = MediaIoBaseDownload(buffer, drive.files().get_media(fileId=file_id), chunksize=chunksize)
+    downloader = MediaIoBaseDownload(
+        buffer, drive.files().get_media(fileId=file_id), chunksize=chunksize
+    )
     chunks = 0
     done = False
     while not done:
@@ -112,13 +114,17 @@ def test_media_update_and_multipart_update(sandbox: Sandbox, drive: Any) -> None
     drive.files().update(fileId=file_id, media_body=media, fields="id").execute()
     assert sandbox.content(file_id) == b'{"a": 1}'
     media = MediaIoBaseUpload(io.BytesIO(b"v3"), mimetype="text/plain", resumable=False)
-    reply = drive.files().update(
-        fileId=file_id, body={"name": "renamed.json"}, media_body=media, fields="name,size"
-    ).execute()
+    reply = (
+        drive.files()
+        .update(fileId=file_id, body={"name": "renamed.json"}, media_body=media, fields="name,size")
+        .execute()
+    )
     assert reply == {"name": "renamed.json", "size": "2"}
 
 
-def test_create_in_missing_or_unwritable_parent(sandbox: Sandbox, drive: Any, drive_ds: Any) -> None:
+def test_create_in_missing_or_unwritable_parent(
+    sandbox: Sandbox, drive: Any, drive_ds: Any
+) -> None:
     with pytest.raises(HttpError) as caught:
         upload(drive, "x", "no-such-folder", b"1")
     assert status_of(caught.value) == 404

@@ -35,9 +35,7 @@ def listed(drive: Any, q: str, **kwargs: Any) -> list[str]:
 def test_name_equals_and_not_equals(drive: Any, tree: dict[str, str]) -> None:
     assert listed(drive, "name = 'msgv2_1.tar.gz'") == ["msgv2_1.tar.gz"]
     inbox = tree["inbox"]
-    assert listed(drive, f"'{inbox}' in parents and name != 'msgv2_1.tar.gz'") == [
-        "msgv2_2.tar.gz"
-    ]
+    assert listed(drive, f"'{inbox}' in parents and name != 'msgv2_1.tar.gz'") == ["msgv2_2.tar.gz"]
 
 
 def test_name_contains_is_case_insensitive_substring(drive: Any, tree: dict[str, str]) -> None:
@@ -183,18 +181,24 @@ def test_order_by_name_desc_and_created(sandbox: Sandbox, drive: Any) -> None:
 
 def test_all_drives_flags_and_spaces_accepted(sandbox: Sandbox, drive: Any) -> None:
     sandbox.create_file(DO, "x", b"")
-    reply = drive.files().list(
-        q="name = 'x'",
-        spaces="drive",
-        supportsAllDrives=True,
-        includeItemsFromAllDrives=True,
-        corpora="user",
-        fields="files(name)",
-    ).execute()
+    reply = (
+        drive.files()
+        .list(
+            q="name = 'x'",
+            spaces="drive",
+            supportsAllDrives=True,
+            includeItemsFromAllDrives=True,
+            corpora="user",
+            fields="files(name)",
+        )
+        .execute()
+    )
     assert names(reply) == ["x"]
 
 
-def test_other_users_private_files_are_invisible(sandbox: Sandbox, drive: Any, drive_ds: Any) -> None:
+def test_other_users_private_files_are_invisible(
+    sandbox: Sandbox, drive: Any, drive_ds: Any
+) -> None:
     secret = sandbox.create_file(DS, "secret.txt", b"s")
     assert listed(drive, "name = 'secret.txt'") == []
     with pytest.raises(HttpError) as caught:

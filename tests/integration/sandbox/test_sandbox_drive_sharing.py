@@ -16,13 +16,17 @@ def test_move_with_add_and_remove_parents(sandbox: Sandbox, drive: Any) -> None:
     archive = folder(drive, "archive")
     file_id = upload(drive, "msgv2_1.tar.gz", inbox, b"m")
     parents = drive.files().get(fileId=file_id, fields="parents").execute()["parents"]
-    moved = drive.files().update(
-        fileId=file_id,
-        addParents=archive,
-        removeParents=",".join(parents),
-        supportsAllDrives=True,
-        fields="id,parents",
-    ).execute()
+    moved = (
+        drive.files()
+        .update(
+            fileId=file_id,
+            addParents=archive,
+            removeParents=",".join(parents),
+            supportsAllDrives=True,
+            fields="id,parents",
+        )
+        .execute()
+    )
     assert moved == {"id": file_id, "parents": [archive]}
     assert names(drive.files().list(q=f"'{inbox}' in parents").execute()) == []
     assert names(drive.files().list(q=f"'{archive}' in parents").execute()) == ["msgv2_1.tar.gz"]
@@ -58,18 +62,24 @@ def test_rename_trash_and_untrash(drive: Any) -> None:
     assert names(drive.files().list(q="trashed = false and name = 'new'").execute()) == ["new"]
 
 
-def test_share_makes_folder_and_children_visible(sandbox: Sandbox, drive: Any, drive_ds: Any) -> None:
+def test_share_makes_folder_and_children_visible(
+    sandbox: Sandbox, drive: Any, drive_ds: Any
+) -> None:
     channel = folder(drive_ds, "syft_datasite#0.1.117#do@example.org#inbox#ds@example.org")
     message = upload(drive_ds, "msgv2_1.tar.gz", channel, b"payload")
     with pytest.raises(HttpError) as caught:
         drive.files().get(fileId=channel).execute()
     assert status_of(caught.value) == 404
-    created = drive_ds.permissions().create(
-        fileId=channel,
-        body={"type": "user", "role": "writer", "emailAddress": DO},
-        sendNotificationEmail=True,
-        fields="id",
-    ).execute()
+    created = (
+        drive_ds.permissions()
+        .create(
+            fileId=channel,
+            body={"type": "user", "role": "writer", "emailAddress": DO},
+            sendNotificationEmail=True,
+            fields="id",
+        )
+        .execute()
+    )
     assert set(created) == {"id"}
     assert drive.files().get(fileId=channel, fields="name").execute()["name"].startswith("syft")
     assert drive.files().get_media(fileId=message).execute() == b"payload"
@@ -106,9 +116,13 @@ def test_permission_errors(sandbox: Sandbox, drive: Any, drive_ds: Any) -> None:
 
 def test_unshare_hides_again(sandbox: Sandbox, drive: Any, drive_ds: Any) -> None:
     mine = folder(drive, "mine")
-    permission = drive.permissions().create(
-        fileId=mine, body={"type": "user", "role": "writer", "emailAddress": DS}, fields="id"
-    ).execute()["id"]
+    permission = (
+        drive.permissions()
+        .create(
+            fileId=mine, body={"type": "user", "role": "writer", "emailAddress": DS}, fields="id"
+        )
+        .execute()["id"]
+    )
     assert drive_ds.files().get(fileId=mine, fields="id").execute() == {"id": mine}
     drive.permissions().delete(fileId=mine, permissionId=permission).execute()
     with pytest.raises(HttpError) as caught:

@@ -36,9 +36,14 @@ def send(gmail: Any, raw: str, thread_id: str | None = None) -> dict[str, Any]:
 def test_send_keeps_client_message_id_and_is_findable(sandbox: Sandbox, gmail: Any) -> None:
     sent = send(gmail, message("New job", message_id="<job-1.abc@syft.local>"))
     assert sent["labelIds"] == ["SENT"]
-    got = gmail.users().messages().get(
-        userId="me", id=sent["id"], format="metadata", metadataHeaders=["Message-ID", "Subject"]
-    ).execute()
+    got = (
+        gmail.users()
+        .messages()
+        .get(
+            userId="me", id=sent["id"], format="metadata", metadataHeaders=["Message-ID", "Subject"]
+        )
+        .execute()
+    )
     headers = {h["name"]: h["value"] for h in got["payload"]["headers"]}
     assert headers == {"Message-ID": "<job-1.abc@syft.local>", "Subject": "New job"}
     found = gmail.users().messages().list(userId="me", q="rfc822msgid:<job-1.abc@syft.local>")
@@ -59,7 +64,8 @@ def test_message_id_is_added_when_missing(sandbox: Sandbox, gmail: Any) -> None:
 def test_get_formats(gmail: Any) -> None:
     sent = send(gmail, message("Formats"))
     minimal = gmail.users().messages().get(userId="me", id=sent["id"], format="minimal").execute()
-    assert "payload" not in minimal and minimal["snippet"].startswith("Body of Formats")
+    assert "payload" not in minimal
+    assert minimal["snippet"].startswith("Body of Formats")
     full = gmail.users().messages().get(userId="me", id=sent["id"]).execute()
     data = base64.urlsafe_b64decode(full["payload"]["body"]["data"])
     assert b"job ready for review" in data
@@ -96,7 +102,8 @@ def test_list_in_sent_with_subject_and_words(gmail: Any) -> None:
     words = gmail.users().messages().list(userId="me", q="job review -alpha").execute()
     assert len(words["messages"]) == 1
     paged = gmail.users().messages().list(userId="me", maxResults=1).execute()
-    assert len(paged["messages"]) == 1 and "nextPageToken" in paged
+    assert len(paged["messages"]) == 1
+    assert "nextPageToken" in paged
 
 
 def test_recipient_in_sandbox_receives_a_copy(sandbox: Sandbox, gmail: Any) -> None:
