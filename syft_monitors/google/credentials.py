@@ -35,7 +35,7 @@ def load_credentials(
     With `refresh=True` an expired or token-less file is refreshed now, so a revoked grant shows
     up here instead of at the first API call. Messages name the file, never its contents.
     """
-    shown = safe_repr(os.fspath(token_path))
+    shown = safe_repr(os.fspath(token_path), 240)
     try:
         credentials: Credentials = Credentials.from_authorized_user_file(  # type: ignore[no-untyped-call]
             os.fspath(token_path), scopes=list(scopes) if scopes is not None else None

@@ -8,7 +8,7 @@ with sandbox.serve() as server:          # http://127.0.0.1:<free port>/
 
 from syft_monitors.sandbox.apierror import ApiError, SandboxError
 from syft_monitors.sandbox.core import Sandbox
-from syft_monitors.sandbox.drive_model import FOLDER_MIME, FileInfo
+from syft_monitors.sandbox.drive_files import FOLDER_MIME, FileInfo
 from syft_monitors.sandbox.faults import FaultInjector, FaultKind, FaultRule
 from syft_monitors.sandbox.gmail_model import MailRecord
 from syft_monitors.sandbox.requestlog import RequestLog, RequestRecord

@@ -41,6 +41,15 @@ class SandboxApp:
         started = time.monotonic()
         parts = urlsplit(target)
         query = parse_qs(parts.query, keep_blank_values=True)
+        override = headers.get("x-http-method-override", "").upper()
+        if method == "POST" and override:
+            # googleapiclient turns a GET whose URL exceeds 2000 characters into a POST with the
+            # query string as a form body (long `q` expressions do this).
+            method = override
+            if "x-www-form-urlencoded" in headers.get("content-type", ""):
+                form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                query = {**query, **form}
+                body = b""
         match = self.sandbox.router.match(method, parts.path, query)
         api, operation = (match.route.api, match.operation) if match else ("unknown", "unknown")
         user: str | None = None

@@ -18,7 +18,9 @@ from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_e
 from syft_monitors.sandbox.apierror import SandboxError
 from syft_monitors.sandbox.auth import ACCESS_TOKEN_LIFETIME, TokenRegistry
 from syft_monitors.sandbox.drive import DriveApi
-from syft_monitors.sandbox.drive_model import FOLDER_MIME, DriveStore, FileInfo
+from syft_monitors.sandbox.drive_files import FOLDER_MIME, FileInfo
+from syft_monitors.sandbox.drive_model import DriveStore
+from syft_monitors.sandbox.drive_resources import file_info
 from syft_monitors.sandbox.faults import FaultInjector
 from syft_monitors.sandbox.gmail import GmailApi
 from syft_monitors.sandbox.gmail_model import Mailboxes, MailRecord, StoredMessage
@@ -232,7 +234,7 @@ class Sandbox:
             found = self.drive.files.get(file_id)
             if found is None:
                 raise SandboxError(f"no file with id {safe_repr(file_id)}")
-            return self.drive.info(found)
+            return file_info(self.drive, found)
 
     def content(self, file_id: str) -> bytes:
         with self.lock:
@@ -258,7 +260,7 @@ class Sandbox:
                 and (owner_address is None or f.owner == owner_address)
             ]
             found.sort(key=lambda f: f.seq)
-            return [self.drive.info(f) for f in found]
+            return [file_info(self.drive, f) for f in found]
 
     # --- Gmail helpers ----------------------------------------------------------------------
 

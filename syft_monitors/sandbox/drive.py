@@ -17,12 +17,9 @@ from syft_monitors.sandbox.apierror import (
     invalid_parameter,
     required_parameter,
 )
-from syft_monitors.sandbox.drive_model import (
-    FOLDER_MIME,
-    DriveFile,
-    DriveStore,
-    parse_order_by,
-)
+from syft_monitors.sandbox.drive_files import FOLDER_MIME, DriveFile, parse_order_by
+from syft_monitors.sandbox.drive_model import DriveStore
+from syft_monitors.sandbox.drive_resources import file_resource, user_resource
 from syft_monitors.sandbox.fields import FieldsError, Selection, parse_fields, project, validate
 from syft_monitors.sandbox.query import QueryError, parse_query
 from syft_monitors.sandbox.routes import Route, route
@@ -116,7 +113,7 @@ class DriveApi:
         self, request: Request, method: str, file: DriveFile, status: int = 200
     ) -> Response:
         selection = self._selection(request, method, DEFAULT_FILE_FIELDS)
-        resource = self.store.file_resource(file, request.user_email())
+        resource = file_resource(self.store, file, request.user_email())
         return json_response(project(resource, selection), status)
 
     def _chunk_operation(self, query: Mapping[str, list[str]]) -> str:
@@ -151,7 +148,7 @@ class DriveApi:
         body: dict[str, Any] = {
             "kind": "drive#fileList",
             "incompleteSearch": False,
-            "files": [self.store.file_resource(f, user) for f in page],
+            "files": [file_resource(self.store, f, user) for f in page],
         }
         if offset + page_size < len(matches):
             body["nextPageToken"] = _encode_page_token(key, offset + page_size)
@@ -392,7 +389,7 @@ class DriveApi:
                 if not include_removed:
                     continue
             else:
-                change["file"] = self.store.file_resource(file, user)
+                change["file"] = file_resource(self.store, file, user)
             changes.append(change)
         body: dict[str, Any] = {"kind": "drive#changeList", "changes": changes}
         if page.next_page_token is not None:
@@ -415,7 +412,7 @@ class DriveApi:
         usage = str(self.store.usage(user))
         body = {
             "kind": "drive#about",
-            "user": self.store.user_resource(user, user),
+            "user": user_resource(self.store, user, user),
             "storageQuota": {
                 "limit": str(15 * 1024**3),
                 "usage": usage,

@@ -11,12 +11,9 @@ an ancestor, or ownership of either; deleting needs ownership, as in My Drive.
 
 from __future__ import annotations
 
-import hashlib
 import random
-import re
 import string
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,127 +25,19 @@ from syft_monitors.sandbox.apierror import (
     insufficient_permissions,
 )
 from syft_monitors.sandbox.changes import ChangeLog, FeedEntry
+from syft_monitors.sandbox.drive_files import (
+    FOLDER_MIME,
+    PERMISSION_TYPES,
+    ROLE_RANK,
+    DriveFile,
+    Permission,
+    rfc3339,
+    sort_key,
+    to_millis,
+)
 from syft_monitors.sandbox.query import Node, evaluate, required_value
 
-FOLDER_MIME = "application/vnd.google-apps.folder"
-ROLE_RANK = {
-    "reader": 1,
-    "commenter": 2,
-    "writer": 3,
-    "fileOrganizer": 3,
-    "organizer": 3,
-    "owner": 4,
-}
-PERMISSION_TYPES = frozenset({"user", "group", "domain", "anyone"})
-ORDER_KEYS = frozenset(
-    {
-        "createdTime",
-        "folder",
-        "modifiedTime",
-        "name",
-        "name_natural",
-        "quotaBytesUsed",
-        "recency",
-        "starred",
-    }
-)
 _ID_ALPHABET = string.ascii_letters + string.digits
-
-
-def rfc3339(when: datetime) -> str:
-    when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def _to_millis(when: datetime) -> datetime:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).replace(microsecond=(when.microsecond // 1000) * 1000)
-
-
-def display_name(email: str) -> str:
-    return email.partition("@")[0]
-
-
-@dataclass
-class Permission:
-    id: str
-    type: str
-    role: str
-    email: str | None = None
-    domain: str | None = None
-
-    def resource(self) -> dict[str, Any]:
-        res: dict[str, Any] = {
-            "kind": "drive#permission",
-            "id": self.id,
-            "type": self.type,
-            "role": self.role,
-            "deleted": False,
-            "pendingOwner": False,
-        }
-        if self.email is not None:
-            res["emailAddress"] = self.email
-            res["displayName"] = display_name(self.email)
-        if self.domain is not None:
-            res["domain"] = self.domain
-        if self.type in ("anyone", "domain"):
-            res["allowFileDiscovery"] = False
-        return res
-
-
-@dataclass(eq=False)
-class DriveFile:
-    id: str
-    seq: int
-    name: str
-    mime_type: str
-    owner: str
-    parents: list[str]
-    created: datetime
-    modified: datetime
-    last_modifier: str
-    content: bytes | None = None
-    md5: str | None = None
-    explicitly_trashed: bool = False
-    starred: bool = False
-    description: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-    app_properties: dict[str, str] = field(default_factory=dict)
-    #: Non-owner permissions by permission id (one stable id per email address).
-    permissions: dict[str, Permission] = field(default_factory=dict)
-    shared_times: dict[str, datetime] = field(default_factory=dict)
-    version: int = 1
-    is_root: bool = False
-
-    @property
-    def is_folder(self) -> bool:
-        return self.mime_type == FOLDER_MIME
-
-    def set_content(self, content: bytes) -> None:
-        self.content = content
-        self.md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """A detached snapshot of a file for Python callers (tests, simulators, the bench)."""
-
-    id: str
-    name: str
-    mime_type: str
-    owner: str
-    parents: tuple[str, ...]
-    trashed: bool
-    size: int
-    created_time: str
-    modified_time: str
-    shared_with: tuple[str, ...]
-
-    @property
-    def is_folder(self) -> bool:
-        return self.mime_type == FOLDER_MIME
-
 
 _WRITABLE_FIELDS = frozenset(
     {
@@ -169,7 +58,7 @@ _WRITABLE_FIELDS = frozenset(
 
 
 class _Facts:
-    """Query facts for one file as seen by one user; the visibility cache is shared per request."""
+    """What the q evaluator asks about one file, answered from one user's point of view."""
 
     def __init__(self, store: DriveStore, user: str, file: DriveFile) -> None:
         self._store = store
@@ -205,6 +94,8 @@ class _Facts:
 
 
 class DriveStore:
+    """All users' files; every mutation appends to the change feeds of those it concerns."""
+
     def __init__(self, *, seed: int = 0, clock: Callable[[], datetime] | None = None) -> None:
         self._rng = random.Random(seed)  # noqa: S311 - ids only need to be reproducible
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -221,7 +112,7 @@ class DriveStore:
     # --- users ------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return _to_millis(self._clock())
+        return to_millis(self._clock())
 
     def add_user(self, email: str) -> str:
         if email in self._roots:
@@ -380,7 +271,7 @@ class DriveStore:
         ]
         matches.sort(key=lambda f: f.seq)
         for key, descending in reversed(order_by):
-            matches.sort(key=_sort_key(key), reverse=descending)
+            matches.sort(key=sort_key(key), reverse=descending)
         return matches
 
     # --- mutations --------------------------------------------------------------------------
@@ -637,96 +528,11 @@ class DriveStore:
             return None
         return file
 
-    # --- rendering --------------------------------------------------------------------------
-
-    def user_resource(self, email: str, viewer: str) -> dict[str, Any]:
-        return {
-            "kind": "drive#user",
-            "displayName": display_name(email),
-            "emailAddress": email,
-            "me": email == viewer,
-            "permissionId": self.permission_id(email),
-        }
-
-    def file_resource(self, file: DriveFile, viewer: str) -> dict[str, Any]:
-        role = self.role(viewer, file)
-        can_edit = ROLE_RANK.get(role or "", 0) >= ROLE_RANK["writer"]
-        res: dict[str, Any] = {
-            "kind": "drive#file",
-            "id": file.id,
-            "name": file.name,
-            "mimeType": file.mime_type,
-            "starred": file.starred,
-            "trashed": self.is_trashed(file),
-            "explicitlyTrashed": file.explicitly_trashed,
-            "spaces": ["drive"],
-            "version": str(file.version),
-            "createdTime": rfc3339(file.created),
-            "modifiedTime": rfc3339(file.modified),
-            "owners": [self.user_resource(file.owner, viewer)],
-            "ownedByMe": file.owner == viewer,
-            "shared": bool(file.permissions),
-            "lastModifyingUser": self.user_resource(file.last_modifier, viewer),
-            "viewersCanCopyContent": True,
-            "writersCanShare": True,
-            "permissionIds": [self.permission_id(file.owner), *file.permissions],
-            "capabilities": {
-                "canEdit": can_edit,
-                "canShare": can_edit,
-                "canAddChildren": can_edit and file.is_folder,
-                "canDelete": file.owner == viewer,
-                "canTrash": can_edit,
-                "canRename": can_edit,
-                "canDownload": not file.is_folder,
-                "canListChildren": file.is_folder,
-                "canMoveItemWithinDrive": can_edit,
-            },
-        }
-        if file.parents:
-            res["parents"] = list(file.parents)
-        if not file.is_folder:
-            size = len(file.content or b"")
-            res["size"] = str(size)
-            res["quotaBytesUsed"] = str(size)
-            res["md5Checksum"] = file.md5
-            res["originalFilename"] = file.name
-            if "." in file.name.strip("."):
-                res["fileExtension"] = file.name.rsplit(".", 1)[1]
-                res["fullFileExtension"] = file.name.split(".", 1)[1]
-        else:
-            res["quotaBytesUsed"] = "0"
-        if file.description is not None:
-            res["description"] = file.description
-        if file.properties:
-            res["properties"] = dict(file.properties)
-        if file.app_properties:
-            res["appProperties"] = dict(file.app_properties)
-        if can_edit:
-            res["permissions"] = [p.resource() for p in self.permissions_of(file)]
-        shared_time = file.shared_times.get(viewer)
-        if shared_time is not None and file.owner != viewer:
-            res["sharedWithMeTime"] = rfc3339(shared_time)
-        return res
-
     def usage(self, user: str) -> int:
         return sum(len(self.files[i].content or b"") for i in self._by_owner.get(user, {}))
 
     def permissions_of(self, file: DriveFile) -> list[Permission]:
         return [self._owner_permission(file), *file.permissions.values()]
-
-    def info(self, file: DriveFile) -> FileInfo:
-        return FileInfo(
-            id=file.id,
-            name=file.name,
-            mime_type=file.mime_type,
-            owner=file.owner,
-            parents=tuple(file.parents),
-            trashed=self.is_trashed(file),
-            size=len(file.content or b""),
-            created_time=rfc3339(file.created),
-            modified_time=rfc3339(file.modified),
-            shared_with=tuple(p.email for p in file.permissions.values() if p.email),
-        )
 
     # --- internals --------------------------------------------------------------------------
 
@@ -814,42 +620,4 @@ class DriveStore:
             raise ApiError(
                 400, "invalid", f"Invalid value for {key}", location=key, location_type="other"
             ) from None
-        return _to_millis(parsed)
-
-
-def _natural_key(name: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", name)]
-
-
-def _sort_key(key: str) -> Callable[[DriveFile], Any]:
-    keys: dict[str, Callable[[DriveFile], Any]] = {
-        "name": lambda f: (f.name.casefold(), f.name),
-        "name_natural": lambda f: _natural_key(f.name),
-        "modifiedTime": lambda f: f.modified,
-        "recency": lambda f: f.modified,
-        "createdTime": lambda f: f.created,
-        "folder": lambda f: 0 if f.is_folder else 1,
-        "starred": lambda f: 0 if f.starred else 1,
-        "quotaBytesUsed": lambda f: len(f.content or b""),
-    }
-    return keys[key]
-
-
-def parse_order_by(text: str | None) -> list[tuple[str, bool]]:
-    """`"folder,name desc"` -> [("folder", False), ("name", True)]; unknown keys are a 400."""
-    if not text:
-        return []
-    out: list[tuple[str, bool]] = []
-    for part in text.split(","):
-        words = part.split()
-        if (
-            not words
-            or len(words) > 2
-            or words[0] not in ORDER_KEYS
-            or (len(words) == 2 and words[1].lower() not in ("asc", "desc"))
-        ):
-            raise ApiError(
-                400, "invalid", "Invalid Value", location="orderBy", location_type="parameter"
-            )
-        out.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
-    return out
+        return to_millis(parsed)

@@ -44,7 +44,7 @@ class Match(TypedDict, total=False):
 class FaultRule:
     """Which requests to break (globs on api/method/user) and how often (probability, n-th)."""
 
-    kind: FaultKind
+    kind: FaultKind | str
     api: str = "*"
     method: str = "*"
     user: str = "*"
@@ -58,6 +58,7 @@ class FaultRule:
     times: int | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", FaultKind(self.kind))  # accept "reset" as well
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError("probability must be within [0, 1]")
         if self.every_nth is not None and self.every_nth < 1:
@@ -89,7 +90,7 @@ class FaultRule:
         return cls(FaultKind.STATUS, status=429, retry_after=retry_after, **match)
 
     @classmethod
-    def quota_403(cls, reason: str = "userRateLimitExceeded", **match: Unpack[Match]) -> FaultRule:
+    def quota_403(cls, reason: str = "rateLimitExceeded", **match: Unpack[Match]) -> FaultRule:
         return cls(FaultKind.STATUS, status=403, reason=reason, **match)
 
     @classmethod

@@ -16,7 +16,7 @@ from sandbox_testkit import DO
 from syft_monitors.errors import CredentialsError, QuotaError, ServiceError
 from syft_monitors.google.clients import build_drive_service, load_credentials
 from syft_monitors.google.retry import RetryPolicy, download, execute
-from syft_monitors.sandbox import FaultRule, Sandbox, SandboxServer
+from syft_monitors.sandbox import FaultKind, FaultRule, Sandbox, SandboxServer
 
 
 class Recorder:
@@ -228,3 +228,34 @@ def test_probabilistic_faults_are_reproducible_with_a_seed() -> None:
     assert pattern(3) == pattern(3)
     assert pattern(3) != pattern(4)
     assert 5 < sum(pattern(3)) < 35
+
+
+def test_fault_rule_validation_and_string_kinds() -> None:
+    assert FaultRule("reset").kind is FaultKind.RESET
+    assert FaultRule.quota_403().effective_reason == "rateLimitExceeded"
+    for bad in (
+        {"probability": 1.5},
+        {"every_nth": 0},
+        {"times": 0},
+        {"status": 200},
+        {"delay": -1.0},
+    ):
+        with pytest.raises(ValueError, match="must"):
+            FaultRule(FaultKind.STATUS, **bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not a valid"):
+        FaultRule("explode")
+
+
+def test_every_nth_and_disable(sandbox: Sandbox, drive: Any) -> None:
+    handle = sandbox.faults.add(FaultRule.server_error(500, method="files.list", every_nth=3))
+    statuses = []
+    for index in range(6):
+        if index == 4:
+            sandbox.faults.disable()
+        try:
+            drive.files().list().execute()
+            statuses.append(200)
+        except Exception as exc:
+            statuses.append(int(exc.resp.status))  # type: ignore[attr-defined]
+    assert statuses == [200, 200, 500, 200, 200, 200]
+    assert sandbox.faults.hits(handle) == 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from googleapiclient.errors import HttpError
+from googleapiclient.http import MediaIoBaseUpload
 from sandbox_testkit import DO, DS, status_of
 
 from syft_monitors.sandbox import Sandbox
@@ -145,3 +147,19 @@ def test_deliver_puts_an_incoming_reply_in_the_thread(sandbox: Sandbox, gmail: A
     assert record.thread_id == sent["threadId"]
     inbox = gmail.users().messages().list(userId="me", q="in:inbox").execute()
     assert inbox["messages"] == [{"id": record.id, "threadId": sent["threadId"]}]
+
+
+@pytest.mark.parametrize("resumable", [False, True])
+def test_send_as_media_upload(sandbox: Sandbox, gmail: Any, resumable: bool) -> None:
+    mail = EmailMessage()
+    mail["To"] = DS
+    mail["Subject"] = "uploaded"
+    mail.set_content("via /upload")
+    media = MediaIoBaseUpload(
+        io.BytesIO(mail.as_bytes()), mimetype="message/rfc822", resumable=resumable
+    )
+    sent = gmail.users().messages().send(userId="me", body={}, media_body=media).execute()
+    [record] = sandbox.sent_mail(DO)
+    assert record.id == sent["id"]
+    assert record.message["Subject"] == "uploaded"
+    assert record.message["From"] == DO  # added when the client leaves it out
