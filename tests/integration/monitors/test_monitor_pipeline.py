@@ -211,3 +211,22 @@ def test_local_disk_status_feeds_the_same_stream(world: DemoWorld, tmp_path: Pat
     SimulatedDataOwner(DO_EMAIL, world.owner.service).set_status(DS_ALICE, "local job", "approved")
     monitor.check()
     assert subjects(world).count((DS_ALICE, "Job Approved: local job")) == 1
+
+
+def test_invalid_cursor_rebaselines_without_losing_or_repeating(world: DemoWorld) -> None:
+    alice = world.scientists[DS_ALICE]
+    alice.request_peer(DO_EMAIL)
+    world.poll()  # baseline
+    alice.submit_job(DO_EMAIL, "before", {"main.py": "print(0)\n"})
+    assert "Job: before" in {e.subject for e in world.poll()}
+    state = world.monitor.state
+
+    def corrupt(doc: object) -> None:
+        doc.cursors["notify"] = "not-a-valid-token"  # type: ignore[attr-defined]
+
+    state.update(corrupt)
+    alice.submit_job(DO_EMAIL, "after", {"main.py": "print(1)\n"})
+    subjects = [e.subject for e in world.poll()]
+    assert "Job: after" in subjects
+    assert "Job: before" not in subjects  # already seen: the full re-read does not repeat it
+    assert state.load().cursors["notify"] != "not-a-valid-token"
