@@ -14,9 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from syft_monitors.errors import ConfigError
+from syft_monitors.google.clients import resolve_api_root
 from syft_monitors.protocol.emails import validate_email
 
-ENV_API_ROOT = "SYFT_GOOGLE_API_ROOT"
 DEFAULT_CREDS_DIR = Path("~/.syft-creds")
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -88,8 +88,8 @@ class MonitorConfig(BaseModel):
         return None if value is None else Path(os.path.expanduser(str(value)))
 
     def api_root(self) -> str | None:
-        """Explicit config wins, then the environment variable, then real Google."""
-        return self.google_api_root or os.environ.get(ENV_API_ROOT) or None
+        """Explicit config wins, then $SYFT_GOOGLE_API_ROOT, then real Google (None)."""
+        return resolve_api_root(self.google_api_root)
 
     def toggles(self) -> dict[str, bool]:
         return {

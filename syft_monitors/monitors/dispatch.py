@@ -57,7 +57,8 @@ class Dispatcher:
         outcome = Outcome()
         if self.sender is None:  # notifications disabled: detection still runs and is recorded
             return outcome
-        for email in self._plan(event):
+        thread = self._thread(event)
+        for email in plan_notifications(event, config=self.config, thread=thread):
             doc = self.state.load()
             if email.notification_key in doc.notified:
                 outcome.skipped += 1
@@ -82,7 +83,7 @@ class Dispatcher:
                 outcome.skipped += 1
                 continue
             try:
-                thread_id = self._thread_id(event) if email.in_reply_to else None
+                thread_id = thread.thread_id if thread and email.in_reply_to else None
                 result = self.sender.send(email, thread_id=thread_id)
             except SyftMonitorError as error:
                 self.metrics.notifications.labels(event.kind.value, "failed").inc()
@@ -98,19 +99,10 @@ class Dispatcher:
             outcome.sent += 1
         return outcome
 
-    def _plan(self, event: Event) -> list[OutgoingEmail]:
-        thread = None
-        if event.job is not None:
-            record = self.state.load().threads.get(event.job.key)
-            if record is not None:
-                thread = ThreadInfo(message_id=record.message_id, thread_id=record.thread_id)
-        return plan_notifications(event, config=self.config, thread=thread)
-
-    def _thread_id(self, event: Event) -> str | None:
-        if event.job is None:
-            return None
-        record = self.state.load().threads.get(event.job.key)
-        return record.thread_id if record else None
+    def _thread(self, event: Event) -> ThreadInfo | None:
+        """The data owner's thread about the job, if its first email was sent."""
+        record = self.state.thread_for(event.job.key) if event.job is not None else None
+        return ThreadInfo(record.message_id, record.thread_id) if record is not None else None
 
     def _record(self, email: OutgoingEmail, result: SendResult, event: Event) -> None:
         starts_thread = email.thread_key is not None and email.in_reply_to is None

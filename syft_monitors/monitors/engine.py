@@ -28,7 +28,7 @@ from syft_monitors.errors import (
 )
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.classify import Classified, Folder, WorkKind, classify
+from syft_monitors.monitors.classify import Folder, WorkKind, classify
 from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.monitors.extract import (
     job_events_from_proposal,
@@ -44,10 +44,9 @@ from syft_monitors.protocol.messages import (
     MessageKind,
     ProposedChangesMessage,
     decode_message,
-    is_message_filename,
 )
 from syft_monitors.protocol.peers import parse_peers_file
-from syft_monitors.state.base import StateManager
+from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.model import (
     FolderRecord,
     SeenRecord,
@@ -130,30 +129,29 @@ class Pipeline:
 
     def _ingest(self, batch: Batch) -> int:
         doc = self.state.load()
-        known = {fid: Folder(rec.name, tuple(rec.owners)) for fid, rec in doc.folders.items()}
         new_folders = folders_in(batch.files)
-        known.update(new_folders)
-        looked_up: dict[str, Folder | None] = {}
+        fetched: dict[str, Folder | None] = {}
 
         def lookup(folder_id: str) -> Folder | None:
-            if folder_id in known:
-                return known[folder_id]
-            if folder_id not in looked_up:
-                looked_up[folder_id] = self._fetch_folder(folder_id)
-            return looked_up[folder_id]
+            if folder_id in new_folders:
+                return new_folders[folder_id]
+            cached = doc.folders.get(folder_id)
+            if cached is not None:
+                return Folder(cached.name, tuple(cached.owners))
+            if folder_id not in fetched:  # one request per unknown parent, then cached in state
+                fetched[folder_id] = self._fetch_folder(folder_id)
+            return fetched[folder_id]
 
         work: dict[str, WorkRecord] = {}
         seen: dict[str, str] = {}
         for file in batch.files:
-            if not file.is_folder and not _maybe_relevant(file):
-                continue
             found = classify(file, self.do_email, lookup)
             if found is None or found.kind not in self.interests:
                 continue
-            key = _file_key(found)
-            if key != "peers-file" and key in doc.seen:
+            key = _file_key(found.kind, found.file.id)
+            if key is not None and key in doc.seen:
                 continue
-            if batch.baseline and found.kind is not WorkKind.PEERS_FILE:
+            if batch.baseline and key is not None:
                 seen[key] = found.kind.value
                 if found.kind is WorkKind.PEER_CHANNEL and found.peer:
                     seen[Event(EventKind.NEW_PEER, self.do_email, peer=found.peer).key] = "event"
@@ -164,13 +162,16 @@ class Pipeline:
                 peer=found.peer,
                 silent=batch.baseline,
             )
+        folders = {**new_folders, **{k: v for k, v in fetched.items() if v is not None}}
         folder_records = {
-            fid: FolderRecord(name=f.name, owners=list(f.owners))
-            for fid, f in {**new_folders, **{k: v for k, v in looked_up.items() if v}}.items()
+            fid: FolderRecord(name=f.name, owners=list(f.owners)) for fid, f in folders.items()
         }
         now = to_timestamp()
 
         def write(doc: StateDocument) -> None:
+            cursor_moved = batch.cursor is not None and doc.cursors.get(self.name) != batch.cursor
+            if not (folder_records or batch.removed or work or seen or cursor_moved):
+                raise Unchanged  # an idle poll writes nothing
             doc.folders.update(folder_records)
             for file_id in batch.removed:
                 doc.folders.pop(file_id, None)
@@ -303,12 +304,12 @@ class Pipeline:
         return 0 if silent else 1
 
     def _finish_work(self, file_id: str, record: WorkRecord) -> None:
-        key = _file_key_of(record)
+        key = _file_key(WorkKind(record.kind), file_id)
         now = to_timestamp()
 
         def write(doc: StateDocument) -> None:
             doc.work.pop(file_id, None)
-            if key != "peers-file":
+            if key is not None:
                 doc.seen.setdefault(key, SeenRecord(at=now, kind=record.kind))
 
         self.state.update(write)
@@ -359,16 +360,9 @@ def _nothing() -> None:
     return None
 
 
-def _maybe_relevant(file: DriveFile) -> bool:
-    return file.name == "SYFT_peers.json" or is_message_filename(file.name)
-
-
-def _file_key(found: Classified) -> str:
-    return "peers-file" if found.kind is WorkKind.PEERS_FILE else f"file:{found.file.id}"
-
-
-def _file_key_of(record: WorkRecord) -> str:
-    return "peers-file" if record.kind == WorkKind.PEERS_FILE.value else f"file:{record.file['id']}"
+def _file_key(kind: WorkKind, file_id: str) -> str | None:
+    """The `seen` key of a processed file; None for the peers file, which is re-read on change."""
+    return None if kind is WorkKind.PEERS_FILE else f"file:{file_id}"
 
 
 def _order_key(file: DriveFile) -> tuple[str, str]:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from syft_monitors.events import STATUS_EVENTS, Event, EventKind, JobDetails, JobRef
+from syft_monitors.notify.preview import MAX_STDERR_BYTES
 from syft_monitors.protocol.emails import normalize_email
-from syft_monitors.protocol.jobs import JobLayout, MessageJob, extract_jobs
+from syft_monitors.protocol.jobs import (
+    INBOX,
+    REVIEW,
+    JobLayout,
+    MessageJob,
+    extract_jobs,
+    locate_job_path,
+)
 from syft_monitors.protocol.messages import EventsMessage, FileChange, ProposedChangesMessage
 from syft_monitors.protocol.peers import PeersFile, PeerState
 
@@ -17,27 +25,26 @@ IMPLIED_BEFORE: Mapping[EventKind, tuple[EventKind, ...]] = {
     EventKind.JOB_EXECUTED: (EventKind.JOB_APPROVED,),
     EventKind.JOB_FAILED: (EventKind.JOB_APPROVED,),
 }
-STDERR_TAIL_BYTES = 50 * 1024
 
 
-def job_dir(job: MessageJob) -> str:
-    if job.layout is JobLayout.CURRENT:
-        return f"app_data/job/inbox/{job.submitter}/{job.name}/"
-    return f"app_data/job/{job.name}/"
-
-
-def review_dir(job: MessageJob) -> str:
-    if job.layout is JobLayout.CURRENT:
-        return f"app_data/job/review/{job.submitter}/{job.name}/"
-    return f"app_data/job/{job.name}/"
-
-
-def _contents_under(changes: Iterable[FileChange], prefix: str) -> dict[str, bytes]:
-    return {
-        change.path[len(prefix) :]: change.content
-        for change in changes
-        if change.path.startswith(prefix) and change.content is not None and not change.is_deleted
-    }
+def _job_files(changes: Iterable[FileChange], job: MessageJob, area: str) -> dict[str, bytes]:
+    """Contents of `job`'s files in `area` (inbox or review; "" for legacy), by relative path."""
+    if job.layout is JobLayout.LEGACY:
+        area = ""
+    files: dict[str, bytes] = {}
+    for change in changes:
+        if change.content is None or change.is_deleted:
+            continue
+        where = locate_job_path(change.path)
+        if (
+            where is not None
+            and where.layout is job.layout
+            and where.area == area
+            and where.name == job.name
+            and where.submitter in (None, job.submitter)
+        ):
+            files[where.relative] = change.content
+    return files
 
 
 def job_events_from_proposal(message: ProposedChangesMessage, do_email: str) -> list[Event]:
@@ -46,7 +53,7 @@ def job_events_from_proposal(message: ProposedChangesMessage, do_email: str) -> 
     for job in extract_jobs(message).jobs:
         if normalize_email(job.datasite) != normalize_email(do_email):
             continue
-        contents = _contents_under(message.changes, job_dir(job))
+        contents = _job_files(message.changes, job, INBOX)
         details = JobDetails(
             files={path: sha for path, sha in job.files.items() if sha is not None},
             code={path: data for path, data in contents.items() if path.startswith("code/")},
@@ -68,7 +75,7 @@ def status_events_from_log(message: EventsMessage, do_email: str) -> list[Event]
         kind = STATUS_EVENTS.get(job.status)
         if kind is None:
             continue
-        outputs = _contents_under(message.events, review_dir(job))
+        outputs = _job_files(message.events, job, REVIEW)
         events.extend(
             status_events(
                 JobRef(job.datasite, job.submitter, job.name),
@@ -139,6 +146,5 @@ def _return_code(state: Mapping[str, object], text: bytes | None) -> int | None:
 
 
 def _tail(data: bytes) -> str:
-    if len(data) <= STDERR_TAIL_BYTES:
-        return data.decode("utf-8", "replace")
-    return data[-STDERR_TAIL_BYTES:].decode("utf-8", "replace")
+    # Bounded here so an event never carries more stderr than an email can show.
+    return data[-MAX_STDERR_BYTES:].decode("utf-8", "replace")

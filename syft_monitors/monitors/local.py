@@ -12,14 +12,11 @@ from pathlib import Path
 
 from syft_monitors.events import STATUS_EVENTS, Event, EventKind, JobDetails, JobRef
 from syft_monitors.monitors.extract import status_events
+from syft_monitors.notify.preview import MAX_FILE_BYTES, MAX_STDERR_BYTES, MAX_TOTAL_CODE_BYTES
 from syft_monitors.protocol.local_jobs import LocalJob, list_local_jobs
 from syft_monitors.protocol.paths import resolve_inside
 
 logger = logging.getLogger(__name__)
-
-PREVIEW_FILE_BYTES = 50 * 1024
-PREVIEW_TOTAL_BYTES = 500 * 1024
-STDERR_TAIL_BYTES = 50 * 1024
 
 
 class LocalScanner:
@@ -66,14 +63,14 @@ class LocalScanner:
         code: dict[str, bytes] = {}
         total = 0
         for file in sorted(code_dir.rglob("*")):
-            if total >= PREVIEW_TOTAL_BYTES:
+            if total >= MAX_TOTAL_CODE_BYTES:
                 break
             if file.is_symlink() or not file.is_file():
                 continue
             try:
                 resolve_inside(self.root, file.relative_to(self.root).as_posix())
                 with file.open("rb") as handle:
-                    data = handle.read(PREVIEW_FILE_BYTES + 1)
+                    data = handle.read(MAX_FILE_BYTES + 1)
             except (OSError, ValueError) as error:
                 logger.debug("cannot read %s for the preview: %s", file, error)
                 continue
@@ -91,7 +88,7 @@ class LocalScanner:
         try:
             with file.open("rb") as handle:
                 size = handle.seek(0, 2)
-                handle.seek(max(0, size - STDERR_TAIL_BYTES))
+                handle.seek(max(0, size - MAX_STDERR_BYTES))
                 return handle.read()
         except OSError:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.policy
+import json
 from email import message_from_bytes
 from pathlib import Path
 
@@ -52,10 +53,19 @@ def test_idle_poll_is_one_changes_request_whatever_the_size(world: DemoWorld) ->
         ds = world.scientists[DS_ALICE]
         ds.submit_job(DO_EMAIL, f"job {index}", {"main.py": "print(1)\n"})
     world.poll()
+    world.poll()  # settles anything the previous poll left
+    state_file = world.workdir / "state.json"
+    before = state_file.read_bytes()
     mark = world.sandbox.mark()
     world.monitor.check()
     calls = [r.operation for r in world.sandbox.requests(mark, api="drive")]
     assert calls == ["changes.list"]
+    # The cursor did not move and nothing was found: only the heartbeat is rewritten.
+    doc_before = json.loads(before)
+    doc_after = json.loads(state_file.read_bytes())
+    doc_before.pop("heartbeat")
+    doc_after.pop("heartbeat")
+    assert doc_after == doc_before
 
 
 def test_no_email_for_data_that_existed_before_first_start(world: DemoWorld) -> None:
