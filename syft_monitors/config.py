@@ -11,13 +11,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from syft_monitors.approve.rules import ApproveSettings
 from syft_monitors.errors import ConfigError
 from syft_monitors.google.clients import resolve_api_root
 from syft_monitors.protocol.emails import validate_email
 
 DEFAULT_CREDS_DIR = Path("~/.syft-creds")
+#: Overrides the folder for PID, log and default config files (the seed's ~/.syft-creds).
+HOME_ENV = "SYFT_MONITOR_HOME"
+_K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
@@ -33,6 +44,16 @@ class SmtpSettings(BaseModel):
     password_file: Path | None = None
     from_address: str | None = None
     timeout: float = Field(default=30.0, gt=0)
+
+
+class ConfigMapStateSettings(BaseModel):
+    """Where a monitor on Kubernetes keeps its state (see `state.configmap`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_K8S_NAME, max_length=253)
+    #: None: the pod's own namespace (from the service-account mount).
+    namespace: str | None = Field(default=None, pattern=_K8S_NAME, max_length=63)
 
 
 class MonitorConfig(BaseModel):
@@ -65,6 +86,13 @@ class MonitorConfig(BaseModel):
     heartbeat_enabled: bool = False
     heartbeat_interval: int = Field(default=86400, ge=60)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+    #: PID and log files of the daemons; None: $SYFT_MONITOR_HOME, else ~/.syft-creds.
+    daemon_dir: Path | None = None
+    state_backend: Literal["file", "configmap"] = "file"
+    state_configmap: ConfigMapStateSettings | None = None
+    approve: ApproveSettings = ApproveSettings()
 
     @field_validator("do_email")
     @classmethod
@@ -81,11 +109,26 @@ class MonitorConfig(BaseModel):
         return value if value.endswith("/") else value + "/"
 
     @field_validator(
-        "syftbox_root", "gmail_token_path", "drive_token_path", "state_file", "mail_folder"
+        "syftbox_root",
+        "gmail_token_path",
+        "drive_token_path",
+        "state_file",
+        "mail_folder",
+        "daemon_dir",
     )
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else Path(os.path.expanduser(str(value)))
+
+    @model_validator(mode="after")
+    def _state_backend(self) -> MonitorConfig:
+        if self.state_backend == "configmap" and self.state_configmap is None:
+            raise ValueError("state_backend is configmap but state_configmap is not set")
+        return self
+
+    def home(self) -> Path:
+        """The daemon folder: config `daemon_dir`, then $SYFT_MONITOR_HOME, then ~/.syft-creds."""
+        return self.daemon_dir or monitor_home()
 
     def api_root(self) -> str | None:
         """Explicit config wins, then $SYFT_GOOGLE_API_ROOT, then real Google (None)."""
@@ -97,6 +140,15 @@ class MonitorConfig(BaseModel):
             for name in type(self).model_fields
             if name.startswith("notify_on_")
         }
+
+
+def monitor_home() -> Path:
+    """$SYFT_MONITOR_HOME or ~/.syft-creds, expanded."""
+    return Path(os.path.expanduser(os.environ.get(HOME_ENV) or str(DEFAULT_CREDS_DIR)))
+
+
+def default_config_path() -> Path:
+    return monitor_home() / "config.yaml"
 
 
 def parse_config(data: Any, *, source: str = "config") -> MonitorConfig:

@@ -25,6 +25,7 @@ from syft_monitors.monitors.wiring import (
     notify_config,
     resolve_api_root,
     sender_from_config,
+    state_from_config,
 )
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.notify.senders.gmail import GmailSender
@@ -142,7 +143,7 @@ class JobMonitor(_PipelineMonitor):
             config.syftbox_root,
             config.do_email,
             sender_from_config(config, metrics),
-            JsonStateManager(config.state_file),
+            state_from_config(config),
             config.model_dump(),
             config.drive_token_path,
             google_api_root=config.api_root(),
@@ -215,7 +216,7 @@ class PeerMonitor(_PipelineMonitor):
             config.do_email,
             config.drive_token_path,
             sender_from_config(config, metrics),
-            JsonStateManager(config.state_file),
+            state_from_config(config),
             config.model_dump(),
             google_api_root=config.api_root(),
             strategy=config.strategy,
@@ -237,7 +238,7 @@ class NotificationMonitor(_PipelineMonitor):
         return cls(
             do_email=config.do_email,
             sender=sender_from_config(config, metrics),
-            state=JsonStateManager(config.state_file),
+            state=state_from_config(config),
             config=config.model_dump(),
             drive_token_path=config.drive_token_path,
             syftbox_root=config.syftbox_root,

@@ -18,10 +18,19 @@ from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.notify.senders.file import FileSender
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.notify.senders.smtp import SmtpSender
+from syft_monitors.state.base import StateManager
+from syft_monitors.state.json_file import JsonStateManager
 
 DRIVE_SCOPES = ["https://www.googleapis.com/auth/drive"]
 
-__all__ = ["DRIVE_SCOPES", "drive_api", "notify_config", "resolve_api_root", "sender_from_config"]
+__all__ = [
+    "DRIVE_SCOPES",
+    "drive_api",
+    "notify_config",
+    "resolve_api_root",
+    "sender_from_config",
+    "state_from_config",
+]
 
 
 def drive_api(token_path: Path, *, api_root: str | None, metrics: MonitorMetrics) -> DriveApi:
@@ -76,3 +85,10 @@ def sender_from_config(config: MonitorConfig, metrics: MonitorMetrics) -> Notifi
         )
     folder = config.mail_folder or config.state_file.parent / "outbox"
     return FileSender(folder, email_format=config.email_format)
+
+
+def state_from_config(config: MonitorConfig) -> StateManager:
+    """The state backend the config names: a JSON file, or a ConfigMap on Kubernetes."""
+    if config.state_backend == "file":
+        return JsonStateManager(config.state_file)
+    raise ConfigError(f"state backend {config.state_backend!r} is not available in this build")
