@@ -120,6 +120,8 @@ class MonitorMetrics:
             self.events.labels(kind.value)
             for outcome in NOTIFICATION_OUTCOMES:
                 self.notifications.labels(kind.value, outcome)
+        for outcome in NOTIFICATION_OUTCOMES:
+            self.notifications.labels("heartbeat", outcome)
         for error_kind in ERROR_KINDS:
             self.errors.labels(error_kind)
 

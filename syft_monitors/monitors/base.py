@@ -23,11 +23,13 @@ from syft_monitors.errors import (
     StateError,
     SyftMonitorError,
 )
-from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.metrics import Healthcheck, MetricsServer, MonitorMetrics
 
 logger = logging.getLogger(__name__)
 
 AUTH_BACKOFF_CAP = 15 * 60.0
+#: An unchanged heartbeat is written at most this often (each write is an fsync or an API call).
+HEARTBEAT_WRITE_EVERY = 60.0
 
 
 def error_kind(error: BaseException) -> str:
@@ -66,6 +68,10 @@ class Monitor(abc.ABC):
         self._last_error: str | None = None
         self._failures = 0
         self.checks = 0
+        self._metrics_server: MetricsServer | None = None
+        self._health: Healthcheck | None = None
+        self._heartbeat_written_at = 0.0
+        self._heartbeat_failing = False
 
     @abc.abstractmethod
     def _check_all_entities(self) -> None:
@@ -80,6 +86,7 @@ class Monitor(abc.ABC):
         if interval is None:
             self._check_once()
             return
+        self._serve_configured_metrics(float(interval))
         self._stop_event.clear()
         deadline = None if duration is None else time.monotonic() + duration
         while not self._stop_event.is_set():
@@ -108,12 +115,39 @@ class Monitor(abc.ABC):
         return self._thread
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Stop the background thread after its current check finishes."""
+        """Stop the background thread after its current check finishes, and the metrics port."""
         self._stop_event.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         self._thread = None
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
+            self._metrics_server = None
+
+    def serve_metrics(
+        self, port: int = 0, host: str = "127.0.0.1", *, interval: float = 30.0
+    ) -> MetricsServer:
+        """Serve `/metrics` and `/healthz` (unhealthy after 3 intervals without a good poll,
+        at least 2 minutes); idempotent. Port 0 picks a free port (see `.port`)."""
+        if self._metrics_server is None:
+            self._health = Healthcheck(max_age=max(3 * interval, 120.0))
+            self._metrics_server = MetricsServer(
+                self.metrics, host=host, port=port, healthy=self._health
+            ).start()
+            logger.info("serving metrics on http://%s:%d/metrics", host, self._metrics_server.port)
+        return self._metrics_server
+
+    def _serve_configured_metrics(self, interval: float) -> None:
+        port = self.config.get("metrics_port")
+        if port is None or self._metrics_server is not None:
+            return
+        host = str(self.config.get("metrics_host") or "127.0.0.1")
+        try:
+            self.serve_metrics(int(port), host, interval=interval)
+        except OSError as error:  # a taken port must not stop notifications
+            self.metrics.errors.labels("config").inc()
+            logger.error("cannot serve metrics on %s:%s: %s", host, port, error.strerror)
 
     @property
     def is_running(self) -> bool:
@@ -140,8 +174,24 @@ class Monitor(abc.ABC):
         self._failures = 0
         self.metrics.polls.labels(self.monitor_name, "ok").inc()
         self.metrics.last_success.labels(self.monitor_name).set(time.time())
+        if self._health is not None:
+            self._health.mark_success()
         self._record_poll(success=True, error=None)
+        self._run_maintenance()
         return True
+
+    def _maintenance(self) -> None:  # noqa: B027 - optional hook, most monitors need none
+        """Periodic housekeeping after a good poll (compaction, heartbeat email); optional."""
+
+    def _poll_events(self) -> int:
+        """How many events the last poll produced (for the state's daily counter)."""
+        return 0
+
+    def _run_maintenance(self) -> None:
+        try:
+            self._maintenance()
+        except Exception as error:  # housekeeping must never end the loop either
+            self._report(error)
 
     def _report(self, error: Exception) -> None:
         kind = error_kind(error)
@@ -165,10 +215,18 @@ class Monitor(abc.ABC):
         recorder = getattr(self.state, "record_poll", None)
         if recorder is None:
             return
+        events = self._poll_events() if success else 0
+        now = time.monotonic()
+        quiet = success and not self._heartbeat_failing and events == 0
+        if quiet and now - self._heartbeat_written_at < HEARTBEAT_WRITE_EVERY:
+            return  # an idle, healthy poll does not rewrite state every few seconds
         try:
-            recorder(success=success, error=describe_error(error) if error else None)
+            recorder(success=success, error=describe_error(error) if error else None, events=events)
         except SyftMonitorError as state_error:
             logger.warning("could not record poll in state: %s", state_error)
+            return
+        self._heartbeat_written_at = now
+        self._heartbeat_failing = not success
 
 
 def describe_error(error: BaseException) -> str:

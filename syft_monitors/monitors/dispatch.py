@@ -58,53 +58,73 @@ class Dispatcher:
         if self.sender is None:  # notifications disabled: detection still runs and is recorded
             return outcome
         thread = self._thread(event)
+        job_key = event.job.key if event.job is not None else None
         for email in plan_notifications(event, config=self.config, thread=thread):
-            doc = self.state.load()
-            if email.notification_key in doc.notified:
-                outcome.skipped += 1
-                continue
-            pending = doc.intents.get(email.notification_key)
-            if pending is not None and self.sender.exactly_once:
-                found = self.sender.find_sent(email)
-                if found is not None:
-                    self._record(email, found, event)
-                    self.metrics.notifications.labels(event.kind.value, "recovered").inc()
-                    logger.info("email %s had been sent before a restart", email.notification_key)
-                    outcome.recovered += 1
-                    continue
-            claimed = self.state.record_intent(
-                SendIntent(
-                    notification_key=email.notification_key,
-                    message_id=email.message_id,
-                    recorded_at=to_timestamp(),
-                )
-            )
-            if claimed is None:  # another process sent it meanwhile
-                outcome.skipped += 1
-                continue
-            try:
-                thread_id = thread.thread_id if thread and email.in_reply_to else None
-                result = self.sender.send(email, thread_id=thread_id)
-            except SyftMonitorError as error:
-                self.metrics.notifications.labels(event.kind.value, "failed").inc()
-                self.state.fail_intent(email.notification_key, str(error))
-                raise
-            self._record(email, result, event)
-            self.metrics.notifications.labels(event.kind.value, "sent").inc()
-            logger.info(
-                "sent %s email to the %s",
-                event.kind.value,
-                "data owner" if email.to.lower() == event.do_email.lower() else "data scientist",
-            )
-            outcome.sent += 1
+            self._deliver(email, event.kind.value, thread, job_key, event.do_email, outcome)
         return outcome
+
+    def deliver(self, email: OutgoingEmail, label: str, do_email: str) -> Outcome:
+        """Send one email that belongs to no event (the heartbeat), with the same guarantees."""
+        outcome = Outcome()
+        if self.sender is not None:
+            self._deliver(email, label, None, None, do_email, outcome)
+        return outcome
+
+    def _deliver(
+        self,
+        email: OutgoingEmail,
+        label: str,
+        thread: ThreadInfo | None,
+        job_key: str | None,
+        do_email: str,
+        outcome: Outcome,
+    ) -> None:
+        assert self.sender is not None
+        doc = self.state.load()
+        if email.notification_key in doc.notified:
+            outcome.skipped += 1
+            return
+        pending = doc.intents.get(email.notification_key)
+        if pending is not None and self.sender.exactly_once:
+            found = self.sender.find_sent(email)
+            if found is not None:
+                self._record(email, found, job_key)
+                self.metrics.notifications.labels(label, "recovered").inc()
+                logger.info("email %s had been sent before a restart", email.notification_key)
+                outcome.recovered += 1
+                return
+        claimed = self.state.record_intent(
+            SendIntent(
+                notification_key=email.notification_key,
+                message_id=email.message_id,
+                recorded_at=to_timestamp(),
+            )
+        )
+        if claimed is None:  # another process sent it meanwhile
+            outcome.skipped += 1
+            return
+        try:
+            thread_id = thread.thread_id if thread and email.in_reply_to else None
+            result = self.sender.send(email, thread_id=thread_id)
+        except SyftMonitorError as error:
+            self.metrics.notifications.labels(label, "failed").inc()
+            self.state.fail_intent(email.notification_key, str(error))
+            raise
+        self._record(email, result, job_key)
+        self.metrics.notifications.labels(label, "sent").inc()
+        logger.info(
+            "sent %s email to the %s",
+            label,
+            "data owner" if email.to.lower() == do_email.lower() else "data scientist",
+        )
+        outcome.sent += 1
 
     def _thread(self, event: Event) -> ThreadInfo | None:
         """The data owner's thread about the job, if its first email was sent."""
         record = self.state.thread_for(event.job.key) if event.job is not None else None
         return ThreadInfo(record.message_id, record.thread_id) if record is not None else None
 
-    def _record(self, email: OutgoingEmail, result: SendResult, event: Event) -> None:
+    def _record(self, email: OutgoingEmail, result: SendResult, job_key: str | None) -> None:
         starts_thread = email.thread_key is not None and email.in_reply_to is None
         self.state.resolve_intent(
             email.notification_key,
@@ -114,5 +134,5 @@ class Dispatcher:
                 provider_id=result.provider_id,
                 thread_id=result.thread_id,
             ),
-            thread_job_key=event.job.key if starts_thread and event.job else None,
+            thread_job_key=job_key if starts_thread else None,
         )

@@ -20,6 +20,7 @@ from syft_monitors.monitors.base import Monitor
 from syft_monitors.monitors.classify import WorkKind
 from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.monitors.engine import Pipeline, PollReport
+from syft_monitors.monitors.housekeeping import Housekeeping
 from syft_monitors.monitors.wiring import (
     drive_api,
     notify_config,
@@ -80,9 +81,22 @@ class _PipelineMonitor(Monitor):
             syftbox_root=root if root is not None and root.is_dir() else None,
         )
         self.last_report: PollReport | None = None
+        self.housekeeping = Housekeeping(
+            self.do_email,
+            self.dispatcher,
+            self.metrics,
+            heartbeat_enabled=bool(self.config.get("heartbeat_enabled", False)),
+            heartbeat_interval=int(self.config.get("heartbeat_interval", 86400)),
+        )
 
     def _check_all_entities(self) -> None:
         self.last_report = self.pipeline.poll()
+
+    def _poll_events(self) -> int:
+        return self.last_report.events if self.last_report is not None else 0
+
+    def _maintenance(self) -> None:
+        self.housekeeping.run(self.state, sends_heartbeat=self.interests >= JOB_INTERESTS)
 
 
 class JobMonitor(_PipelineMonitor):
