@@ -104,6 +104,7 @@ class Monitor(abc.ABC):
         """Poll every `interval` seconds in a daemon thread; returns the thread."""
         if self._thread is not None and self._thread.is_alive():
             return self._thread
+        self._serve_configured_metrics(float(interval))  # before the thread: callers may scrape
         self._stop_event.clear()
         self._thread = threading.Thread(
             target=self.check,
@@ -136,6 +137,10 @@ class Monitor(abc.ABC):
                 self.metrics, host=host, port=port, healthy=self._health
             ).start()
             logger.info("serving metrics on http://%s:%d/metrics", host, self._metrics_server.port)
+        return self._metrics_server
+
+    @property
+    def metrics_server(self) -> MetricsServer | None:
         return self._metrics_server
 
     def _serve_configured_metrics(self, interval: float) -> None:

@@ -1,0 +1,165 @@
+"""Work-item backoff, the heartbeat email, compaction and the metrics endpoint, on the sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.error
+import urllib.request
+
+import pytest
+
+from syft_monitors.demo import DO_EMAIL, DS_ALICE, DemoWorld
+from syft_monitors.monitors.engine import BACKOFF_BASE
+from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.notify.plan import HEARTBEAT_SUBJECT
+from syft_monitors.notify.senders.gmail import GmailSender
+from syft_monitors.sandbox.faults import FaultRule
+from syft_monitors.state.compaction import CompactionPolicy
+from syft_monitors.state.json_file import JsonStateManager
+from syft_monitors.state.model import SeenRecord
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def subjects(world: DemoWorld) -> list[str]:
+    return [str(m.message["Subject"]) for m in world.sandbox.sent_mail(DO_EMAIL)]
+
+
+def sends_since(world: DemoWorld, mark: int) -> int:
+    return len(world.sandbox.requests(mark, api="gmail", method="messages.send"))
+
+
+def test_failed_send_waits_for_its_backoff_then_sends_once(world: DemoWorld) -> None:
+    clock = FakeClock()
+    world.monitor.pipeline.clock = clock
+    alice = world.scientists[DS_ALICE]
+    alice.request_peer(DO_EMAIL)
+    world.owner.accept_peer(DS_ALICE)
+    world.poll()  # baseline: the accepted peer existed before the monitor
+    world.sandbox.faults.add(
+        FaultRule.server_error(503, api="gmail", method="messages.send", times=1)
+    )
+    alice.submit_job(DO_EMAIL, "flaky", {"main.py": "print(1)\n"})
+
+    assert world.poll() == []
+    work = list(world.monitor.state.load().work.values())
+    assert len(work) == 1
+    assert work[0].attempts == 1
+    assert work[0].next_at == pytest.approx(clock.now + BACKOFF_BASE)
+    assert work[0].last_error
+
+    # Before the backoff has passed the item is left alone: no send attempt at all.
+    clock.now += BACKOFF_BASE / 2
+    mark = world.sandbox.mark()
+    assert world.poll() == []
+    assert sends_since(world, mark) == 0
+
+    clock.now += BACKOFF_BASE
+    sent = {e.subject for e in world.poll()}
+    assert sent == {"Job: flaky", "Job Submitted: flaky"}
+    assert world.monitor.state.load().work == {}
+    assert world.monitor.metrics.pending_work._value.get() == 0  # type: ignore[attr-defined]
+    # A later poll sends nothing again.
+    assert world.poll() == []
+    assert subjects(world).count("Job: flaky") == 1
+
+
+def test_heartbeat_is_sent_once_per_period_across_restarts(world: DemoWorld) -> None:
+    clock = FakeClock(start=1_800_000_000.0 - 1_800_000_000.0 % 3600 + 10)
+    world.monitor.housekeeping.heartbeat_enabled = True
+    world.monitor.housekeeping.heartbeat_interval = 3600
+    world.monitor.housekeeping.clock = clock
+    world.poll()
+    world.poll()
+    assert subjects(world).count(HEARTBEAT_SUBJECT) == 1
+
+    # A restarted monitor on the same state, later in the same period: nothing new.
+    restarted = NotificationMonitor(
+        do_email=DO_EMAIL,
+        sender=GmailSender(world.token_files[DO_EMAIL], api_root=world.server.url),
+        state=JsonStateManager(world.workdir / "state.json"),
+        config={"heartbeat_enabled": True, "heartbeat_interval": 3600},
+        drive_token_path=world.token_files[DO_EMAIL],
+        syftbox_root=None,
+        google_api_root=world.server.url,
+        strategy="changes",
+        drive=None,
+        metrics=None,
+    )
+    restarted.housekeeping.clock = clock
+    clock.now += 1000
+    restarted.check()
+    assert subjects(world).count(HEARTBEAT_SUBJECT) == 1
+
+    clock.now += 3600  # next period
+    restarted.check()
+    assert subjects(world).count(HEARTBEAT_SUBJECT) == 2
+
+
+def test_heartbeat_is_off_by_default(world: DemoWorld) -> None:
+    world.poll()
+    world.poll()
+    assert HEARTBEAT_SUBJECT not in subjects(world)
+
+
+def test_old_entries_are_compacted_and_size_reported(world: DemoWorld) -> None:
+    world.poll()
+    old = dt.datetime(2020, 1, 1, tzinfo=dt.UTC).isoformat()
+
+    def plant(doc):  # type: ignore[no-untyped-def]
+        for index in range(500):
+            doc.seen[f"stale:{index}"] = SeenRecord(at=old, kind="job_message")
+
+    world.monitor.state.update(plant)
+    # Keep few entries whatever their age, so the planted ones are both old and surplus.
+    world.monitor.state.policy = CompactionPolicy(max_entries=20)
+    bloated = world.monitor.state.size_bytes()
+    world.monitor.housekeeping._compacted_at = None  # as after a restart
+    world.poll()
+    doc = world.monitor.state.load()
+    assert len(doc.seen) == 20  # the 480 oldest of the 500 old entries are gone
+    size = world.monitor.state.size_bytes()
+    assert size < bloated
+    gauge = world.monitor.metrics.state_size._value.get()  # type: ignore[attr-defined]
+    assert gauge == size
+
+
+def test_metrics_port_from_config_serves_metrics_and_health(world: DemoWorld) -> None:
+    monitor = NotificationMonitor(
+        do_email=DO_EMAIL,
+        sender=GmailSender(world.token_files[DO_EMAIL], api_root=world.server.url),
+        state=JsonStateManager(world.workdir / "state-metrics.json"),
+        config={"metrics_port": 0},
+        drive_token_path=world.token_files[DO_EMAIL],
+        syftbox_root=None,
+        google_api_root=world.server.url,
+        strategy="changes",
+        drive=None,
+        metrics=None,
+    )
+    monitor.start(interval=1)
+    try:
+        server = monitor.metrics_server
+        assert server is not None
+        base = f"http://127.0.0.1:{server.port}"
+        deadline = 100
+        while monitor.checks < 2 and deadline:
+            monitor._stop_event.wait(0.05)
+            deadline -= 1
+        with urllib.request.urlopen(base + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+        assert 'syft_monitor_polls_total{monitor="notify",outcome="ok"}' in text
+        assert 'syft_monitor_google_requests_total{api="drive",method="changes.list"' in text
+        assert "syft_monitor_state_size_bytes" in text
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        monitor.stop()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(base + "/healthz", timeout=2)
