@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from syft_monitors.errors import ConfigError, QuotaError, SendError, ServiceError, SyftMonitorError
-from syft_monitors.google.clients import build_gmail_service, load_credentials
+from syft_monitors.google.clients import build_gmail_service, load_credentials, resolve_api_root
 from syft_monitors.google.retry import DEFAULT_POLICY, RequestObserver, RetryPolicy, execute
 from syft_monitors.notify.email import KEY_HEADER, EmailFormat, OutgoingEmail, to_mime
 from syft_monitors.notify.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
@@ -75,7 +75,8 @@ class GmailSender(NotificationSender):
         self.token_path = (
             Path(os.path.expanduser(str(token_path))) if token_path is not None else None
         )
-        self.api_root = api_root
+        # Like the monitors: explicit root, else $SYFT_GOOGLE_API_ROOT, else real Google.
+        self.api_root = resolve_api_root(api_root)
         self._credentials = credentials
         self._shared_service = service
         self._observer = observer

@@ -58,9 +58,7 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def keys_sent(world: DemoWorld) -> Counter[str]:
-    return Counter(
-        str(m.message["X-Syft-Monitor-Key"]) for m in world.sandbox.sent_mail(DO_EMAIL)
-    )
+    return Counter(str(m.message["X-Syft-Monitor-Key"]) for m in world.sandbox.sent_mail(DO_EMAIL))
 
 
 def wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
