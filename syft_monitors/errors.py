@@ -114,6 +114,15 @@ class SendError(SyftMonitorError):
     """An email could not be handed to the mail service."""
 
 
+class SendUnsettledError(SendError):
+    """An earlier attempt failed ambiguously (timeout, 5xx): the email may still appear in Sent
+    mail. Looking too early could miss it and send a duplicate, so the send waits."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StateError(SyftMonitorError):
     """The state store is unreadable, corrupt, or a write lost a conflict too many times."""
 

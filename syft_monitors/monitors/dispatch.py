@@ -11,16 +11,19 @@ at-least-once.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
+import time
+from collections.abc import Callable
 
-from syft_monitors.errors import SyftMonitorError
+from syft_monitors.errors import SendUnsettledError, SyftMonitorError
 from syft_monitors.events import Event
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.state.base import StateManager
-from syft_monitors.state.model import NotifiedRecord, SendIntent, to_timestamp
+from syft_monitors.state.model import NotifiedRecord, SendIntent, parse_timestamp, to_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,11 @@ class Outcome:
         return self.sent + self.recovered
 
 
+#: After an ambiguous failure, how long Sent mail may take to show the message. Gmail offers no
+#: idempotency key, so the lookup is only trustworthy once the first attempt has settled.
+SETTLE_SECONDS = 60.0
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -43,11 +51,16 @@ class Dispatcher:
         state: StateManager,
         config: NotifyConfig,
         metrics: MonitorMetrics,
+        *,
+        settle_seconds: float = SETTLE_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.sender = sender
         self.state = state
         self.config = config
         self.metrics = metrics
+        self.settle_seconds = settle_seconds
+        self.clock = clock
 
     def dispatch(self, event: Event) -> Outcome:
         """Send what `event` calls for; raises SendError/QuotaError/CredentialsError to retry later.
@@ -86,6 +99,7 @@ class Dispatcher:
             return
         pending = doc.intents.get(email.notification_key)
         if pending is not None and self.sender.exactly_once:
+            self._wait_until_settled(pending)
             found = self.sender.find_sent(email)
             if found is not None:
                 self._record(email, found, job_key)
@@ -108,7 +122,11 @@ class Dispatcher:
             result = self.sender.send(email, thread_id=thread_id)
         except SyftMonitorError as error:
             self.metrics.notifications.labels(label, "failed").inc()
-            self.state.fail_intent(email.notification_key, str(error))
+            self.state.fail_intent(
+                email.notification_key,
+                str(error),
+                now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
+            )
             raise
         self._record(email, result, job_key)
         self.metrics.notifications.labels(label, "sent").inc()
@@ -118,6 +136,17 @@ class Dispatcher:
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
+
+    def _wait_until_settled(self, intent: SendIntent) -> None:
+        if intent.failed_at is None:
+            return  # a crash, not a failure: the process restart took longer than settling
+        age = self.clock() - parse_timestamp(intent.failed_at).timestamp()
+        if 0 <= age < self.settle_seconds:
+            raise SendUnsettledError(
+                f"email {intent.notification_key} failed {age:.0f}s ago and may still show up "
+                "in Sent mail; checking again later",
+                retry_after=self.settle_seconds - age,
+            )
 
     def _thread(self, event: Event) -> ThreadInfo | None:
         """The data owner's thread about the job, if its first email was sent."""

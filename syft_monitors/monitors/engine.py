@@ -24,10 +24,12 @@ from syft_monitors.errors import (
     CredentialsError,
     ProtocolError,
     QuotaError,
+    SendUnsettledError,
     SyftMonitorError,
 )
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.monitors.base import error_kind
 from syft_monitors.monitors.classify import Folder, WorkKind, classify
 from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.monitors.extract import (
@@ -322,8 +324,13 @@ class Pipeline:
         if isinstance(retry_after, int | float):
             delay = max(delay, float(retry_after))
         next_at = self.clock() + delay
-        logger.warning(
-            "will retry %s in %.0fs (attempt %d): %s", record.kind, delay, attempts, error
+        # Waiting for an uncertain send to settle is the plan working, not a fault.
+        unsettled = isinstance(error, SendUnsettledError)
+        level = logging.INFO if unsettled else logging.WARNING
+        if not unsettled:
+            self.metrics.errors.labels(error_kind(error)).inc()
+        logger.log(
+            level, "will retry %s in %.0fs (attempt %d): %s", record.kind, delay, attempts, error
         )
 
         def write(doc: StateDocument) -> None:

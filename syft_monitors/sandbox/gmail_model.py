@@ -42,17 +42,25 @@ class StoredMessage:
     parsed: EmailMessage
     internal_date: int  # milliseconds since the epoch
     history_id: int
+    # Searches read every message: decode each once (raw bytes never change after storing).
+    _headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _text: str | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str:
-        values = self.parsed.get_all(name) or []
-        return ", ".join(str(v) for v in values)
+        key = name.lower()
+        if key not in self._headers:
+            values = self.parsed.get_all(name) or []
+            self._headers[key] = ", ".join(str(v) for v in values)
+        return self._headers[key]
 
     def labels(self) -> set[str]:
         return set(self.label_ids)
 
     def text(self) -> str:
-        headers = " ".join(self.header(h) for h in ("subject", "from", "to", "cc"))
-        return headers + " " + _body_text(self.parsed)
+        if self._text is None:
+            headers = " ".join(self.header(h) for h in ("subject", "from", "to", "cc"))
+            self._text = headers + " " + _body_text(self.parsed)
+        return self._text
 
     def snippet(self) -> str:
         return " ".join(_body_text(self.parsed).split())[:200]

@@ -211,15 +211,17 @@ class StateManager(abc.ABC):
 
         return self.update(mutate) if wanted else {}
 
-    def fail_intent(self, key: str, error: str) -> bool:
-        """Note why a send failed; the intent stays pending. False if there is no such intent."""
+    def fail_intent(self, key: str, error: str, *, now: dt.datetime | None = None) -> bool:
+        """Note why and when a send failed; the intent stays pending. False if there is no such
+        intent."""
         message = clip_error(error)
+        stamp = to_timestamp(now)
 
         def mutate(doc: StateDocument) -> bool:
             intent = doc.intents.get(key)
             if intent is None:
                 raise Unchanged(False)
-            doc.intents[key] = intent.model_copy(update={"last_error": message})
+            doc.intents[key] = intent.model_copy(update={"last_error": message, "failed_at": stamp})
             return True
 
         return self.update(mutate)

@@ -93,6 +93,8 @@ class SendIntent(_Record):
     recorded_at: Timestamp
     attempts: int = Field(default=1, ge=0)
     last_error: str | None = None
+    #: When the last attempt failed (its fate unknown until Sent mail has settled).
+    failed_at: Timestamp | None = None
 
 
 class ThreadRecord(_Record):
