@@ -26,6 +26,7 @@ _EXPORTS = {
     "build_gmail_service": "syft_monitors.google.clients",
     "MonitorConfig": "syft_monitors.config",
     "load_config": "syft_monitors.config",
+    "DaemonManager": "syft_monitors.daemon.manager",
 }
 
 __all__ = [

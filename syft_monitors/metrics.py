@@ -110,6 +110,16 @@ class MonitorMetrics:
             registry=r,
         )
         self._initialise()
+        self.approvals = Counter(
+            "syft_monitor_approvals",
+            "Approve service decisions by kind (job, peer) and outcome (approved, no_match, "
+            "failed).",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        for approval_kind in ("job", "peer"):
+            for approval_outcome in ("approved", "no_match", "failed"):
+                self.approvals.labels(approval_kind, approval_outcome)
 
     def _initialise(self) -> None:
         for api, methods in KNOWN_METHODS.items():

@@ -2,7 +2,9 @@
 
 A rule approves a pending job when the job's files under `code/` are exactly the rule's files,
 every content-matched file has the rule's SHA-256, and the submitter is one of the rule's peers
-(an empty list means any peer). Rules are data only here; matching lives in `approve.matching`.
+(an empty list means any peer). `run.sh` is what actually runs and the data scientist writes it,
+so a rule may also pin it (`run_sh_sha256`: the hashes of the run scripts it accepts). Rules are
+data only here; matching lives in `approve.matching`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from syft_monitors.protocol.emails import validate_email
+from syft_monitors.protocol.emails import normalize_email, validate_email
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _DOMAIN = re.compile(
@@ -47,10 +49,19 @@ class FileHash(BaseModel):
     @field_validator("sha256")
     @classmethod
     def _hash(cls, value: str) -> str:
-        text = value.strip().lower().removeprefix("sha256:")
-        if not _HEX.match(text):
-            raise ValueError("must be 64 hex digits (optionally prefixed sha256:)")
-        return text
+        return _sha256(value)
+
+
+def _sha256(value: str) -> str:
+    text = value.strip().lower().removeprefix("sha256:")
+    if not _HEX.match(text):
+        raise ValueError("must be 64 hex digits (optionally prefixed sha256:)")
+    return text
+
+
+def email_domain(email: str) -> str:
+    """The part after the last `@`, lower-cased: what `approved_domains` is compared with."""
+    return email.rpartition("@")[2].strip().lower()
 
 
 class AutoApprovalRule(BaseModel):
@@ -62,6 +73,8 @@ class AutoApprovalRule(BaseModel):
     file_contents: tuple[FileHash, ...] = ()
     #: Files matched by path only (their content may vary, e.g. params.json).
     file_paths: tuple[str, ...] = ()
+    #: Accepted SHA-256 hashes of the job's `run.sh`; empty means run.sh is not checked.
+    run_sh_sha256: tuple[str, ...] = ()
 
     @field_validator("name")
     @classmethod
@@ -80,6 +93,11 @@ class AutoApprovalRule(BaseModel):
     def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_relative_path(path) for path in value)
 
+    @field_validator("run_sh_sha256")
+    @classmethod
+    def _run_sh(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_sha256(item) for item in value))
+
     @model_validator(mode="after")
     def _files(self) -> AutoApprovalRule:
         paths = [f.relative_path for f in self.file_contents] + list(self.file_paths)
@@ -91,6 +109,11 @@ class AutoApprovalRule(BaseModel):
 
     def file_set(self) -> frozenset[str]:
         return frozenset(f.relative_path for f in self.file_contents) | frozenset(self.file_paths)
+
+    def allows_submitter(self, email: str) -> bool:
+        """An empty peer list allows anyone; otherwise a case-blind exact match."""
+        wanted = normalize_email(email)
+        return not self.peers or any(normalize_email(peer) == wanted for peer in self.peers)
 
 
 class ApproveSettings(BaseModel):
@@ -129,7 +152,26 @@ class ApproveSettings(BaseModel):
         return self
 
     def auto_accept_emails(self) -> frozenset[str]:
-        emails = set(self.approved_peers)
+        """Normalized emails whose peer requests are accepted (listed, or named by a rule)."""
+        emails = {normalize_email(peer) for peer in self.approved_peers}
         for rule in self.auto_approvals:
-            emails.update(rule.peers)
+            emails.update(normalize_email(peer) for peer in rule.peers)
         return frozenset(emails)
+
+    def accepts_peer(self, email: str) -> bool:
+        """Whether a peer request from `email` is accepted automatically.
+
+        Exact matches only: `a@x.example.com` is not in domain `example.com`, and
+        `evil-example.com` is not `example.com`.
+        """
+        if normalize_email(email) in self.auto_accept_emails():
+            return True
+        return email_domain(email) in self.approved_domains
+
+    @property
+    def accepts_any_peer(self) -> bool:
+        """False when no domain or email is listed: the peer side has nothing to do."""
+        return bool(self.approved_domains or self.auto_accept_emails())
+
+    def rule(self, name: str) -> AutoApprovalRule | None:
+        return next((rule for rule in self.auto_approvals if rule.name == name), None)

@@ -27,7 +27,8 @@ def one_line(error: BaseException) -> str:
 def run_cli(group: click.Group) -> int:
     """Run the click group; print our errors as `error: ...` on stderr instead of tracebacks."""
     try:
-        group.main(standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(code)'s code instead of raising it.
+        result = group.main(standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.ClickException as usage:
@@ -39,4 +40,4 @@ def run_cli(group: click.Group) -> int:
     except SyftMonitorError as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return exit_code_for(error)
-    return EXIT_OK
+    return result if type(result) is int else EXIT_OK

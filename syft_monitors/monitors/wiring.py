@@ -91,4 +91,17 @@ def state_from_config(config: MonitorConfig) -> StateManager:
     """The state backend the config names: a JSON file, or a ConfigMap on Kubernetes."""
     if config.state_backend == "file":
         return JsonStateManager(config.state_file)
+    if config.state_backend == "configmap" and config.state_configmap is not None:
+        try:
+            # Lazy: only monitors running on Kubernetes need the `kubernetes` package.
+            from syft_monitors.state.configmap import ConfigMapStateManager  # noqa: PLC0415
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] not in ("kubernetes", "urllib3"):
+                raise
+            raise ConfigError(
+                "state backend configmap needs the kubernetes client: install"
+                " syft-monitor[operator]"
+            ) from e
+        settings = config.state_configmap
+        return ConfigMapStateManager(settings.name, settings.namespace)
     raise ConfigError(f"state backend {config.state_backend!r} is not available in this build")

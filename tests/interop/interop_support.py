@@ -96,3 +96,24 @@ class UpstreamOutput:
     @property
     def do_root(self) -> Path:
         return self.root / self.manifest["do_root"]
+
+
+def run_upstream_phase(python: Path, script: str, *args: str, workdir: Path) -> Any:
+    """Run `script ARGS...` in the interop venv and parse the JSON document it prints."""
+    result = subprocess.run(
+        [str(python), str(HERE / script), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=workdir,
+        env=upstream_env(workdir / "home"),
+        timeout=SCRIPT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{script} {' '.join(args[:1])} exited with {result.returncode}:\n"
+            f"{tail(result.stderr)}",
+            pytrace=False,
+        )
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,330 @@
+"""A data owner's job folders as the approve service reads and writes them.
+
+Reading: the files a rule is compared with are every regular file under the job's `code/` folder
+(legacy layout: the job folder itself, minus its `config.yaml` and `run.sh`), as POSIX paths
+relative to it. Permission files (`syft.pub.yaml`) are left out, as upstream does. Nothing else
+is: a pending job has never run, and the owner's sync never delivers generated folders
+(`__pycache__`, `.venv`, ...), so such files mean the submission differs from what the rule
+describes, and the job must wait for a human. A symbolic link, a device or a FIFO anywhere in the
+job makes it ineligible for the same reason.
+
+Writing: an approval is written the way upstream's `syft-job` writes it. Current layout: the
+job's `review/{ds}/{job}/state.yaml` gets `status: approved`, `approved_by`, `approved_at` (ISO
+UTC), `approval_method: auto`, keeping every other key (a job without a state file, "received",
+also gets `received_at`). Legacy layout: an empty `approved` marker file in the job folder. Both
+are written atomically and never through a symbolic link.
+
+`SyncLock` is the owner client's own lock (`{syftbox_root}/.sync.lock`, an exclusive `flock` held
+for a whole sync): holding it while reading and approving means never seeing a job whose files
+are half written by the owner's sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from syft_monitors.errors import JobFolderError
+from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.protocol.jobs import (
+    APPROVED_MARKER,
+    CONFIG_FILE,
+    INBOX,
+    JOB_ROOT,
+    REVIEW,
+    STATE_FILE,
+    JobLayout,
+    JobStatus,
+)
+from syft_monitors.protocol.local_jobs import LocalJob
+from syft_monitors.protocol.paths import resolve_inside
+
+SYNC_LOCK_FILE = ".sync.lock"
+RUN_SCRIPT = "run.sh"
+CODE_DIR = "code"
+PERMISSION_FILE = "syft.pub.yaml"
+#: The folder shape upstream's syft-job accepts; anything else it rejects, so we never approve it.
+SUBMISSION_ENTRIES = frozenset({CODE_DIR, RUN_SCRIPT, CONFIG_FILE})
+MAX_CODE_FILES = 5000
+MAX_DEPTH = 32
+_HASH_CHUNK = 1024 * 1024
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_STATE_KEYS = (
+    "status",
+    "received_at",
+    "approved_by",
+    "approved_at",
+    "approval_method",
+    "rejected_by",
+    "rejected_at",
+    "review_reason",
+    "completed_at",
+    "return_code",
+)
+
+
+def is_eligible(job: LocalJob) -> bool:
+    """Waiting for a decision: current layout received or pending, legacy without markers."""
+    if job.layout is JobLayout.CURRENT:
+        return job.status in (JobStatus.RECEIVED.value, JobStatus.PENDING.value)
+    return job.status == JobStatus.RECEIVED.value
+
+
+@dataclass(frozen=True)
+class CodeFiles:
+    """What a rule is matched against, with the stat data that changes when any of it does."""
+
+    files: dict[str, Path]
+    run_script: Path | None
+    fingerprint: tuple[Any, ...]
+
+
+def collect_code_files(job: LocalJob) -> CodeFiles:
+    """The job's user files; `JobFolderError` when the job cannot be approved automatically."""
+    if job.layout is JobLayout.CURRENT:
+        _check_submission_shape(job.path)
+        base = job.path / CODE_DIR
+        skip_top: frozenset[str] = frozenset()
+    else:
+        base = job.path
+        skip_top = frozenset({CONFIG_FILE, RUN_SCRIPT})
+    files: dict[str, Path] = {}
+    stamps: list[tuple[str, int, int]] = []
+    for relative, path, info in _walk(base, skip_top):
+        files[relative] = path
+        stamps.append((relative, info.st_size, info.st_mtime_ns))
+    run_script = job.path / RUN_SCRIPT
+    run_stamp = _stamp(run_script)
+    state_stamp = _stamp(job.review_path / STATE_FILE) if job.review_path else None
+    return CodeFiles(
+        files=files,
+        run_script=run_script if run_stamp is not None else None,
+        fingerprint=(tuple(sorted(stamps)), run_stamp, state_stamp, job.status),
+    )
+
+
+def _check_submission_shape(folder: Path) -> None:
+    try:
+        entries = {name for name in os.listdir(folder) if name != PERMISSION_FILE}
+    except OSError as error:
+        raise JobFolderError(f"cannot list the job folder: {error.strerror}") from error
+    if entries != SUBMISSION_ENTRIES:
+        extra = sorted(entries - SUBMISSION_ENTRIES)
+        missing = sorted(SUBMISSION_ENTRIES - entries)
+        raise JobFolderError(
+            f"job folder must hold exactly code/, run.sh and config.yaml "
+            f"(extra: {safe_repr(extra)}, missing: {safe_repr(missing)})"
+        )
+    for name, want_dir in ((CODE_DIR, True), (RUN_SCRIPT, False), (CONFIG_FILE, False)):
+        info = os.lstat(folder / name)
+        ok = stat.S_ISDIR(info.st_mode) if want_dir else stat.S_ISREG(info.st_mode)
+        if not ok:
+            kind = "a folder" if want_dir else "a regular file"
+            raise JobFolderError(f"{name} must be {kind}")
+
+
+def _walk(base: Path, skip_top: frozenset[str]) -> Iterator[tuple[str, Path, os.stat_result]]:
+    count = 0
+    stack: list[tuple[Path, str, int]] = [(base, "", 0)]
+    while stack:
+        folder, prefix, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise JobFolderError(f"code folders nest deeper than {MAX_DEPTH} levels")
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as error:
+            raise JobFolderError(f"cannot list the code folder: {error.strerror}") from error
+        for entry in entries:
+            relative = f"{prefix}{entry.name}"
+            if not prefix and entry.name in skip_top:
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                stack.append((Path(entry.path), relative + "/", depth + 1))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                raise JobFolderError(
+                    f"{safe_repr(relative)} is not a regular file (link, device or pipe)"
+                )
+            if entry.name == PERMISSION_FILE:
+                continue
+            count += 1
+            if count > MAX_CODE_FILES:
+                raise JobFolderError(f"more than {MAX_CODE_FILES} files in the code folder")
+            yield relative, Path(entry.path), info
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return (info.st_mode, info.st_size, info.st_mtime_ns)
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a regular file's bytes, read without following a final symbolic link."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as error:
+        raise JobFolderError(f"cannot open {safe_repr(path.name)}: {error.strerror}") from error
+    digest = hashlib.sha256()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise JobFolderError(f"{safe_repr(path.name)} is not a regular file")
+        while chunk := os.read(fd, _HASH_CHUNK):
+            digest.update(chunk)
+    except OSError as error:
+        raise JobFolderError(f"cannot read {safe_repr(path.name)}: {error.strerror}") from error
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def read_code_preview(
+    files: dict[str, Path], *, prefix: str, max_file: int, max_total: int
+) -> dict[str, bytes]:
+    """Bounded contents of the code files, keyed `{prefix}{path}` like the notify pipeline's."""
+    preview: dict[str, bytes] = {}
+    total = 0
+    for relative in sorted(files):
+        if total >= max_total:
+            break
+        try:
+            fd = os.open(files[relative], _OPEN_FLAGS)
+        except OSError:
+            continue
+        try:
+            data = os.read(fd, max_file + 1)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        preview[f"{prefix}{relative}"] = data
+        total += len(data)
+    return preview
+
+
+# --- approval -----------------------------------------------------------------------------------
+
+
+def write_approval(
+    syftbox_root: Path, job: LocalJob, approved_by: str, now: dt.datetime
+) -> dict[str, Any]:
+    """Record the approval on disk; returns the state written (legacy: `{"status": ...}`)."""
+    if job.layout is JobLayout.LEGACY:
+        rel = f"{job.datasite}/{JOB_ROOT}/{job.name}/{APPROVED_MARKER}"
+        marker = resolve_inside(syftbox_root, rel)
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except FileExistsError:
+            return {"status": JobStatus.APPROVED.value}
+        except OSError as error:
+            raise JobFolderError(f"cannot write the approved marker: {error.strerror}") from error
+        os.close(fd)
+        return {"status": JobStatus.APPROVED.value, "approved_by": approved_by}
+    review_rel = f"{job.datasite}/{JOB_ROOT}/{REVIEW}/{job.submitter}/{job.name}"
+    review = resolve_inside(syftbox_root, review_rel)
+    review.mkdir(parents=True, exist_ok=True)
+    # Not resolved: a state file that is a link (even one pointing inside the root) is refused.
+    target = review / STATE_FILE
+    stamp = now.astimezone(dt.UTC).isoformat()
+    state: dict[str, Any] = {key: None for key in _STATE_KEYS}
+    state.update(job.state)
+    if job.status == JobStatus.RECEIVED.value or not state.get("received_at"):
+        state["received_at"] = stamp
+    state.update(
+        status=JobStatus.APPROVED.value,
+        approved_by=approved_by,
+        approved_at=stamp,
+        approval_method="auto",
+    )
+    data = yaml.safe_dump(state, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    _replace(target, data.encode("utf-8"))
+    return state
+
+
+def _replace(target: Path, data: bytes) -> None:
+    if target.is_symlink():
+        raise JobFolderError(f"{STATE_FILE} is a symbolic link; not writing through it")
+    temp = target.with_name(f".{target.name}.{os.getpid()}.approve.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
+        temp.unlink()
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+# --- the owner client's sync lock ---------------------------------------------------------------
+
+
+@contextmanager
+def sync_lock(syftbox_root: Path) -> Iterator[bool]:
+    """Hold the owner client's sync lock if it is free; yields False (not held) when busy."""
+    path = syftbox_root / SYNC_LOCK_FILE
+    flags = os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as error:
+        raise JobFolderError(f"cannot open the sync lock: {error.strerror}") from error
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                yield False
+                return
+            raise JobFolderError(f"cannot lock the sync lock: {error.strerror}") from error
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def job_folder_names(syftbox_root: Path, do_email: str) -> frozenset[tuple[str, ...]]:
+    """Names of the job folders on disk, listed without reading any file (the per-tick check)."""
+    base = syftbox_root / do_email / JOB_ROOT
+    names: set[tuple[str, ...]] = set()
+    for entry in _subfolders(base):
+        if entry == REVIEW:
+            continue
+        if entry == INBOX:
+            for ds in _subfolders(base / INBOX):
+                names.update((INBOX, ds, job) for job in _subfolders(base / INBOX / ds))
+        else:
+            names.add((entry,))
+    return frozenset(names)
+
+
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return [
+                e.name
+                for e in entries
+                if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
+        return []

@@ -1,0 +1,172 @@
+"""The loop a service runs, as a daemon or in the foreground: poll, sleep, reload, stop.
+
+Signals only set flags and wake the sleep; the loop acts on them between polls, so a poll in
+progress always finishes and saves its state. SIGTERM and SIGINT stop the loop (a second SIGINT
+interrupts at once, for a stuck foreground run); SIGHUP re-reads the config file and, when it is
+valid, builds a new monitor from it for the next poll, which runs right away. The state lives in
+the state store, not in the monitor, so nothing is lost by the swap. An `--interval` given at
+start keeps winning over the config's interval after reloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from syft_monitors.config import MonitorConfig, load_config
+from syft_monitors.errors import ConfigError, SyftMonitorError
+from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.monitors.base import Monitor
+from syft_monitors.services.registry import ServiceSpec
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceRunner:
+    """One service's monitor, driven until `request_stop` (or a signal)."""
+
+    def __init__(
+        self, spec: ServiceSpec, config_path: Path, *, interval: int | None = None
+    ) -> None:
+        if interval is not None and interval < 1:
+            raise ConfigError("interval must be at least 1 second")
+        self.spec = spec
+        self.config_path = config_path
+        self.interval_override = interval
+        self.metrics = MonitorMetrics()
+        self.config: MonitorConfig | None = None
+        self.monitor: Monitor | None = None
+        self.polls = 0
+        self._stop_reason: str | None = None
+        self._reload_requested = False
+        self._wake = threading.Event()
+
+    # --- control (safe from signal handlers: flags and an event only) -----------------------
+
+    def request_stop(self, reason: str = "requested") -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self._reload_requested = True
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_reason is not None
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop after the current poll, SIGHUP reloads (main thread only)."""
+
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            if signum == signal.SIGINT and self.stopping:
+                raise KeyboardInterrupt
+            self.request_stop(signal.Signals(signum).name)
+
+        def on_reload(signum: int, frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    # --- running ----------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Load the config and build the monitor; ConfigError (or another of ours) on failure."""
+        config = load_config(self.config_path)
+        self.monitor = self.spec.build(config, self.metrics, self.config_path)
+        self.config = config
+        self._serve_metrics()
+
+    @property
+    def interval(self) -> int:
+        if self.interval_override is not None:
+            return self.interval_override
+        assert self.config is not None, "setup() first"
+        return self.spec.interval(self.config)
+
+    def run(self, *, once: bool = False) -> bool:
+        """Poll until stopped (or once); returns whether the last poll succeeded."""
+        if self.monitor is None:
+            self.setup()
+        ok = True
+        while True:
+            self._wake.clear()
+            if self.stopping:
+                logger.info("%s: stopping (%s)", self.spec.name, self._stop_reason)
+                break
+            if self._reload_requested:
+                self._reload_requested = False
+                self.reload()
+            monitor = self.monitor
+            assert monitor is not None
+            # check() would drop the outcome, which `run --once` turns into its exit code.
+            ok = monitor._check_once()
+            self.polls += 1
+            if once:
+                break
+            # The monitor stretches the wait while its token is rejected (capped backoff).
+            self._wake.wait(monitor._next_wait(float(self.interval)))
+        return ok
+
+    def reload(self) -> bool:
+        """Re-read the config; a valid one replaces the monitor, an invalid one is only logged."""
+        try:
+            config = load_config(self.config_path)
+            monitor = self.spec.build(config, self.metrics, self.config_path)
+        except SyftMonitorError as error:
+            logger.error(
+                "%s: config reload rejected, keeping the previous config: %s",
+                self.spec.name,
+                error,
+            )
+            return False
+        except Exception:  # a reload must never take a running service down
+            logger.exception(
+                "%s: config reload failed, keeping the previous config", self.spec.name
+            )
+            return False
+        old_config, old_monitor = self.config, self.monitor
+        if old_monitor is not None:
+            old_monitor.stop()
+        self.config, self.monitor = config, monitor
+        self._serve_metrics()
+        if old_config is not None and old_config.home() != config.home():
+            logger.warning(
+                "%s: daemon_dir changed; the PID and log files move on the next restart",
+                self.spec.name,
+            )
+        logger.info(
+            "%s: config reloaded from %s (interval %d s)",
+            self.spec.name,
+            self.config_path,
+            self.interval,
+        )
+        return True
+
+    def close(self) -> None:
+        monitor, self.monitor = self.monitor, None
+        if monitor is not None:
+            monitor.stop()
+
+    def _serve_metrics(self) -> None:
+        config, monitor = self.config, self.monitor
+        if config is None or monitor is None or config.metrics_port is None:
+            return
+        try:
+            monitor.serve_metrics(
+                config.metrics_port, config.metrics_host, interval=float(self.interval)
+            )
+        except OSError as error:  # a taken port must not stop the service
+            logger.error(
+                "%s: cannot serve metrics on %s:%s: %s",
+                self.spec.name,
+                config.metrics_host,
+                config.metrics_port,
+                error.strerror,
+            )

@@ -1,0 +1,1 @@
+"""The background services (`notify`, `approve`): what they are and how to run and check them."""

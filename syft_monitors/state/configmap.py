@@ -1,0 +1,418 @@
+"""Monitor state in a Kubernetes ConfigMap, for monitors running as pods.
+
+The document is the same JSON the file backend writes (`StateDocument.to_json_bytes`), stored
+under `data["state.json"]`. Next to it, small keys the operator mirrors into the SyftMonitor
+status without parsing the document: `lastPollTime` (RFC 3339, UTC), `notificationsSent` (an
+integer as a string) and `lastError` (empty once a later poll succeeded; at most 500 characters;
+token-like substrings redacted).
+
+- Concurrency: every write is a replace (PUT) carrying the resourceVersion the document was read
+  at; the API server refuses it with 409 if anyone wrote in between, which becomes
+  `StateConflictError`, and `OptimisticStateManager.update` re-reads and retries. Labels,
+  annotations, ownerReferences and other data keys of the ConfigMap are kept as they are.
+- Size: a ConfigMap holds at most 1 MiB. Above `compact_above` (512 KiB) the document is compacted
+  (`compaction.compact_document` with that as `max_bytes`: oldest `seen`/`notified` entries go
+  first) before it is written; above `refuse_above` (900 KiB) the write is refused with
+  `StateError`, leaving the stored state as it was.
+- Reads: a read within `max_staleness` seconds of the last read or write of this process reuses
+  that copy (a poll reads state many times); writes never rely on it being current, because a
+  stale base only costs a 409 and a retry with a fresh read.
+- Existence: the operator creates the ConfigMap and the pod's Role may only get/update/patch it,
+  so a missing ConfigMap is an error unless `create_missing=True`.
+- Credentials: an explicit `api_client`; else a kubeconfig named by the `kubeconfig` argument or
+  $KUBECONFIG; else, in a pod, its service account; else ~/.kube/config. The namespace: the
+  argument, else the kubeconfig context's (when a kubeconfig is used), else the pod's
+  service-account namespace file.
+- Errors: 401/403 -> `CredentialsError`; 5xx, 429 and transport failures -> `ServiceError`
+  (retryable); a missing, corrupt or oversized ConfigMap -> `StateError`. The client's exception
+  is always the `__cause__`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from pydantic import ValidationError
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from syft_monitors.errors import (
+    ConfigError,
+    CredentialsError,
+    ServiceError,
+    StateConflictError,
+    StateError,
+)
+from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.state.base import OptimisticStateManager
+from syft_monitors.state.compaction import CompactionPolicy, compact_document
+from syft_monitors.state.model import (
+    MAX_ERROR_LENGTH,
+    SCHEMA_VERSION,
+    StateDocument,
+    parse_timestamp,
+)
+
+logger = logging.getLogger(__name__)
+
+DATA_KEY = "state.json"
+LAST_POLL_KEY = "lastPollTime"
+NOTIFICATIONS_SENT_KEY = "notificationsSent"
+LAST_ERROR_KEY = "lastError"
+
+DEFAULT_COMPACT_ABOVE = 512 * 1024
+DEFAULT_REFUSE_ABOVE = 900 * 1024
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_RBAC_HINT = (
+    "the pod's service account needs get/update/patch on its state ConfigMap"
+    " (the syft operator's Role grants it); outside a cluster, check the kubeconfig"
+)
+
+# Error strings come from our own code, which never puts secrets in them; this is the belt to
+# that brace, because the operator copies lastError into a resource status anyone may read.
+_SECRET_PATTERNS = (
+    re.compile(r"ya29\.[0-9A-Za-z_\-.]+"),  # Google access tokens
+    re.compile(r"1//[0-9A-Za-z_\-]{20,}"),  # Google refresh tokens
+    re.compile(r"(?i)bearer\s+[0-9A-Za-z_\-.~+/=]+"),
+    re.compile(r"eyJ[0-9A-Za-z_\-]+\.[0-9A-Za-z_\-]+\.[0-9A-Za-z_\-]*"),  # JWTs (SA tokens)
+    re.compile(
+        r"(?i)(\"?(?:access_token|refresh_token|client_secret|password|token)\"?\s*[:=]\s*)"
+        r"(?:\"[^\"]*\"|[^\s\",}]+)"
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """`text` with token-looking substrings replaced by `[redacted]`."""
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
+        else:
+            text = pattern.sub("[redacted]", text)
+    return text
+
+
+def _rfc3339(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    return parse_timestamp(stamp).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def heartbeat_keys(doc: StateDocument) -> dict[str, str]:
+    """The small ConfigMap keys the operator mirrors into the resource status."""
+    beat = doc.heartbeat
+    error = ""
+    if beat.last_error and beat.last_error_at:
+        current = beat.last_success_at is None or parse_timestamp(
+            beat.last_error_at
+        ) >= parse_timestamp(beat.last_success_at)
+        if current:
+            error = redact(beat.last_error)
+            if len(error) > MAX_ERROR_LENGTH:
+                error = error[: MAX_ERROR_LENGTH - 1] + "…"
+    return {
+        LAST_POLL_KEY: _rfc3339(beat.last_poll_at),
+        NOTIFICATIONS_SENT_KEY: str(beat.notifications_sent),
+        LAST_ERROR_KEY: error,
+    }
+
+
+def service_account_namespace(path: Path = SERVICE_ACCOUNT_NAMESPACE) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and SERVICE_ACCOUNT_NAMESPACE.exists()
+
+
+def _kubeconfig_path(kubeconfig: Path | str | None) -> str | None:
+    # The kubernetes package reads $KUBECONFIG once, at import; read it at call time instead.
+    if kubeconfig is not None:
+        return str(Path(os.path.expanduser(str(kubeconfig))))
+    return os.environ.get("KUBECONFIG") or None
+
+
+def uses_kubeconfig(kubeconfig: Path | str | None) -> bool:
+    """A kubeconfig named explicitly or by $KUBECONFIG wins; in a pod without one, the service
+    account is used (the precedence of kubectl and client-go)."""
+    return kubeconfig is not None or bool(os.environ.get("KUBECONFIG")) or not _in_cluster()
+
+
+def build_api_client(kubeconfig: Path | str | None = None) -> Any:
+    """An ApiClient for the kubeconfig or, in a pod without one, the pod's service account."""
+    try:
+        if not uses_kubeconfig(kubeconfig):
+            configuration = k8s_client.Configuration()
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
+            return k8s_client.ApiClient(configuration)
+        return k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=_kubeconfig_path(kubeconfig)
+        )
+    except (ConfigException, OSError, ValueError, TypeError) as e:
+        error = CredentialsError(
+            "no usable Kubernetes credentials (kubeconfig or the pod's service account)"
+        )
+        error.hint = "set KUBECONFIG or pass the kubeconfig path"
+        raise error from e
+
+
+def _kubeconfig_namespace(kubeconfig: Path | str | None) -> str | None:
+    try:
+        _, current = k8s_config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=_kubeconfig_path(kubeconfig)
+        )
+    except (ConfigException, OSError, ValueError, TypeError):
+        return None
+    namespace = ((current or {}).get("context") or {}).get("namespace")
+    return str(namespace) if namespace else None
+
+
+class ConfigMapStateManager(OptimisticStateManager):
+    """State in ConfigMap `name` (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        api_client: Any = None,
+        kubeconfig: Path | str | None = None,
+        create_missing: bool = False,
+        policy: CompactionPolicy | None = None,
+        compact_above: int = DEFAULT_COMPACT_ABOVE,
+        refuse_above: int = DEFAULT_REFUSE_ABOVE,
+        max_staleness: float = 1.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        if not 0 < compact_above <= refuse_above:
+            raise ValueError("need 0 < compact_above <= refuse_above")
+        super().__init__(policy=policy)
+        self.name = name
+        if namespace is None:
+            if api_client is None and uses_kubeconfig(kubeconfig):
+                namespace = _kubeconfig_namespace(kubeconfig) or service_account_namespace()
+            else:
+                namespace = service_account_namespace()
+        if not namespace:
+            raise ConfigError(
+                f"no namespace for state ConfigMap {safe_repr(name)}: set state_configmap.namespace"
+            )
+        self.namespace = namespace
+        self.create_missing = create_missing
+        self.compact_above = compact_above
+        self.refuse_above = refuse_above
+        self.max_staleness = max_staleness
+        self.request_timeout = request_timeout
+        self._api_client = api_client if api_client is not None else build_api_client(kubeconfig)
+        self._core = k8s_client.CoreV1Api(self._api_client)
+        self._lock = threading.Lock()
+        # (document, resourceVersion or None, the ConfigMap as last seen, when it was fetched)
+        self._cache: tuple[StateDocument, str | None, dict[str, Any] | None, float] | None = None
+
+    def __repr__(self) -> str:
+        return f"ConfigMapStateManager({self.namespace}/{self.name})"
+
+    @property
+    def _where(self) -> str:
+        return safe_repr(f"{self.namespace}/{self.name}", limit=200)
+
+    # --- OptimisticStateManager primitives --------------------------------------------------
+
+    def _read(self) -> tuple[StateDocument, str | None]:
+        with self._lock:
+            cached = self._cache
+            if cached is not None and time.monotonic() - cached[3] < self.max_staleness:
+                return cached[0], cached[1]
+        raw = self._fetch()
+        if raw is None:
+            doc, version = StateDocument(), None
+        else:
+            version = raw["metadata"]["resourceVersion"]
+            if cached is not None and cached[1] == version:
+                doc = cached[0]
+            else:
+                doc = self._parse((raw.get("data") or {}).get(DATA_KEY))
+        with self._lock:
+            self._cache = (doc, version, raw, time.monotonic())
+        return doc, version
+
+    def _write(self, doc: StateDocument, version: str | None) -> None:
+        payload = self._sized_payload(doc)
+        data = {DATA_KEY: payload.decode("utf-8"), **heartbeat_keys(doc)}
+        try:
+            stored = self._create(data) if version is None else self._replace(version, data)
+        except StateConflictError:
+            # The retry must read the ConfigMap again, not the copy that lost.
+            self.invalidate()
+            raise
+        with self._lock:
+            self._cache = (doc, stored["metadata"]["resourceVersion"], stored, time.monotonic())
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Forget the cached copy: the next read goes to the API server."""
+        with self._lock:
+            self._cache = None
+
+    def _sized_payload(self, doc: StateDocument) -> bytes:
+        payload = doc.to_json_bytes()
+        if len(payload) > self.compact_above:
+            rules = self.policy
+            target = min(rules.max_bytes or self.compact_above, self.compact_above)
+            policy = CompactionPolicy(
+                retention=rules.retention, max_entries=rules.max_entries, max_bytes=target
+            )
+            report = compact_document(doc, policy)
+            logger.info(
+                "state for ConfigMap %s was %d bytes; compacted to %d",
+                self._where,
+                len(payload),
+                report.size_bytes,
+            )
+            payload = doc.to_json_bytes()
+        if len(payload) > self.refuse_above:
+            raise StateError(
+                f"state for ConfigMap {self._where} is {len(payload)} bytes after compaction,"
+                f" over the {self.refuse_above}-byte limit kept below the 1 MiB ConfigMap size"
+            )
+        return payload
+
+    def _replace(self, version: str, data: dict[str, str]) -> dict[str, Any]:
+        base = self._base_object(version)
+        body = dict(base)
+        body["metadata"] = {**base["metadata"], "resourceVersion": version}
+        body["data"] = {**(base.get("data") or {}), **data}
+        model = k8s_client.V1ConfigMap.from_dict(body)
+        assert model is not None  # from_dict returns None only for None
+        return self._call(
+            "replace",
+            lambda: self._core.replace_namespaced_config_map(
+                self.name, self.namespace, model, _request_timeout=self.request_timeout
+            ),
+        )
+
+    def _base_object(self, version: str) -> dict[str, Any]:
+        with self._lock:
+            cached = self._cache
+        if cached is not None and cached[1] == version and cached[2] is not None:
+            return cached[2]
+        raw = self._fetch()
+        if raw is None or raw["metadata"]["resourceVersion"] != version:
+            raise StateConflictError(f"state ConfigMap {self._where} changed since it was read")
+        return raw
+
+    def _create(self, data: dict[str, str]) -> dict[str, Any]:
+        body = k8s_client.V1ConfigMap(
+            api_version="v1",
+            kind="ConfigMap",
+            metadata=k8s_client.V1ObjectMeta(name=self.name, namespace=self.namespace),
+            data=data,
+        )
+        return self._call(
+            "create",
+            lambda: self._core.create_namespaced_config_map(
+                self.namespace, body, _request_timeout=self.request_timeout
+            ),
+        )
+
+    def _fetch(self) -> dict[str, Any] | None:
+        """The ConfigMap as a plain dict, or None when it does not exist (and may be created)."""
+        try:
+            return self._call(
+                "read",
+                lambda: self._core.read_namespaced_config_map(
+                    self.name, self.namespace, _request_timeout=self.request_timeout
+                ),
+            )
+        except _NotFoundError as e:
+            if self.create_missing:
+                return None
+            raise StateError(
+                f"state ConfigMap {self._where} does not exist; the syft operator creates it"
+                " with the SyftMonitor (or pass create_missing=True outside the operator)"
+            ) from e.__cause__
+
+    def _call(self, action: str, request: Any) -> dict[str, Any]:
+        try:
+            result = request()
+        except ApiException as e:
+            raise self._translate(action, e) from e
+        except Urllib3Error as e:
+            raise ServiceError(
+                f"cannot {action} state ConfigMap {self._where}: {type(e).__name__}",
+                retryable=True,
+            ) from e
+        raw: dict[str, Any] = self._api_client.sanitize_for_serialization(result)
+        return raw
+
+    def _translate(self, action: str, e: ApiException) -> Exception:
+        status = e.status
+        where = self._where
+        if status == 409:
+            return StateConflictError(f"state ConfigMap {where} changed since it was read")
+        if status == 404:
+            error = _NotFoundError()
+            error.__cause__ = e
+            if action == "read":
+                return error
+            return StateError(f"state ConfigMap {where} disappeared during {action}")
+        if status in (401, 403):
+            what = "unauthorized" if status == 401 else "forbidden"
+            cred = CredentialsError(
+                f"Kubernetes API {what}: cannot {action} state ConfigMap {where}"
+            )
+            cred.hint = _RBAC_HINT
+            return cred
+        if status == 422:
+            return StateError(f"the API server refused the state ConfigMap {where} (422 Invalid)")
+        if status in (429, 500, 502, 503, 504) or status is None or status == 0:
+            return ServiceError(
+                f"Kubernetes API error {status} on {action} of state ConfigMap {where}",
+                status=status or None,
+                retryable=True,
+            )
+        return ServiceError(
+            f"Kubernetes API error {status} on {action} of state ConfigMap {where}", status=status
+        )
+
+    def _parse(self, raw: str | None) -> StateDocument:
+        if raw is None or raw == "":
+            return StateDocument()
+        try:
+            return StateDocument.model_validate_json(raw)
+        except ValidationError as e:
+            version = _schema_version(raw)
+            if version is not None and version > SCHEMA_VERSION:
+                raise StateError(
+                    f"state in ConfigMap {self._where} was written by a newer version"
+                    f" (schema {version}; this version reads up to {SCHEMA_VERSION})"
+                ) from None
+            raise StateError(
+                f"state in ConfigMap {self._where} is not a valid state document"
+                f" ({e.error_count()} errors)"
+            ) from None
+
+
+class _NotFoundError(Exception):
+    """Internal: the ConfigMap does not exist (the caller decides whether that is an error)."""
+
+
+def _schema_version(raw: str) -> int | None:
+    match = re.search(r'"schema_version"\s*:\s*(\d+)', raw[:200])
+    return int(match.group(1)) if match else None

@@ -1,0 +1,82 @@
+"""The rule commands through click's runner, on a real config file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from syft_monitors.cli.errors import run_cli
+from syft_monitors.cli.main import cli
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text("# owner settings\ndo_email: owner@x.org\nsender: file\n")
+    (tmp_path / "main.py").write_bytes(b"print(1)\n")
+    return path
+
+
+@pytest.fixture
+def run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str]]:
+    """`syft-bg ARGS...` through the real entry point's error handling (exit codes 0/1/2)."""
+
+    def invoke(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["syft-bg", *args])
+        code = run_cli(cli)
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return invoke
+
+
+def test_add_list_and_remove(config: Path, run: Callable[..., tuple[int, str]]) -> None:
+    main = str(config.parent / "main.py")
+    code, out = run(
+        "--config", str(config), "auto-approve", main, "-p", "ann@x.org", "-f", "params.json"
+    )
+    assert code == 0, out
+    assert "added auto-approval rule 'main'" in out
+    assert config.read_text().startswith("# owner settings\n")
+    stored = yaml.safe_load(config.read_text())["approve"]["auto_approvals"][0]
+    assert stored["file_contents"][0]["sha256"] == hashlib.sha256(b"print(1)\n").hexdigest()
+
+    code, out = run("list-auto-approvals", "--config", str(config), "--json")
+    assert code == 0, out
+    document = json.loads(out)
+    assert [r["name"] for r in document["auto_approvals"]] == ["main"]
+    assert document["auto_approvals"][0]["peers"] == ["ann@x.org"]
+
+    code, out = run("--config", str(config), "list-auto-approvals")
+    assert "main  (submitters: ann@x.org)" in out
+    assert "params.json  (any content)" in out
+
+    code, out = run("--config", str(config), "remove-peer", "ann@x.org")
+    assert code == 0, out
+    assert "deleted rule 'main'" in out
+    code, out = run("--config", str(config), "remove-auto-approval", "main")
+    assert code == 2
+    assert "no auto-approval rule named 'main'" in out
+
+
+def test_usage_errors_exit_2_and_leave_the_file(
+    config: Path, run: Callable[..., tuple[int, str]]
+) -> None:
+    before = config.read_text()
+    code, out = run("--config", str(config), "auto-approve")
+    assert code == 2
+    assert "give at least one file" in out
+    code, out = run(
+        "--config", str(config), "auto-approve", str(config.parent / "main.py"), "-p", "bad"
+    )
+    assert code == 2
+    assert "peer is not a valid email address" in out
+    assert config.read_text() == before
