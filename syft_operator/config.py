@@ -1,0 +1,85 @@
+"""Operator-wide settings, from the environment (the Deployment sets them) or the CLI.
+
+Environment variables (all optional):
+
+- `SYFT_OPERATOR_MONITOR_IMAGE` (`syft-monitor:<version>`): image of monitor pods whose spec
+  names none;
+- `SYFT_OPERATOR_IMAGE_PULL_POLICY` (`IfNotPresent`): pull policy of monitor containers;
+- `SYFT_OPERATOR_STATUS_INTERVAL` (`60`): seconds between status refreshes, `0` turns them off;
+- `SYFT_OPERATOR_RETRY_DELAY` (`10`): first retry delay in seconds after a missing Secret or an
+  API error, doubled on every retry ...
+- `SYFT_OPERATOR_RETRY_MAX_DELAY` (`300`): ... up to this many seconds;
+- `SYFT_OPERATOR_METRICS_PORT` (none): serve `/metrics` on this port (the CLI's `--metrics-port`);
+- `SYFT_OPERATOR_METRICS_HOST` (`0.0.0.0`): address of the metrics server;
+- `SYFT_OPERATOR_WATCH_SERVER_TIMEOUT` (`300`): seconds the API server keeps a watch open.
+
+The status timer is the only reason SyftMonitors carry a finalizer (kopf adds one to stop a timer
+cleanly); with `SYFT_OPERATOR_STATUS_INTERVAL=0` there is none, and status is refreshed only on
+spec changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+from syft_operator import __version__
+from syft_operator.errors import OperatorError
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorConfig:
+    monitor_image: str = f"syft-monitor:{__version__}"
+    image_pull_policy: str = "IfNotPresent"
+    status_interval: float = 60.0
+    retry_delay: float = 10.0
+    retry_max_delay: float = 300.0
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the pod
+    watch_server_timeout: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
+        env = os.environ if env is None else env
+        defaults = cls()
+        port = env.get("SYFT_OPERATOR_METRICS_PORT", "").strip()
+        return cls(
+            monitor_image=env.get("SYFT_OPERATOR_MONITOR_IMAGE") or defaults.monitor_image,
+            image_pull_policy=_choice(
+                env, "SYFT_OPERATOR_IMAGE_PULL_POLICY", ("IfNotPresent", "Always", "Never")
+            )
+            or defaults.image_pull_policy,
+            status_interval=_number(env, "SYFT_OPERATOR_STATUS_INTERVAL", defaults.status_interval),
+            retry_delay=_number(env, "SYFT_OPERATOR_RETRY_DELAY", defaults.retry_delay),
+            retry_max_delay=_number(env, "SYFT_OPERATOR_RETRY_MAX_DELAY", defaults.retry_max_delay),
+            metrics_port=int(_number(env, "SYFT_OPERATOR_METRICS_PORT", 0)) if port else None,
+            metrics_host=env.get("SYFT_OPERATOR_METRICS_HOST") or defaults.metrics_host,
+            watch_server_timeout=int(
+                _number(env, "SYFT_OPERATOR_WATCH_SERVER_TIMEOUT", defaults.watch_server_timeout)
+            ),
+        )
+
+    def retry_backoff(self, retry: int) -> float:
+        """Delay before retry number `retry` (0 for the first): doubling, capped."""
+        return float(min(self.retry_max_delay, self.retry_delay * 2 ** min(retry, 30)))
+
+
+def _number(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise OperatorError(f"{key} must be a number, got {raw[:40]!r}") from error
+    if value < 0:
+        raise OperatorError(f"{key} must not be negative")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str | None:
+    raw = env.get(key, "").strip()
+    if raw and raw not in allowed:
+        raise OperatorError(f"{key} must be one of {', '.join(allowed)}")
+    return raw or None

@@ -1,0 +1,580 @@
+"""The SyftMonitor custom resource: its spec and status models, and the CRD built from them.
+
+The pydantic models below are the single source of truth. The operator parses every object's
+spec with them, and `build_crd()` turns the same models into the CRD's `openAPIV3Schema`, so the
+API server and the operator cannot disagree about what a valid SyftMonitor is. Run
+`python -m syft_operator.crd > deploy/crds/syftmonitors.syft.openmined.org.yaml` after changing a
+model; a test fails while the committed file differs from the generated one.
+
+The schema is structural (every node typed, no `$ref`, no `anyOf` except for int-or-string), has
+no `x-kubernetes-preserve-unknown-fields` anywhere, and carries descriptions, patterns, enums,
+bounds and defaults. Rules a JSON schema cannot say (SMTP settings only with the SMTP sender, a
+Gmail token for the Gmail sender) are CEL rules for real API servers and are checked again by
+`SyftMonitorSpec` itself for servers that skip CEL.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from syft_monitors.errors import InvalidEmailError
+from syft_monitors.protocol.emails import validate_email
+from syft_operator import names
+
+# RE2 syntax (what the API server runs): no look-arounds.
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"  # noqa: S105 - a pattern, not a password
+# The subset of addresses `syft_monitors.protocol.emails.is_valid_email` accepts that a regular
+# expression can say; the operator still runs the full check.
+_EMAIL_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL = rf"^[A-Za-z0-9+_-]+(\.[A-Za-z0-9+_-]+)*@{_EMAIL_LABEL}(\.{_EMAIL_LABEL})+$"
+HOSTNAME = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$"
+DOMAIN = rf"^{_EMAIL_LABEL}(\.{_EMAIL_LABEL})+$"
+SHA256 = r"^(sha256:)?[0-9a-fA-F]{64}$"
+RELATIVE_PATH = r"^[^/\\]+(/[^/\\]+)*$"
+RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# Five cron fields, or one of the macros the CronJob controller understands.
+CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+( +\S+){4})$"
+IMAGE = r"^[a-z0-9]+([._/:@-][A-Za-z0-9_]+)*$"
+URL = r"^https?://[^\s]+$"
+QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+
+_EMAIL_MAX = 254
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, what="email")
+    except InvalidEmailError as error:
+        # pydantic reports ValueErrors as validation errors; ours is not one.
+        raise ValueError(str(error)) from error
+
+
+Email = Annotated[str, Field(pattern=EMAIL, max_length=_EMAIL_MAX), AfterValidator(_email)]
+Domain = Annotated[str, Field(pattern=DOMAIN, max_length=253)]
+RelativePath = Annotated[str, Field(pattern=RELATIVE_PATH, max_length=1024)]
+Sha256 = Annotated[str, Field(pattern=SHA256, max_length=71)]
+Quantity = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True, "pattern": QUANTITY}),
+]
+
+
+class _Model(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are errors."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class SecretKeyRef(_Model):
+    """One key of a Secret in the SyftMonitor's namespace."""
+
+    name: str = Field(
+        description="Name of the Secret (same namespace as the SyftMonitor).",
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+    )
+    key: str = Field(
+        description="Key in the Secret's data whose value is used.",
+        pattern=SECRET_KEY,
+        max_length=253,
+    )
+
+
+class Intervals(_Model):
+    """Seconds between two polls of each service (Deployment mode)."""
+
+    notify: int = Field(
+        default=30, ge=5, le=86400, description="Seconds between two polls of the notify service."
+    )
+    approve: int = Field(
+        default=5, ge=5, le=86400, description="Seconds between two polls of the approve service."
+    )
+
+
+class Notifications(_Model):
+    """Which events send an email; every one is on unless turned off here."""
+
+    new_job: bool = Field(default=True, description="Email the data owner about a new job.")
+    job_approved: bool = Field(default=True, description="Email the submitter on approval.")
+    job_executed: bool = Field(default=True, description="Email the submitter when results exist.")
+    job_failed: bool = Field(default=True, description="Email the submitter when a job failed.")
+    job_rejected: bool = Field(default=True, description="Email the submitter on rejection.")
+    new_peer: bool = Field(default=True, description="Email the data owner about a peer request.")
+    peer_granted: bool = Field(default=True, description="Email the peer when access is granted.")
+
+
+class SmtpSpec(_Model):
+    """An SMTP relay to send through instead of the Gmail API."""
+
+    host: str = Field(description="SMTP server host name.", pattern=HOSTNAME, max_length=253)
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    tls: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls",
+        description="starttls: upgrade a plain connection (port 587); ssl: TLS from the first "
+        "byte (port 465); none: no encryption (local relays only).",
+    )
+    username: str | None = Field(
+        default=None, max_length=256, description="User name to log in with, if the relay asks."
+    )
+    credentials_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding the SMTP password; mounted as a file, never in the config.",
+    )
+    from_address: Email | None = Field(
+        default=None,
+        description="From address of the emails; defaults to the data owner's address.",
+    )
+
+
+class SenderSpec(_Model):
+    """How the monitor sends its emails."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.type == 'smtp' ? has(self.smtp) : !has(self.smtp)",
+                    "message": "smtp settings are required with type smtp and only then",
+                }
+            ]
+        }
+    )
+
+    type: Literal["gmail", "smtp"] = Field(
+        default="gmail",
+        description="gmail: the Gmail API with the data owner's token; smtp: an SMTP relay.",
+    )
+    smtp: SmtpSpec | None = Field(default=None, description="Settings of the SMTP relay.")
+
+    @model_validator(mode="after")
+    def _smtp_with_smtp(self) -> SenderSpec:
+        if (self.type == "smtp") != (self.smtp is not None):
+            raise ValueError("smtp settings are required with type smtp and only then")
+        return self
+
+
+class FileHashSpec(_Model):
+    """A file whose content must match exactly."""
+
+    relative_path: str = Field(
+        description="Path under the job's code/ folder.", pattern=RELATIVE_PATH, max_length=1024
+    )
+    sha256: str = Field(description="SHA-256 of the file's bytes, 64 hex digits.", pattern=SHA256)
+
+
+class AutoApprovalSpec(_Model):
+    """A job is approved when its code files are exactly this rule's files."""
+
+    name: str = Field(description="Unique name of the rule.", pattern=RULE_NAME, max_length=100)
+    peers: tuple[Email, ...] = Field(
+        default=(),
+        max_length=1000,
+        description="Submitters this rule applies to; empty means any accepted peer.",
+    )
+    file_contents: tuple[FileHashSpec, ...] = Field(
+        default=(), max_length=1000, description="Files matched by path and content."
+    )
+    run_sh_sha256: tuple[Sha256, ...] = Field(
+        default=(),
+        max_length=100,
+        description="Accepted SHA-256 hashes of the job's run.sh; empty: run.sh is not checked.",
+    )
+    file_paths: tuple[RelativePath, ...] = Field(
+        default=(),
+        max_length=1000,
+        description="Files matched by path only (their content may vary).",
+    )
+
+
+class ApproveSpec(_Model):
+    """Rules of the approve service, the same as the config file's `approve:` section."""
+
+    approved_domains: tuple[Domain, ...] = Field(
+        default=(),
+        max_length=1000,
+        description="Peer requests from these email domains are accepted.",
+    )
+    approved_peers: tuple[Email, ...] = Field(
+        default=(),
+        max_length=1000,
+        description="Peer requests from these addresses are accepted.",
+    )
+    auto_approvals: tuple[AutoApprovalSpec, ...] = Field(
+        default=(),
+        max_length=1000,
+        description="Jobs matching one of these rules are approved.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+
+
+class Quantities(_Model):
+    """Amounts per resource name, as Kubernetes quantities."""
+
+    cpu: Quantity | None = Field(default=None, description="CPU, e.g. 100m.")
+    memory: Quantity | None = Field(default=None, description="Memory, e.g. 256Mi.")
+    ephemeral_storage: Quantity | None = Field(
+        default=None, alias="ephemeral-storage", description="Local scratch space, e.g. 64Mi."
+    )
+
+
+class ResourcesSpec(_Model):
+    """Compute resources of each monitor container."""
+
+    requests: Quantities | None = Field(default=None, description="Guaranteed resources.")
+    limits: Quantities | None = Field(default=None, description="Resource ceilings.")
+
+
+class SyftMonitorSpec(_Model):
+    """What to monitor for one data owner and how to run it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.sender.type != 'gmail' || has(self.gmailTokenSecretRef)",
+                    "message": "gmailTokenSecretRef is required with the gmail sender",
+                }
+            ]
+        }
+    )
+
+    do_email: Email = Field(description="The data owner's email address (their SyftBox identity).")
+    services: tuple[Literal["notify", "approve"], ...] = Field(
+        default=("notify",),
+        min_length=1,
+        max_length=2,
+        description="Services to run, one container each.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    mode: Literal["Deployment", "CronJob"] = Field(
+        default="Deployment",
+        description="Deployment: long-running pods polling every interval; CronJob: one poll per "
+        "scheduled run.",
+    )
+    schedule: str = Field(
+        default="*/5 * * * *",
+        pattern=CRON,
+        max_length=128,
+        description="Cron schedule of the CronJob mode.",
+    )
+    intervals: Intervals = Field(
+        default=Intervals(), description="Seconds between polls (Deployment mode)."
+    )
+    notifications: Notifications = Field(
+        default=Notifications(), description="Which events send an email."
+    )
+    email_format: Literal["html", "text", "both"] = Field(
+        default="html", description="Body format of the emails."
+    )
+    sender: SenderSpec = Field(default=SenderSpec(), description="How emails are sent.")
+    drive_token_secret_ref: SecretKeyRef = Field(
+        description="Secret key holding the data owner's Google Drive OAuth token (JSON)."
+    )
+    gmail_token_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding the Gmail OAuth token (JSON); required by the gmail "
+        "sender. May name the same key as the Drive token.",
+    )
+    approve: ApproveSpec = Field(default=ApproveSpec(), description="Rules of the approve service.")
+    suspend: bool = Field(
+        default=False,
+        description="Scale the Deployment to zero, or suspend the CronJob; state is kept.",
+    )
+    image: str | None = Field(
+        default=None,
+        pattern=IMAGE,
+        max_length=512,
+        description="Container image of the monitor; defaults to the operator's monitor image.",
+    )
+    resources: ResourcesSpec | None = Field(
+        default=None, description="Compute resources of each monitor container."
+    )
+    google_api_root: str | None = Field(
+        default=None,
+        pattern=URL,
+        max_length=2048,
+        description="Base URL of the Google APIs; only for a sandbox or an API proxy.",
+    )
+
+    @model_validator(mode="after")
+    def _gmail_token_for_gmail(self) -> SyftMonitorSpec:
+        if self.sender.type == "gmail" and self.gmail_token_secret_ref is None:
+            raise ValueError("gmailTokenSecretRef is required with the gmail sender")
+        return self
+
+    def secret_refs(self) -> dict[str, SecretKeyRef]:
+        """The Secret keys the monitor pod needs, by purpose (drive, gmail, smtp)."""
+        refs = {"drive": self.drive_token_secret_ref}
+        if self.sender.type == "gmail" and self.gmail_token_secret_ref is not None:
+            refs["gmail"] = self.gmail_token_secret_ref
+        if self.sender.smtp is not None and self.sender.smtp.credentials_secret_ref is not None:
+            refs["smtp"] = self.sender.smtp.credentials_secret_ref
+        return refs
+
+
+class Condition(_Model):
+    """The standard Kubernetes condition shape (metav1.Condition)."""
+
+    type: str = Field(description="Condition type, CamelCase.", max_length=316)
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        description="Machine-readable CamelCase reason of the last transition.",
+        pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        max_length=1024,
+    )
+    message: str = Field(default="", description="Human-readable details.", max_length=32768)
+    last_transition_time: str = Field(
+        description="When the status last changed.", json_schema_extra={"format": "date-time"}
+    )
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The .metadata.generation this condition was set for."
+    )
+
+
+class SyftMonitorStatus(_Model):
+    """What the operator and the monitor last observed."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The .metadata.generation last reconciled."
+    )
+    conditions: tuple[Condition, ...] = Field(
+        default=(),
+        description="Ready, SecretsResolved and WorkloadAvailable.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    workload: str | None = Field(
+        default=None, max_length=253, description="Kind/name of the monitor workload."
+    )
+    last_poll_time: str | None = Field(
+        default=None,
+        description="When the monitor last finished a poll (from its state ConfigMap).",
+        json_schema_extra={"format": "date-time"},
+    )
+    notifications_sent: int | None = Field(
+        default=None, ge=0, description="Emails sent so far (from its state ConfigMap)."
+    )
+    last_error: str | None = Field(
+        default=None, max_length=500, description="The monitor's last error, if any."
+    )
+
+
+# --- schema conversion ---------------------------------------------------------------------------
+
+# Keywords a structural schema may carry, in the order the YAML shows them.
+_KEEP = (
+    "description",
+    "type",
+    "format",
+    "enum",
+    "default",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "required",
+    "properties",
+    "items",
+)
+
+
+def structural_schema(model: type[BaseModel], *, defaults: bool = True) -> dict[str, Any]:
+    """The model as a structural openAPIV3Schema: `$ref`s inlined, nullables unwrapped.
+
+    Object defaults become `{}` (the API server then fills in each property's own default), empty
+    list defaults are left out (the models supply them), and `defaults=False` drops every default
+    (for status, which only the operator writes).
+    """
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    definitions = raw.pop("$defs", {})
+    return _convert(raw, definitions, defaults=defaults)
+
+
+def _convert(
+    node: dict[str, Any], definitions: dict[str, Any], *, defaults: bool
+) -> dict[str, Any]:
+    node = dict(node)
+    ref = node.pop("$ref", None)
+    if ref is not None:
+        # Field-level keywords (description, default) win over the referenced model's.
+        node = {**definitions[ref.rsplit("/", 1)[-1]], **node}
+    if "anyOf" in node:
+        node = _unwrap_any_of(node)
+        if "anyOf" in node:
+            return node
+        return _convert(node, definitions, defaults=defaults)
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if isinstance(node.get("default"), dict):
+        node["default"] = {}
+    if not defaults or node.get("default", ...) in (None, []):
+        node.pop("default", None)
+    out: dict[str, Any] = {}
+    for key in _KEEP:
+        if key not in node:
+            continue
+        value = node[key]
+        if key == "properties":
+            value = {
+                name: _convert(sub, definitions, defaults=defaults) for name, sub in value.items()
+            }
+        elif key == "items":
+            value = _convert(value, definitions, defaults=defaults)
+        elif isinstance(value, list):
+            value = list(value)
+        out[key] = value
+    for key, value in node.items():
+        if key.startswith("x-kubernetes-"):
+            out[key] = value
+    if out.get("type") == "object" and "properties" not in out:
+        out["properties"] = {}
+    return out
+
+
+def _unwrap_any_of(node: dict[str, Any]) -> dict[str, Any]:
+    options = [option for option in node.pop("anyOf") if option.get("type") != "null"]
+    if node.get("x-kubernetes-int-or-string") or (
+        len(options) == 1 and options[0].get("x-kubernetes-int-or-string")
+    ):
+        inner = options[0] if len(options) == 1 else {}
+        merged = {**inner, **node}
+        # The one anyOf a structural schema allows: integer or string, untyped at the top.
+        return {
+            **{k: merged[k] for k in ("description", "pattern") if k in merged},
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+        }
+    if len(options) != 1:
+        raise TypeError(f"cannot express anyOf with {len(options)} non-null options structurally")
+    return {**options[0], **node}
+
+
+def spec_schema() -> dict[str, Any]:
+    return structural_schema(SyftMonitorSpec)
+
+
+def status_schema() -> dict[str, Any]:
+    return structural_schema(SyftMonitorStatus, defaults=False)
+
+
+def open_api_schema() -> dict[str, Any]:
+    return {
+        "description": "A SyftMonitor runs the notify (and optionally approve) service for one "
+        "SyftBox data owner.",
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {
+                "type": "object",
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "pattern": DNS_LABEL,
+                        "maxLength": names.MAX_MONITOR_NAME,
+                    }
+                },
+            },
+            "spec": spec_schema(),
+            "status": status_schema(),
+        },
+    }
+
+
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Email", "type": "string", "jsonPath": ".spec.doEmail"},
+    {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"},
+    {
+        "name": "Ready",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+    },
+    {"name": "Last Poll", "type": "date", "jsonPath": ".status.lastPollTime"},
+    {"name": "Notified", "type": "integer", "jsonPath": ".status.notificationsSent"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {
+        "name": "Reason",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+    },
+    {"name": "Suspended", "type": "boolean", "priority": 1, "jsonPath": ".spec.suspend"},
+]
+
+
+def build_crd() -> dict[str, Any]:
+    """The CustomResourceDefinition object, ready to apply."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": names.CRD_NAME,
+            "labels": {
+                names.LABEL_NAME: names.APP_NAME,
+                names.LABEL_PART_OF: names.APP_NAME,
+            },
+        },
+        "spec": {
+            "group": names.GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": names.KIND,
+                "listKind": f"{names.KIND}List",
+                "plural": names.PLURAL,
+                "singular": names.SINGULAR,
+                "shortNames": list(names.SHORT_NAMES),
+                "categories": list(names.CATEGORIES),
+            },
+            "versions": [
+                {
+                    "name": names.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {"openAPIV3Schema": open_api_schema()},
+                }
+            ],
+        },
+    }
+
+
+HEADER = (
+    "# Generated by `python -m syft_operator.crd` from the models in syft_operator/crd.py.\n"
+    "# Do not edit: change the models and regenerate (a test compares the two).\n"
+)
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Repeated sub-schemas are written out in full: anchors confuse readers and some tools."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def to_yaml(document: Any) -> str:
+    return yaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, width=100)
+
+
+def render_crd_yaml() -> str:
+    return HEADER + "---\n" + to_yaml(build_crd())
+
+
+def main() -> None:
+    sys.stdout.write(render_crd_yaml())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""One reconcile of one SyftMonitor: spec -> children -> status, without kopf's control flow.
+
+The kopf handlers (`handlers.py`) stay thin: they call `reconcile()`, copy the status it returns
+into kopf's patch, post the Event it asks for, and turn its verdict into kopf's retry semantics.
+Everything here works on plain dicts and a `KubeApi`, so it is the same code whether a spec
+change, an operator restart or the periodic timer triggered it.
+
+Level-based: the desired state is recomputed from the whole spec every time, and writing is
+skipped where the cluster already matches (see `apply.py`), so running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from syft_monitors.config import describe_validation_error
+from syft_operator import names, status
+from syft_operator.apply import ApplyReport, reconcile_children
+from syft_operator.config import OperatorConfig
+from syft_operator.crd import SyftMonitorSpec
+from syft_operator.errors import (
+    InvalidSpecError,
+    KubeApiError,
+    OperatorError,
+    SecretsError,
+)
+from syft_operator.kube import CONFIG_MAP, KubeApi
+from syft_operator.render import RenderOptions, render
+from syft_operator.secret_refs import resolve_secrets
+
+logger = logging.getLogger(__name__)
+
+Verdict = Literal["success", "retry", "error"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EventRequest:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass
+class ReconcileResult:
+    verdict: Verdict
+    #: Fields to merge into `.status` (None values delete a field).
+    status: dict[str, Any]
+    message: str = ""
+    events: list[EventRequest] = dataclasses.field(default_factory=list)
+    report: ApplyReport | None = None
+
+
+def parse_spec(body: Mapping[str, Any]) -> SyftMonitorSpec:
+    try:
+        return SyftMonitorSpec.model_validate(body.get("spec") or {})
+    except ValidationError as error:
+        raise InvalidSpecError(f"spec: {describe_validation_error(error)}") from error
+
+
+class _Conditions:
+    """The conditions being built, plus an Event for each news-worthy change of Ready."""
+
+    def __init__(self, body: Mapping[str, Any], now: dt.datetime) -> None:
+        generation = (body.get("metadata") or {}).get("generation")
+        self.generation = generation if isinstance(generation, int) else None
+        self.items: list[dict[str, Any]] = list((body.get("status") or {}).get("conditions") or [])
+        self.events: list[EventRequest] = []
+        self.now = now
+
+    def set(self, type_: str, value: status.Status, reason: str, message: str) -> None:
+        if type_ == status.READY and status.changed(self.items, type_, value, reason):
+            # Suspending is the user's own doing: no Warning for it.
+            if value == "True":
+                self.events.append(EventRequest("Normal", reason, message))
+            elif reason != "Suspended":
+                self.events.append(EventRequest("Warning", reason, message))
+        self.items = status.set_condition(
+            self.items, type_, value, reason, message, generation=self.generation, now=self.now
+        )
+
+
+def reconcile(
+    api: KubeApi,
+    body: Mapping[str, Any],
+    config: OperatorConfig,
+    *,
+    now: dt.datetime | None = None,
+) -> ReconcileResult:
+    """Bring the children of `body` in line with its spec and say what the status should be."""
+    conditions = _Conditions(body, now or dt.datetime.now(dt.UTC))
+    result = ReconcileResult(verdict="success", status={})
+    try:
+        _reconcile(api, body, config, conditions, result)
+    except InvalidSpecError as error:
+        result.verdict, result.message = "error", str(error)
+        conditions.set(status.READY, "False", error.reason, str(error))
+    except KubeApiError as error:
+        result.verdict, result.message = "retry", str(error)
+        conditions.set(status.READY, "False", "ApiError", str(error))
+    except OperatorError as error:
+        # Missing Secrets, name conflicts: fixable by the user, so retried with backoff.
+        result.verdict, result.message = "retry", str(error)
+        conditions.set(status.READY, "False", error.reason, str(error))
+    result.status["observedGeneration"] = conditions.generation
+    result.status["conditions"] = conditions.items
+    result.events = conditions.events
+    return result
+
+
+def _reconcile(
+    api: KubeApi,
+    body: Mapping[str, Any],
+    config: OperatorConfig,
+    conditions: _Conditions,
+    result: ReconcileResult,
+) -> None:
+    meta = body.get("metadata") or {}
+    name, namespace = str(meta["name"]), str(meta["namespace"])
+    spec = parse_spec(body)
+    options = RenderOptions(
+        default_image=config.monitor_image, image_pull_policy=config.image_pull_policy
+    )
+    children = render(name, namespace, spec, options)
+    try:
+        resolve_secrets(api, namespace, spec)
+    except SecretsError as error:
+        conditions.set(status.SECRETS_RESOLVED, "False", error.reason, str(error))
+        raise
+    conditions.set(
+        status.SECRETS_RESOLVED, "True", "SecretsFound", "every referenced Secret key is usable"
+    )
+    report = reconcile_children(api, children, body)
+    result.report = report
+    workload = f"{children.workload['kind']}/{children.workload['metadata']['name']}"
+    result.status["workload"] = workload
+    available, reason, message = status.workload_availability(
+        report.workload, suspended=spec.suspend
+    )
+    conditions.set(status.WORKLOAD_AVAILABLE, available, reason, message)
+    if spec.suspend:
+        conditions.set(status.READY, "False", "Suspended", "spec.suspend is true")
+    elif available == "False":
+        conditions.set(status.READY, "False", reason, message)
+    else:
+        conditions.set(status.READY, "True", "Reconciled", f"{workload} is up to date")
+
+
+def mirror_monitor_status(api: KubeApi, body: Mapping[str, Any]) -> dict[str, Any]:
+    """lastPollTime, notificationsSent, lastError from the monitor's state ConfigMap."""
+    meta = body.get("metadata") or {}
+    state = api.get(CONFIG_MAP, str(meta["namespace"]), names.state_map_name(str(meta["name"])))
+    return status.mirror_fields((state or {}).get("data"))

@@ -1,0 +1,423 @@
+"""Pure functions from a SyftMonitor spec to the manifests of its children.
+
+Nothing here talks to the API or reads the clock: the same spec always renders the same objects,
+which is what makes reconciling idempotent and these functions testable without a server. Owner
+references are added later (`apply.py`, with `kopf.adopt`), since they need the live object's uid.
+
+Per SyftMonitor `<name>`:
+- ConfigMap `<name>-config`: one monitor config per service (`notify.yaml`, `approve.yaml`), valid
+  for `syft_monitors.config.parse_config`, reading its state from ConfigMap `<name>-state`;
+- ConfigMap `<name>-state`: created empty, then owned by the monitor (never overwritten);
+- ServiceAccount, Role, RoleBinding `<name>-monitor`: the pod may get/update/patch its own state
+  ConfigMap and get its own Secrets, by name, nothing else;
+- Deployment or CronJob `<name>-monitor`: one container per service, hardened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any, Literal
+
+import yaml
+
+from syft_operator import names
+from syft_operator.crd import SyftMonitorSpec
+from syft_operator.rbac import monitor_role_rules
+
+Manifest = dict[str, Any]
+Service = Literal["notify", "approve"]
+
+#: Container port of each service's `/metrics` and `/healthz`.
+METRICS_PORTS: dict[str, int] = {"notify": 9101, "approve": 9102}
+#: The token files inside the pod, whatever the Secret's key is called.
+TOKEN_FILE = "token.json"  # noqa: S105 - a file name
+PASSWORD_FILE = "password"  # noqa: S105 - a file name
+DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"memory": "512Mi"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderOptions:
+    """Operator-wide choices that are not part of a SyftMonitor's spec."""
+
+    #: Image used when the spec does not name one.
+    default_image: str
+    image_pull_policy: str = "IfNotPresent"
+
+
+@dataclasses.dataclass(frozen=True)
+class Children:
+    """Everything one SyftMonitor owns, in the order they are applied."""
+
+    config_map: Manifest
+    state_map: Manifest
+    service_account: Manifest
+    role: Manifest
+    role_binding: Manifest
+    workload: Manifest
+
+    def owned(self) -> list[Manifest]:
+        """Objects the operator keeps equal to the spec (the state ConfigMap is not one)."""
+        return [
+            self.config_map,
+            self.service_account,
+            self.role,
+            self.role_binding,
+            self.workload,
+        ]
+
+    @property
+    def stale_workload_kind(self) -> str:
+        """The workload kind the other mode would have made: removed on a mode switch."""
+        return "CronJob" if self.workload["kind"] == "Deployment" else "Deployment"
+
+
+def render(name: str, namespace: str, spec: SyftMonitorSpec, options: RenderOptions) -> Children:
+    """All children of SyftMonitor `namespace/name`."""
+    config_map = render_config_map(name, spec)
+    children = Children(
+        config_map=config_map,
+        state_map=render_state_map(name),
+        service_account=render_service_account(name),
+        role=render_role(name, spec),
+        role_binding=render_role_binding(name, namespace),
+        workload=render_workload(name, spec, options, config_hash(config_map)),
+    )
+    for field in dataclasses.fields(children):
+        getattr(children, field.name)["metadata"]["namespace"] = namespace
+    return children
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+def secret_mount_dir(purpose: str) -> str:
+    return f"{names.SECRETS_DIR}/{purpose}"
+
+
+def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) -> dict[str, Any]:
+    """The `syft-bg` config of one service, as a mapping `parse_config` accepts."""
+    cronjob = spec.mode == "CronJob"
+    toggles = spec.notifications
+    config: dict[str, Any] = {
+        "do_email": spec.do_email,
+        # No SyftBox folder in the pod: jobs are read from Drive only.
+        "syftbox_root": None,
+        "drive_token_path": f"{secret_mount_dir('drive')}/{TOKEN_FILE}",
+        "gmail_token_path": f"{secret_mount_dir('gmail')}/{TOKEN_FILE}",
+        "state_file": f"{names.TMP_DIR}/syft-monitor/state.json",
+        "daemon_dir": f"{names.TMP_DIR}/syft-monitor",
+        "state_backend": "configmap",
+        "state_configmap": {"name": names.state_map_name(name)},
+        "email_format": spec.email_format,
+        "notify_on_new_job": toggles.new_job,
+        "notify_on_approved": toggles.job_approved,
+        "notify_on_executed": toggles.job_executed,
+        "notify_on_failed": toggles.job_failed,
+        "notify_on_rejected": toggles.job_rejected,
+        "notify_on_new_peer": toggles.new_peer,
+        "notify_on_peer_granted": toggles.peer_granted,
+        "interval": spec.intervals.notify,
+        "sender": spec.sender.type,
+        # A CronJob pod lives for one poll: nothing would scrape it.
+        "metrics_port": None if cronjob else METRICS_PORTS[service],
+        "metrics_host": "0.0.0.0",  # noqa: S104 - inside the pod, for the kubelet and Prometheus
+        "approve": {
+            "interval": spec.intervals.approve,
+            "approved_domains": list(spec.approve.approved_domains),
+            "approved_peers": list(spec.approve.approved_peers),
+            "auto_approvals": [
+                {
+                    "name": rule.name,
+                    "peers": list(rule.peers),
+                    "file_contents": [
+                        {"relative_path": f.relative_path, "sha256": f.sha256}
+                        for f in rule.file_contents
+                    ],
+                    "file_paths": list(rule.file_paths),
+                    "run_sh_sha256": list(rule.run_sh_sha256),
+                }
+                for rule in spec.approve.auto_approvals
+            ],
+        },
+    }
+    if spec.google_api_root is not None:
+        config["google_api_root"] = spec.google_api_root
+    smtp = spec.sender.smtp
+    if smtp is not None:
+        config["smtp"] = {
+            "host": smtp.host,
+            "port": smtp.port,
+            "starttls": smtp.tls == "starttls",
+            "ssl": smtp.tls == "ssl",
+            "username": smtp.username,
+            "password_file": (
+                f"{secret_mount_dir('smtp')}/{PASSWORD_FILE}"
+                if smtp.credentials_secret_ref is not None
+                else None
+            ),
+            "from_address": smtp.from_address,
+        }
+    return config
+
+
+def render_config_map(name: str, spec: SyftMonitorSpec) -> Manifest:
+    data = {
+        f"{service}.yaml": _yaml(render_monitor_config(name, spec, service))
+        for service in spec.services
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(names.config_map_name(name), name, "config"),
+        "data": data,
+    }
+
+
+def config_hash(config_map: Manifest) -> str:
+    """Changes whenever the rendered config does: the pod template carries it to roll pods."""
+    return _digest(config_map["data"])[:16]
+
+
+def render_state_map(name: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(names.state_map_name(name), name, "state"),
+        # The monitor writes `state.json` and its heartbeat keys; the operator only creates it.
+        "data": {},
+    }
+
+
+# --- identity and permissions --------------------------------------------------------------------
+
+
+def render_service_account(name: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(names.workload_name(name), name, "monitor"),
+        # Only pods that ask for the token get it (the monitor pod does, for its state).
+        "automountServiceAccountToken": False,
+    }
+
+
+def render_role(name: str, spec: SyftMonitorSpec) -> Manifest:
+    secrets = sorted({ref.name for ref in spec.secret_refs().values()})
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _metadata(names.workload_name(name), name, "monitor"),
+        "rules": monitor_role_rules(names.state_map_name(name), secrets),
+    }
+
+
+def render_role_binding(name: str, namespace: str) -> Manifest:
+    account = names.workload_name(name)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(account, name, "monitor"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    }
+
+
+# --- workload ------------------------------------------------------------------------------------
+
+
+def render_workload(
+    name: str, spec: SyftMonitorSpec, options: RenderOptions, hash_: str
+) -> Manifest:
+    template = render_pod_template(name, spec, options, hash_)
+    metadata = _metadata(names.workload_name(name), name, "monitor")
+    if spec.mode == "Deployment":
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata,
+            "spec": {
+                "replicas": 0 if spec.suspend else 1,
+                # Two monitors of one data owner would race on the state and double-send.
+                "strategy": {"type": "Recreate"},
+                "revisionHistoryLimit": 3,
+                "selector": {"matchLabels": names.selector_labels(name)},
+                "template": template,
+            },
+        }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata,
+        "spec": {
+            "schedule": spec.schedule,
+            "suspend": spec.suspend,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 300,
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": names.common_labels(name, "monitor")},
+                "spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": 900,
+                    "ttlSecondsAfterFinished": 3600,
+                    "template": template,
+                },
+            },
+        },
+    }
+
+
+def render_pod_template(
+    name: str, spec: SyftMonitorSpec, options: RenderOptions, hash_: str
+) -> Manifest:
+    cronjob = spec.mode == "CronJob"
+    annotations = {names.CONFIG_HASH_ANNOTATION: hash_}
+    if not cronjob:
+        annotations.update(
+            {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(METRICS_PORTS[spec.services[0]]),
+                "prometheus.io/path": "/metrics",
+            }
+        )
+    refs = spec.secret_refs()
+    volumes: list[Manifest] = [
+        {"name": "config", "configMap": {"name": names.config_map_name(name)}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    ]
+    mounts: list[Manifest] = [
+        {"name": "config", "mountPath": names.CONFIG_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": names.TMP_DIR},
+    ]
+    for purpose, ref in refs.items():
+        file = PASSWORD_FILE if purpose == "smtp" else TOKEN_FILE
+        volumes.append(
+            {
+                "name": f"{purpose}-secret",
+                "secret": {
+                    "secretName": ref.name,
+                    "items": [{"key": ref.key, "path": file}],
+                    # Readable by the pod's group (fsGroup) only.
+                    "defaultMode": 0o440,
+                },
+            }
+        )
+        mounts.append(
+            {"name": f"{purpose}-secret", "mountPath": secret_mount_dir(purpose), "readOnly": True}
+        )
+    containers = [
+        _container(service, spec, options, mounts, cronjob=cronjob) for service in spec.services
+    ]
+    return {
+        "metadata": {"labels": names.common_labels(name, "monitor"), "annotations": annotations},
+        "spec": {
+            "serviceAccountName": names.workload_name(name),
+            # The monitor reads and writes its state ConfigMap through the API.
+            "automountServiceAccountToken": True,
+            "enableServiceLinks": False,
+            "restartPolicy": "OnFailure" if cronjob else "Always",
+            "terminationGracePeriodSeconds": 30,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": names.RUN_AS_USER,
+                "runAsGroup": names.RUN_AS_USER,
+                "fsGroup": names.RUN_AS_USER,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": containers,
+            "volumes": volumes,
+        },
+    }
+
+
+def _container(
+    service: Service,
+    spec: SyftMonitorSpec,
+    options: RenderOptions,
+    mounts: list[Manifest],
+    *,
+    cronjob: bool,
+) -> Manifest:
+    args = ["--config", f"{names.CONFIG_DIR}/{service}.yaml", "run", service]
+    if cronjob:
+        args.append("--once")
+    container: Manifest = {
+        "name": service,
+        "image": spec.image or options.default_image,
+        "imagePullPolicy": options.image_pull_policy,
+        "command": ["syft-bg"],
+        "args": args,
+        "env": [
+            {"name": "SYFT_LOG_FORMAT", "value": "json"},
+            {"name": "HOME", "value": names.TMP_DIR},
+            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        ],
+        "resources": _resources(spec),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": mounts,
+    }
+    if not cronjob:
+        port_name = f"{service}-metrics"
+        container["ports"] = [
+            {"name": port_name, "containerPort": METRICS_PORTS[service], "protocol": "TCP"}
+        ]
+        container["livenessProbe"] = {
+            "httpGet": {"path": "/healthz", "port": port_name},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 30,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        }
+    return container
+
+
+def _resources(spec: SyftMonitorSpec) -> dict[str, dict[str, Any]]:
+    if spec.resources is None:
+        return {kind: dict(values) for kind, values in DEFAULT_RESOURCES.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for kind, quantities in (
+        ("requests", spec.resources.requests),
+        ("limits", spec.resources.limits),
+    ):
+        if quantities is not None:
+            values = quantities.model_dump(by_alias=True, exclude_none=True)
+            if values:
+                out[kind] = values
+    return out
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _metadata(object_name: str, monitor: str, component: str) -> Manifest:
+    return {"name": object_name, "labels": names.common_labels(monitor, component)}
+
+
+def _digest(value: object) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def manifest_hash(manifest: Manifest) -> str:
+    """Hash of what the operator writes, without the hash annotation itself."""
+    body = json.loads(json.dumps(manifest))
+    annotations = body.get("metadata", {}).get("annotations", {})
+    annotations.pop(names.APPLIED_HASH_ANNOTATION, None)
+    return _digest(body)[:16]
+
+
+def _yaml(value: object) -> str:
+    return yaml.safe_dump(value, sort_keys=False, width=100)

@@ -1,0 +1,71 @@
+"""Checking that the Secrets a SyftMonitor names exist and hold usable values.
+
+A monitor pod whose token Secret is missing would sit in CreateContainerConfigError, and one with
+a malformed token would crash-loop; checking first lets the operator say which Secret and key is
+wrong in the SyftMonitor's status. Values are decoded only to be checked here and never leave this
+module: messages name the Secret, the key and the purpose, nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from syft_monitors.protocol.emails import safe_repr
+from syft_operator.crd import SecretKeyRef, SyftMonitorSpec
+from syft_operator.errors import SecretsError
+from syft_operator.kube import SECRET, KubeApi
+
+#: What google-auth needs to refresh an authorized-user token.
+TOKEN_FIELDS = ("refresh_token", "client_id", "client_secret")
+PURPOSES = {"drive": "Drive token", "gmail": "Gmail token", "smtp": "SMTP password"}
+
+
+def resolve_secrets(api: KubeApi, namespace: str, spec: SyftMonitorSpec) -> None:
+    """Return when every referenced key is usable, else raise `SecretsError` for the first one."""
+    cache: dict[str, dict[str, Any] | None] = {}
+    for purpose, ref in spec.secret_refs().items():
+        if ref.name not in cache:
+            cache[ref.name] = api.get(SECRET, namespace, ref.name)
+        check_secret(cache[ref.name], ref, purpose)
+
+
+def check_secret(secret: dict[str, Any] | None, ref: SecretKeyRef, purpose: str) -> None:
+    what = f"{PURPOSES.get(purpose, purpose)}: key {safe_repr(ref.key)} of Secret"
+    where = f"{what} {safe_repr(ref.name)}"
+    if secret is None:
+        raise SecretsError(
+            f"Secret {safe_repr(ref.name)} ({PURPOSES.get(purpose, purpose)}) not found",
+            reason="SecretNotFound",
+        )
+    data = secret.get("data") or {}
+    string_data = secret.get("stringData") or {}
+    if ref.key in data:
+        try:
+            value = base64.b64decode(str(data[ref.key]), validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise SecretsError(f"{where} is not valid base64", reason="SecretMalformed") from error
+    elif ref.key in string_data:
+        value = str(string_data[ref.key]).encode()
+    else:
+        raise SecretsError(f"{where} does not exist", reason="SecretKeyMissing")
+    if not value.strip():
+        raise SecretsError(f"{where} is empty", reason="SecretMalformed")
+    if purpose in ("drive", "gmail"):
+        _check_token(value, where)
+
+
+def _check_token(value: bytes, where: str) -> None:
+    try:
+        token = json.loads(value)
+    except ValueError as error:
+        raise SecretsError(f"{where} is not JSON", reason="SecretMalformed") from error
+    if not isinstance(token, dict) or not all(
+        isinstance(token.get(field), str) and token.get(field) for field in TOKEN_FIELDS
+    ):
+        raise SecretsError(
+            f"{where} is not an authorized-user token (needs {', '.join(TOKEN_FIELDS)})",
+            reason="SecretMalformed",
+        )

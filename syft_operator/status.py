@@ -1,0 +1,153 @@
+"""Conditions in the standard Kubernetes shape, and the status fields mirrored from the monitor.
+
+A condition keeps its `lastTransitionTime` while its status stays the same (only reason and
+message move), as `metav1.Condition` requires; `observedGeneration` says which spec it describes.
+The mirrored fields come from small keys the monitor writes next to its state document in the
+`<name>-state` ConfigMap; they are untrusted input, so each is parsed, bounded and dropped when
+malformed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+READY = "Ready"
+SECRETS_RESOLVED = "SecretsResolved"
+WORKLOAD_AVAILABLE = "WorkloadAvailable"
+CONDITION_TYPES = (READY, SECRETS_RESOLVED, WORKLOAD_AVAILABLE)
+STATUSES = ("True", "False", "Unknown")
+
+Status = Literal["True", "False", "Unknown"]
+ConditionDict = dict[str, Any]
+
+#: Keys the monitor writes into its state ConfigMap for the operator (see `state.configmap`).
+LAST_POLL_KEY = "lastPollTime"
+NOTIFICATIONS_SENT_KEY = "notificationsSent"
+LAST_ERROR_KEY = "lastError"
+MAX_ERROR_LENGTH = 500
+MAX_MESSAGE_LENGTH = 1000
+
+
+def rfc3339(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def find_condition(
+    conditions: Sequence[Mapping[str, Any]] | None, type_: str
+) -> Mapping[str, Any] | None:
+    for condition in conditions or ():
+        if condition.get("type") == type_:
+            return condition
+    return None
+
+
+def set_condition(
+    conditions: Sequence[Mapping[str, Any]] | None,
+    type_: str,
+    status: Status,
+    reason: str,
+    message: str,
+    *,
+    generation: int | None,
+    now: dt.datetime,
+) -> list[ConditionDict]:
+    """A new list with `type_` set; its transition time moves only when its status changes."""
+    previous = find_condition(conditions, type_)
+    transition = rfc3339(now)
+    if previous is not None and previous.get("status") == status:
+        transition = str(previous.get("lastTransitionTime") or transition)
+    updated: ConditionDict = {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message[:MAX_MESSAGE_LENGTH],
+        "lastTransitionTime": transition,
+    }
+    if generation is not None:
+        updated["observedGeneration"] = generation
+    out = [dict(c) for c in conditions or () if c.get("type") != type_]
+    out.append(updated)
+    order = {name: index for index, name in enumerate(CONDITION_TYPES)}
+    out.sort(key=lambda c: order.get(str(c.get("type")), len(order)))
+    return out
+
+
+def changed(
+    conditions: Sequence[Mapping[str, Any]] | None, type_: str, status: Status, reason: str
+) -> bool:
+    """True when setting this status and reason would be news (worth an Event)."""
+    previous = find_condition(conditions, type_)
+    return previous is None or (previous.get("status"), previous.get("reason")) != (
+        status,
+        reason,
+    )
+
+
+def workload_availability(
+    workload: Mapping[str, Any] | None, *, suspended: bool
+) -> tuple[Status, str, str]:
+    """WorkloadAvailable as far as the workload's own status shows it."""
+    if workload is None:
+        return "False", "WorkloadMissing", "the monitor workload does not exist"
+    kind = workload.get("kind")
+    status = workload.get("status") or {}
+    if suspended:
+        what = "scaled to zero" if kind == "Deployment" else "suspended"
+        return "False", "Suspended", f"spec.suspend is true: the {kind} is {what}"
+    if kind == "CronJob":
+        last = status.get("lastSuccessfulTime")
+        detail = f"; last successful run {last}" if isinstance(last, str) else ""
+        return "True", "Scheduled", f"the CronJob is scheduled{detail}"
+    available = status.get("availableReplicas")
+    if isinstance(available, int) and available >= 1:
+        return "True", "MinimumReplicasAvailable", "the monitor pod is available"
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Available" and condition.get("status") == "False":
+            reason = str(condition.get("reason") or "Unavailable")
+            return "False", "Unavailable", f"Deployment not available ({reason[:100]})"
+    return "Unknown", "Pending", "the Deployment has not reported an available pod yet"
+
+
+def mirror_fields(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """lastPollTime, notificationsSent and lastError from the state ConfigMap's data.
+
+    Every key is present in the result: None removes a field from the status (merge patch), so a
+    cleared error disappears instead of lingering.
+    """
+    data = data or {}
+    return {
+        LAST_POLL_KEY: _timestamp(data.get(LAST_POLL_KEY)),
+        NOTIFICATIONS_SENT_KEY: _count(data.get(NOTIFICATIONS_SENT_KEY)),
+        LAST_ERROR_KEY: _error(data.get(LAST_ERROR_KEY)),
+    }
+
+
+def _timestamp(value: object) -> str | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return rfc3339(parsed)
+
+
+def _count(value: object) -> int | None:
+    if not isinstance(value, str) or not value.strip().isdigit() or len(value) > 18:
+        return None
+    return int(value.strip())
+
+
+def _error(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in value).strip()
+    if not cleaned:
+        return None
+    if len(cleaned) > MAX_ERROR_LENGTH:
+        cleaned = cleaned[: MAX_ERROR_LENGTH - 1] + "\u2026"
+    return cleaned

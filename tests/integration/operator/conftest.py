@@ -1,0 +1,51 @@
+"""The real operator (`syft-operator` console script) as a subprocess against the test API server.
+
+`operator_cluster` gives a namespace `test` with the CRD installed and the operator watching it,
+with a short status interval and short retry delays so the whole lifecycle takes seconds. Tests
+drive it with the official `kubernetes` client (`clients`) and the real kubectl (`kubectl`).
+`schema_cluster` is the same without the operator.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from operator_testkit import (
+    CRD_FILE,
+    NAMESPACE,
+    OperatorCluster,
+    clients_for,
+    start_operator,
+    stop_operator,
+)
+
+from tests.kubeapi import KubeApiServer
+
+
+@pytest.fixture
+def operator_cluster(
+    kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
+) -> Iterator[OperatorCluster]:
+    kube_api.create_namespace(NAMESPACE)
+    kube_api.apply_crd(CRD_FILE)
+    log_path = tmp_path / "operator.log"
+    process = start_operator(kube_api, kubeconfig, log_path)
+    cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
+    try:
+        yield cluster
+    finally:
+        stop_operator(process)
+        # Captured: pytest shows it only when the test failed.
+        sys.stderr.write("--- operator log (tail) ---\n" + cluster.log()[-6000:])
+
+
+@pytest.fixture
+def schema_cluster(kube_api: KubeApiServer, kube_client: Any, tmp_path: Path) -> OperatorCluster:
+    """The API server with the CRD installed and no operator: what the schema alone decides."""
+    kube_api.create_namespace(NAMESPACE)
+    kube_api.apply_crd(CRD_FILE)
+    return OperatorCluster(kube_api, clients_for(kube_client), None, tmp_path / "no-operator.log")
