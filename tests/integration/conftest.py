@@ -1,3 +1,5 @@
+"""Shared fixtures: `world` is a running sandbox with users, token files and a notify monitor."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
