@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck importlint unit integration interop venv clean kind-e2e
+.PHONY: run test lint typecheck importlint unit integration interop venv clean kind-e2e soak
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,11 @@ interop-venv:
 # A real cluster: kind + Docker (prints "skipped: ..." and exits 0 where they are missing).
 kind-e2e: $(STAMP)
 	bash scripts/kind-e2e.sh
+
+# Long reliability runs (crash trials, fault storms); figures go into docs/reliability.md.
+SOAK_FIGURES := .cache/soak-figures.jsonl
+soak: $(STAMP)
+	rm -f $(SOAK_FIGURES)
+	SYFT_SOAK=1 SYFT_RELIABILITY_FIGURES=$(CURDIR)/$(SOAK_FIGURES) \
+		$(BIN)/python -m pytest -n 2 tests/integration/reliability
+	$(BIN)/python scripts/reliability_report.py $(SOAK_FIGURES) docs/reliability.md "make soak"

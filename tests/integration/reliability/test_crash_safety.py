@@ -34,11 +34,13 @@ from syft_monitors.demo import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld
 from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
 from syft_monitors.state.model import StateDocument
+from tests.integration.reliability.figures import record
 from tests.kubeapi.server import KubeApiServer
 
 SOAK = os.environ.get("SYFT_SOAK") == "1"
 SEED = int(os.environ.get("SYFT_CRASH_SEED", str(time.time_ns() if SOAK else 20261126)))
 JOBS_PER_TRIAL = 2
+pytestmark = pytest.mark.timeout(7200 if SOAK else 300)
 
 CHILD = """
 import logging, sys
@@ -96,7 +98,9 @@ def submit(world: DemoWorld, trial: int, count: int) -> int:
     return count + JOBS_PER_TRIAL
 
 
-def check_outcome(world: DemoWorld, submitted: int, doc: StateDocument, log: str) -> None:
+def check_outcome(
+    world: DemoWorld, submitted: int, doc: StateDocument, log: str, *, name: str, trials: int
+) -> None:
     expected = 2 * submitted  # "Job: ..." to the owner, "Job Submitted: ..." to the scientist
     sent = keys_sent(world)
     assert len(sent) >= expected, f"seed {SEED}: {len(sent)} of {expected}\n{log[-3000:]}"
@@ -105,6 +109,16 @@ def check_outcome(world: DemoWorld, submitted: int, doc: StateDocument, log: str
     assert len(sent) == expected, f"seed {SEED}"
     assert doc.intents == {}
     assert sum(key.startswith("new_job:") for key in doc.notified) == expected
+    record(
+        name,
+        seed=SEED,
+        trials=trials,
+        jobs=submitted,
+        emails=len(sent),
+        duplicates=len(duplicates),
+        lost=expected - len(sent),
+        recovered_from_sent_mail=log.count("had been sent before a restart"),
+    )
 
 
 class ChildMonitor:
@@ -164,14 +178,17 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(world: DemoWorld) -
     config = base_config(world)
     state_file = Path(config["state_file"])
     child = ChildMonitor(write_config(world, config), world.workdir / "child.log")
+    trials = 300 if SOAK else 30
     submitted, doc = run_sigkill_trials(
         world,
         child,
-        300 if SOAK else 30,
+        trials,
         lambda: state_file.exists() and bool(json.loads(state_file.read_bytes()).get("cursors")),
         lambda: JsonStateManager(state_file).load(),
     )
-    check_outcome(world, submitted, doc, child.log.read_text())
+    check_outcome(
+        world, submitted, doc, child.log.read_text(), name="sigkill_json_state", trials=trials
+    )
     # The crash window was really hit: some emails were found in Sent mail after a restart.
     assert "had been sent before a restart" in child.log.read_text() or not SOAK
 
@@ -220,14 +237,17 @@ def test_sigkill_with_configmap_state_under_write_conflicts(
 
     writer = threading.Thread(target=conflict_maker, daemon=True)
     writer.start()
+    trials = 100 if SOAK else 10
     try:
         submitted, doc = run_sigkill_trials(
-            world, child, 100 if SOAK else 10, lambda: bool(read().cursors), read
+            world, child, trials, lambda: bool(read().cursors), read
         )
     finally:
         stop.set()
         writer.join(5)
-    check_outcome(world, submitted, doc, child.log.read_text())
+    check_outcome(
+        world, submitted, doc, child.log.read_text(), name="sigkill_configmap_409", trials=trials
+    )
     conflicts = [r for r in kube_api.requests if r.resource == "configmaps" and r.status == 409]
     assert conflicts, "the conflict maker never made a state write lose"
 
@@ -251,7 +271,8 @@ def test_daemon_sigterm_at_random_moments_loses_and_repeats_nothing(
             ),
             30,
         )
-        for trial in range(50 if SOAK else 8):
+        trials = 50 if SOAK else 8
+        for trial in range(trials):
             submitted = submit(world, trial, submitted)
             time.sleep(rng.uniform(0.0, 1.2))
             assert manager.stop()  # SIGTERM: the current poll finishes, state is saved
@@ -264,6 +285,13 @@ def test_daemon_sigterm_at_random_moments_loses_and_repeats_nothing(
     finally:
         manager.stop()
     log = (home / "syft-notify.log").read_text()
-    check_outcome(world, submitted, JsonStateManager(state_file).load(), log)
+    check_outcome(
+        world,
+        submitted,
+        JsonStateManager(state_file).load(),
+        log,
+        name="daemon_sigterm",
+        trials=trials,
+    )
     # Every stop was graceful: no SIGKILL fallback was needed.
     assert "killed" not in log.lower() or "SIGKILL" not in log

@@ -14,6 +14,7 @@ backoff runs on a fake clock advanced between polls, and the client timeout is 0
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -36,10 +37,12 @@ from syft_monitors.sandbox.actors import SimulatedDataScientist
 from syft_monitors.sandbox.faults import FaultKind, FaultRule
 from syft_monitors.sandbox.server import SandboxServer
 from syft_monitors.state.json_file import JsonStateManager
+from tests.integration.reliability.figures import record
 
 DO = "owner@faults.example"
-PEERS = 50
-JOBS = 200
+SOAK = os.environ.get("SYFT_SOAK") == "1"
+PEERS = 100 if SOAK else 50
+JOBS = 1000 if SOAK else 200
 CLIENT_TIMEOUT = 0.25
 SLOW = 0.4  # beyond the client timeout
 
@@ -166,7 +169,7 @@ def expected_keys(world: World) -> int:
     return 2 * PEERS + 2 * JOBS  # request: DO + DS; job: DO "Job:" + DS "Job Submitted:"
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(7200 if SOAK else 300)
 @pytest.mark.parametrize("rate", [0.2, 0.5])
 def test_every_email_exactly_once_under_faults(
     world: World, rate: float, caplog: pytest.LogCaptureFixture
@@ -180,7 +183,7 @@ def test_every_email_exactly_once_under_faults(
     start = world.sandbox.mark()
     polls = 0
     submitted = 0
-    while polls < 100:
+    while polls < (400 if SOAK else 100):
         # Jobs keep arriving while the monitor fights the faults.
         for _ in range(min(JOBS - submitted, rng.randint(10, 30))):
             ds = world.scientists[submitted % PEERS]
@@ -235,6 +238,19 @@ def test_every_email_exactly_once_under_faults(
     assert not [r for r in caplog.records if r.exc_info]
     token = world.sandbox.access_token(DO)
     assert not [r for r in caplog.records if token in r.getMessage()]
+    record(
+        f"faults_{int(rate * 100)}pct",
+        peers=PEERS,
+        jobs=JOBS,
+        polls=polls,
+        emails=len(sent),
+        duplicates=len(duplicates),
+        lost=expected_keys(world) - len(sent),
+        requests=len(records),
+        injected=sum(faults.values()),
+        retry_sleeps=len(world.sleeps.sleeps),
+        warnings=sum(1 for r in caplog.records if r.levelno >= logging.WARNING),
+    )
 
 
 def sent_keys(world: World) -> Counter[str]:
