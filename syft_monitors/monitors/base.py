@@ -226,7 +226,12 @@ class Monitor(abc.ABC):
         if quiet and now - self._heartbeat_written_at < HEARTBEAT_WRITE_EVERY:
             return  # an idle, healthy poll does not rewrite state every few seconds
         try:
-            recorder(success=success, error=describe_error(error) if error else None, events=events)
+            recorder(
+                success=success,
+                error=describe_error(error) if error else None,
+                events=events,
+                monitor=self.monitor_name,
+            )
         except SyftMonitorError as state_error:
             logger.warning("could not record poll in state: %s", state_error)
             return

@@ -118,9 +118,9 @@ class ServiceManager:
         spec = get_service(name)
         daemon = self.daemon(name)
         pid = daemon.get_pid()
-        # The heartbeat is the state's, shared by the services of one config: it is shown for
-        # running services only, where it describes something alive.
-        beat = snapshot.heartbeat if pid is not None else {}
+        # Each service's own heartbeat in the shared state; shown for running services only,
+        # where it describes something alive.
+        beat = snapshot.heartbeats.get(spec.name, {}) if pid is not None else {}
         return ServiceStatus(
             name=spec.name,
             description=spec.description,
@@ -142,7 +142,7 @@ class _Snapshot:
 
     ok: bool
     configured: dict[str, bool]
-    heartbeat: dict[str, Any]
+    heartbeats: dict[str, dict[str, Any]]
 
     @classmethod
     def read(cls, config_path: Path) -> _Snapshot:
@@ -153,20 +153,25 @@ class _Snapshot:
         except SyftMonitorError:
             return cls(False, {}, {})
         configured = {name: spec.is_configured(config) for name, spec in SERVICES.items()}
-        return cls(True, configured, _heartbeat(config))
+        names = [spec.name for spec in SERVICES.values()]
+        return cls(True, configured, _heartbeats(config, names))
 
 
-def _heartbeat(config: Any) -> dict[str, Any]:
+def _heartbeats(config: Any, monitors: list[str]) -> dict[str, dict[str, Any]]:
     # A missing state file means "never polled": do not create one (nor its lock) by looking.
     if config.state_backend == "file" and not Path(config.state_file).exists():
         return {}
     from syft_monitors.monitors.wiring import state_from_config  # noqa: PLC0415
 
     try:
-        beat = state_from_config(config).heartbeat()
+        state = state_from_config(config)
+        return {name: _describe(state.heartbeat(name)) for name in monitors}
     except SyftMonitorError as error:
         logger.warning("cannot read the state's heartbeat: %s", error)
         return {}
+
+
+def _describe(beat: Any) -> dict[str, Any]:
     current = None
     if beat.last_error is not None and (
         beat.last_success_at is None

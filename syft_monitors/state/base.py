@@ -345,8 +345,12 @@ class StateManager(abc.ABC):
 
     # --- liveness ---------------------------------------------------------------------------
 
-    def heartbeat(self) -> Heartbeat:
-        return self._view().heartbeat
+    def heartbeat(self, monitor: str | None = None) -> Heartbeat:
+        """The liveness of `monitor`, or of all monitors on this state together."""
+        doc = self._view()
+        if monitor is None:
+            return doc.heartbeat
+        return doc.heartbeats.get(monitor, Heartbeat())
 
     def record_poll(
         self,
@@ -355,16 +359,17 @@ class StateManager(abc.ABC):
         now: dt.datetime | None = None,
         *,
         events: int = 0,
+        monitor: str | None = None,
     ) -> Heartbeat:
-        """Note the end of one poll; `events` is how many events it produced."""
+        """Note the end of one poll; `events` is how many events it produced. With `monitor`,
+        that monitor's own heartbeat is updated too."""
         when = utc_now() if now is None else now
         stamp = to_timestamp(when)
         day = dt.datetime.fromisoformat(stamp).date().isoformat()
         if events < 0:
             raise ValueError("events must be >= 0")
 
-        def mutate(doc: StateDocument) -> Heartbeat:
-            beat = doc.heartbeat
+        def advance(beat: Heartbeat) -> Heartbeat:
             changes: dict[str, Any] = {"last_poll_at": stamp}
             if success:
                 changes["last_success_at"] = stamp
@@ -376,7 +381,12 @@ class StateManager(abc.ABC):
             else:
                 changes["events_day"] = day
                 changes["events_today"] = events
-            doc.heartbeat = beat.model_copy(update=changes)
+            return beat.model_copy(update=changes)
+
+        def mutate(doc: StateDocument) -> Heartbeat:
+            doc.heartbeat = advance(doc.heartbeat)
+            if monitor is not None:
+                doc.heartbeats[monitor] = advance(doc.heartbeats.get(monitor, Heartbeat()))
             return doc.heartbeat
 
         return self.update(mutate)

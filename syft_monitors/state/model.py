@@ -168,7 +168,10 @@ class StateDocument(BaseModel):
     seen: dict[str, SeenRecord] = Field(default_factory=dict)
     #: Peer email -> last known peer state.
     peers: dict[str, str] = Field(default_factory=dict)
+    #: All monitors on this state together (what the operator mirrors into the CR status).
     heartbeat: Heartbeat = Field(default_factory=Heartbeat)
+    #: Monitor name -> that monitor's own liveness (notify and approve may share one state).
+    heartbeats: dict[str, Heartbeat] = Field(default_factory=dict)
     #: Monitor name -> Drive changes cursor (monitors sharing one file keep separate cursors).
     cursors: dict[str, str] = Field(default_factory=dict)
     #: Source name -> when its first (silent) baseline was taken.
@@ -210,6 +213,7 @@ class StateDocument(BaseModel):
             seen=dict(self.seen),
             peers=dict(self.peers),
             heartbeat=self.heartbeat,
+            heartbeats=dict(self.heartbeats),
             cursors=dict(self.cursors),
             baselined=dict(self.baselined),
             folders=dict(self.folders),
