@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from syft_monitors.drive.files import FILE_FIELDS, Change, DriveFile
-from syft_monitors.errors import MessageTooLargeError, ServiceError
+from syft_monitors.errors import CredentialsError, MessageTooLargeError, ServiceError
 from syft_monitors.google.retry import DEFAULT_POLICY, RequestObserver, RetryPolicy, execute
 
 ServiceFactory = Callable[[], Any]
@@ -45,17 +45,41 @@ class DriveApi:
         if service is None:
             service = self._factory()
             self._local.service = service
+            self._local.collections = {}
         return service
 
+    def collection(self, name: str) -> Any:
+        """This thread's `service.<name>()` ("files", "changes", "permissions"), built once."""
+        # googleapiclient builds every method of a resource object on each `service.files()`
+        # call (about a quarter of a request's client CPU): build each collection once per thread.
+        service = self.service
+        collections: dict[str, Any] = self._local.collections
+        if name not in collections:
+            collections[name] = getattr(service, name)()
+        return collections[name]
+
     def _call(self, request: Any, method: str) -> Any:
-        return execute(
-            request, api="drive", method=method, policy=self._policy, observer=self._observer
-        )
+        try:
+            return execute(
+                request, api="drive", method=method, policy=self._policy, observer=self._observer
+            )
+        except CredentialsError:
+            self.forget_service()
+            raise
+
+    def forget_service(self) -> None:
+        """Drop this thread's service: the next call builds one, re-reading the token file.
+
+        Called when Google rejects the credentials, so that a re-authorization (a new token
+        file, an updated Secret) is picked up without restarting the process.
+        """
+        self._local.service = None
+        self._local.collections = {}
 
     # --- changes feed ---------------------------------------------------------------------------
 
     def start_page_token(self) -> str:
-        request = self.service.changes().getStartPageToken()
+        request = self.collection("changes").getStartPageToken()
         return str(self._call(request, "changes.getStartPageToken")["startPageToken"])
 
     def changes(self, page_token: str) -> tuple[list[Change], str]:
@@ -66,7 +90,7 @@ class DriveApi:
         found: list[Change] = []
         token = page_token
         while True:
-            request = self.service.changes().list(
+            request = self.collection("changes").list(
                 pageToken=token,
                 pageSize=FEED_PAGE_SIZE,
                 includeRemoved=True,
@@ -107,7 +131,7 @@ class DriveApi:
                 params["orderBy"] = order_by
             if page_token:
                 params["pageToken"] = page_token
-            reply = self._call(self.service.files().list(**params), "files.list")
+            reply = self._call(self.collection("files").list(**params), "files.list")
             for item in reply.get("files") or ():
                 yield DriveFile.from_api(item)
             page_token = reply.get("nextPageToken")
@@ -115,12 +139,12 @@ class DriveApi:
                 return
 
     def get(self, file_id: str) -> DriveFile:
-        request = self.service.files().get(fileId=file_id, fields=FILE_FIELDS)
+        request = self.collection("files").get(fileId=file_id, fields=FILE_FIELDS)
         return DriveFile.from_api(self._call(request, "files.get"))
 
     def download(self, file_id: str, *, max_bytes: int) -> bytes:
         """Whole content in one request, refusing anything larger than `max_bytes`."""
-        request = self.service.files().get_media(fileId=file_id)
+        request = self.collection("files").get_media(fileId=file_id)
         data = self._call(request, "files.get_media")
         content = data if isinstance(data, bytes) else bytes(data or b"")
         if len(content) > max_bytes:

@@ -16,6 +16,7 @@ from googleapiclient.http import MediaIoBaseUpload
 
 from syft_monitors.drive.api import DriveApi
 from syft_monitors.drive.files import FILE_FIELDS, FOLDER_MIME, DriveFile
+from syft_monitors.errors import CredentialsError
 from syft_monitors.google.retry import DEFAULT_POLICY, RequestObserver, RetryPolicy, execute
 from syft_monitors.protocol.emails import normalize_email
 
@@ -49,13 +50,17 @@ class DriveWriter:
         self._policy = policy
 
     def _call(self, request: Any, method: str, *, once: bool = False) -> Any:
-        return execute(
-            request,
-            api="drive",
-            method=method,
-            policy=ONCE if once else self._policy,
-            observer=self._observer,
-        )
+        try:
+            return execute(
+                request,
+                api="drive",
+                method=method,
+                policy=ONCE if once else self._policy,
+                observer=self._observer,
+            )
+        except CredentialsError:
+            self.drive.forget_service()  # a re-authorization is read on the next call
+            raise
 
     # --- creation ---------------------------------------------------------------------------
 
@@ -63,7 +68,7 @@ class DriveWriter:
         body: dict[str, Any] = {"name": name, "mimeType": FOLDER_MIME}
         if parent:
             body["parents"] = [parent]
-        request = self.drive.service.files().create(body=body, fields=FILE_FIELDS)
+        request = self.drive.collection("files").create(body=body, fields=FILE_FIELDS)
         created = DriveFile.from_api(self._call(request, "files.create", once=True))
         return self._ensure_parent(created, parent)
 
@@ -71,7 +76,7 @@ class DriveWriter:
         self, name: str, parent: str, data: bytes, *, mime_type: str = "application/octet-stream"
     ) -> DriveFile:
         media = MediaIoBaseUpload(io.BytesIO(data), mimetype=mime_type, resumable=False)
-        request = self.drive.service.files().create(
+        request = self.drive.collection("files").create(
             body={"name": name, "parents": [parent]}, media_body=media, fields=FILE_FIELDS
         )
         created = DriveFile.from_api(self._call(request, "files.create", once=True))
@@ -82,7 +87,7 @@ class DriveWriter:
         # lost to the folder's readers); the reply tells, and one update repairs it.
         if parent is None or parent in created.parents:
             return created
-        request = self.drive.service.files().update(
+        request = self.drive.collection("files").update(
             fileId=created.id, addParents=parent, fields=FILE_FIELDS
         )
         return DriveFile.from_api(self._call(request, "files.update"))
@@ -93,7 +98,9 @@ class DriveWriter:
         self, file_id: str, data: bytes, *, mime_type: str = "application/octet-stream"
     ) -> None:
         media = MediaIoBaseUpload(io.BytesIO(data), mimetype=mime_type, resumable=False)
-        request = self.drive.service.files().update(fileId=file_id, media_body=media, fields="id")
+        request = self.drive.collection("files").update(
+            fileId=file_id, media_body=media, fields="id"
+        )
         self._call(request, "files.update")
 
     # --- sharing ----------------------------------------------------------------------------
@@ -105,7 +112,9 @@ class DriveWriter:
             params: dict[str, Any] = {"fileId": file_id, "fields": PERMISSION_FIELDS}
             if page_token:
                 params["pageToken"] = page_token
-            reply = self._call(self.drive.service.permissions().list(**params), "permissions.list")
+            reply = self._call(
+                self.drive.collection("permissions").list(**params), "permissions.list"
+            )
             for item in reply.get("permissions") or ():
                 email = item.get("emailAddress")
                 found.append(
@@ -130,7 +139,7 @@ class DriveWriter:
                 and ROLE_RANK.get(permission.role, 0) >= ROLE_RANK[role]
             ):
                 return False
-        request = self.drive.service.permissions().create(
+        request = self.drive.collection("permissions").create(
             fileId=file_id,
             body={"type": "user", "role": role, "emailAddress": email},
             sendNotificationEmail=notify,

@@ -11,6 +11,7 @@ through the official Google client over HTTP, so the monitors under test see rea
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import threading
 from collections.abc import Mapping
@@ -56,6 +57,15 @@ class DriveActor:
         self._folders: dict[tuple[str, str | None], str] = {}
         self._lock = threading.Lock()
 
+    @functools.cached_property
+    def files(self) -> Any:
+        # Built once: googleapiclient builds every method on each `service.files()` call.
+        return self.service.files()
+
+    @functools.cached_property
+    def permissions(self) -> Any:
+        return self.service.permissions()
+
     def root(self) -> str:
         return self.folder(SYFTBOX_FOLDER, None)
 
@@ -70,20 +80,20 @@ class DriveActor:
         )
         if parent:
             query += f" and '{parent}' in parents"
-        found = self.service.files().list(q=query, fields="files(id)").execute().get("files")
+        found = self.files.list(q=query, fields="files(id)").execute().get("files")
         if found:
             folder_id = str(found[0]["id"])
         else:
             body: dict[str, Any] = {"name": name, "mimeType": FOLDER_MIME}
             if parent:
                 body["parents"] = [parent]
-            folder_id = str(self.service.files().create(body=body, fields="id").execute()["id"])
+            folder_id = str(self.files.create(body=body, fields="id").execute()["id"])
         with self._lock:
             self._folders[key] = folder_id
         return folder_id
 
     def share(self, file_id: str, email: str, role: str = "writer") -> None:
-        self.service.permissions().create(
+        self.permissions.create(
             fileId=file_id,
             body={"type": "user", "role": role, "emailAddress": email},
             sendNotificationEmail=False,
@@ -94,24 +104,22 @@ class DriveActor:
         self, name: str, parent: str, data: bytes, mime: str = "application/octet-stream"
     ) -> str:
         media = MediaIoBaseUpload(io.BytesIO(data), mimetype=mime, resumable=False)
-        created = (
-            self.service.files()
-            .create(body={"name": name, "parents": [parent]}, media_body=media, fields="id,parents")
-            .execute()
-        )
+        created = self.files.create(
+            body={"name": name, "parents": [parent]}, media_body=media, fields="id,parents"
+        ).execute()
         return str(created["id"])
 
     def update_content(self, file_id: str, data: bytes, mime: str = "text/plain") -> None:
         media = MediaIoBaseUpload(io.BytesIO(data), mimetype=mime, resumable=False)
-        self.service.files().update(fileId=file_id, media_body=media, fields="id").execute()
+        self.files.update(fileId=file_id, media_body=media, fields="id").execute()
 
     def find(self, name: str, parent: str) -> str | None:
         query = f"name = '{name}' and '{parent}' in parents and trashed = false"
-        found = self.service.files().list(q=query, fields="files(id)").execute().get("files")
+        found = self.files.list(q=query, fields="files(id)").execute().get("files")
         return str(found[0]["id"]) if found else None
 
     def download(self, file_id: str) -> bytes:
-        data = self.service.files().get_media(fileId=file_id).execute()
+        data = self.files.get_media(fileId=file_id).execute()
         return bytes(data)
 
     def list_children(self, parent: str, name_prefix: str = "") -> list[dict[str, Any]]:
@@ -119,22 +127,18 @@ class DriveActor:
         files: list[dict[str, Any]] = []
         token = None
         while True:
-            reply = (
-                self.service.files()
-                .list(
-                    q=query, fields="nextPageToken,files(id,name)", pageSize=1000, pageToken=token
-                )
-                .execute()
-            )
+            reply = self.files.list(
+                q=query, fields="nextPageToken,files(id,name)", pageSize=1000, pageToken=token
+            ).execute()
             files.extend(f for f in reply.get("files", []) if f["name"].startswith(name_prefix))
             token = reply.get("nextPageToken")
             if not token:
                 return files
 
     def move(self, file_id: str, new_parent: str) -> None:
-        meta = self.service.files().get(fileId=file_id, fields="parents").execute()
+        meta = self.files.get(fileId=file_id, fields="parents").execute()
         old = ",".join(meta.get("parents", []))
-        self.service.files().update(
+        self.files.update(
             fileId=file_id, addParents=new_parent, removeParents=old, fields="id,parents"
         ).execute()
 
@@ -238,7 +242,7 @@ class SimulatedDataOwner(DriveActor):
         """Archive every proposal in the inboxes shared with us and log it as accepted events."""
         moved = 0
         query = f"mimeType = '{FOLDER_MIME}' and trashed = false and not 'me' in owners"
-        reply = self.service.files().list(q=query, fields="files(id,name)", pageSize=1000).execute()
+        reply = self.files.list(q=query, fields="files(id,name)", pageSize=1000).execute()
         for folder in reply.get("files", []):
             sender = _inbox_sender(folder["name"], self.email)
             if sender is None:

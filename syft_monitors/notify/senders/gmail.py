@@ -28,7 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from syft_monitors.errors import ConfigError, QuotaError, SendError, ServiceError, SyftMonitorError
+from syft_monitors.errors import (
+    ConfigError,
+    CredentialsError,
+    QuotaError,
+    SendError,
+    ServiceError,
+    SyftMonitorError,
+)
 from syft_monitors.google.clients import build_gmail_service, load_credentials, resolve_api_root
 from syft_monitors.google.retry import DEFAULT_POLICY, RequestObserver, RetryPolicy, execute
 from syft_monitors.notify.email import KEY_HEADER, EmailFormat, OutgoingEmail, to_mime
@@ -111,13 +118,39 @@ class GmailSender(NotificationSender):
             self._local.service = service
         return service
 
+    def _users(self) -> Any:
+        # Building `service.users()` builds all its methods: once per thread and service.
+        service = self._service()
+        cached = getattr(self._local, "users", None)
+        if cached is None or cached[0] is not service:
+            cached = (service, service.users())
+            self._local.users = cached
+        return cached[1]
+
     def _execute(
         self, request: Any, method: str, policy: RetryPolicy | None = None
     ) -> dict[str, Any]:
-        response = execute(
-            request, api=API, method=method, policy=policy or self._policy, observer=self._observer
-        )
+        try:
+            response = execute(
+                request,
+                api=API,
+                method=method,
+                policy=policy or self._policy,
+                observer=self._observer,
+            )
+        except CredentialsError:
+            self._forget_credentials()
+            raise
         return response if isinstance(response, dict) else {}
+
+    def _forget_credentials(self) -> None:
+        """After Google rejected the token, read the token file again on the next call, so a
+        re-authorization (a new file, an updated Secret) works without a restart."""
+        if self.token_path is None:
+            return  # injected credentials or service: the caller owns them
+        with self._lock:
+            self._credentials = None
+        self._local.service = None
 
     # --- sending -------------------------------------------------------------------------
 
@@ -132,7 +165,7 @@ class GmailSender(NotificationSender):
         while True:
             attempt += 1
             try:
-                request = self._service().users().messages().send(userId="me", body=body)
+                request = self._users().messages().send(userId="me", body=body)
                 response = self._execute(request, "messages.send", self._send_policy)
             except QuotaError as error:
                 # A 429 is a refusal: nothing was sent, so trying again cannot duplicate.
@@ -165,8 +198,7 @@ class GmailSender(NotificationSender):
 
     def _headers(self, provider_id: str, names: list[str]) -> dict[str, str]:
         request = (
-            self._service()
-            .users()
+            self._users()
             .messages()
             .get(userId="me", id=provider_id, format="metadata", metadataHeaders=names)
         )
@@ -183,8 +215,7 @@ class GmailSender(NotificationSender):
 
     def _search(self, query: str) -> list[dict[str, Any]]:
         request = (
-            self._service()
-            .users()
+            self._users()
             .messages()
             .list(
                 userId="me",
@@ -225,7 +256,7 @@ class GmailSender(NotificationSender):
 
     def verify(self) -> str:
         """The account's address (`users.getProfile`): proves the token works before polling."""
-        response = self._execute(self._service().users().getProfile(userId="me"), "getProfile")
+        response = self._execute(self._users().getProfile(userId="me"), "getProfile")
         address = response.get("emailAddress")
         if not isinstance(address, str):
             raise SendError("Gmail profile has no email address")
