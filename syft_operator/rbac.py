@@ -2,7 +2,9 @@
 
 The deploy manifests are generated from these lists (`syft_operator.manifests`), and the
 integration tests check every request the operator made against them, so the permissions shipped
-are exactly the ones used. Each rule says why it exists.
+are exactly the ones used. Each rule says why it exists; a test runs the operator through a whole
+lifecycle and fails on any granted verb no request used, unless the rule says (`unobservable`) why
+only a real cluster needs it.
 
 Kubernetes only lets a subject grant permissions it holds itself (privilege escalation
 prevention): the operator can create each monitor's Role only because it holds `get` on Secrets
@@ -27,6 +29,9 @@ class Rule:
     verbs: tuple[str, ...]
     why: str
     resource_names: tuple[str, ...] = ()
+    #: Set only on a rule that no API request uses (an admission plugin checks it instead): why
+    #: a real cluster needs it anyway, since no request log can show it being used.
+    unobservable: str = ""
 
     def as_manifest(self) -> dict[str, Any]:
         rule: dict[str, Any] = {
@@ -52,21 +57,29 @@ def _matches(allowed: Iterable[str], value: str) -> bool:
     return "*" in allowed or value in allowed
 
 
-#: Cluster-scoped reads kopf needs in any mode (it scans CRDs and namespaces at startup).
-FRAMEWORK_CLUSTER_RULES: tuple[Rule, ...] = (
+#: Cluster-scoped reads kopf needs in every scope: it scans CRDs at startup and watches them.
+CRD_RULES: tuple[Rule, ...] = (
     Rule(
         ("apiextensions.k8s.io",),
         ("customresourcedefinitions",),
         ("list", "watch"),
         "kopf discovers the SyftMonitor CRD and notices it being (re)installed",
     ),
+)
+
+#: Only when serving named namespaces: kopf lists and watches namespaces to learn which exist.
+#: Serving all namespaces it never reads them, so a cluster-wide ClusterRole leaves this out.
+NAMESPACE_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("namespaces",),
         ("list", "watch"),
-        "kopf follows namespaces to serve new ones in cluster-wide or pattern mode",
+        "kopf follows the served namespaces (namespaced scope only; unused cluster-wide)",
     ),
 )
+
+#: The cluster-scoped reads kopf needs when it serves named namespaces (their ClusterRole).
+FRAMEWORK_CLUSTER_RULES: tuple[Rule, ...] = CRD_RULES + NAMESPACE_RULES
 
 #: What the operator does with SyftMonitors and their children, in each served namespace.
 OPERATOR_RULES: tuple[Rule, ...] = (
@@ -87,6 +100,11 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         (f"{names.PLURAL}/finalizers",),
         ("update",),
         "children carry blockOwnerDeletion owner references (admission checks this)",
+        unobservable=(
+            "no request uses it: the OwnerReferencesPermissionEnforcement admission plugin"
+            " (on in e.g. OpenShift) refuses a child whose blockOwnerDeletion owner reference"
+            " points to an object its creator may not update the finalizers of"
+        ),
     ),
     Rule(
         ("",),
@@ -109,33 +127,39 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("serviceaccounts",),
-        ("get", "create", "update", "patch"),
+        ("get", "create", "update"),
         "one ServiceAccount per monitor",
     ),
     Rule(
         ("rbac.authorization.k8s.io",),
         ("roles", "rolebindings"),
-        ("get", "create", "update", "patch"),
+        ("get", "create", "update"),
         "one Role and RoleBinding per monitor, limited to its own objects",
     ),
     Rule(
         ("apps",),
         ("deployments",),
-        ("get", "create", "update", "patch", "delete"),
+        ("get", "create", "update", "delete"),
         "the monitor workload in Deployment mode; deleted on a switch to CronJob",
     ),
     Rule(
         ("batch",),
         ("cronjobs",),
-        ("get", "create", "update", "patch", "delete"),
+        ("get", "create", "update", "delete"),
         "the monitor workload in CronJob mode; deleted on a switch to Deployment",
     ),
 )
 
 
 def operator_rules() -> tuple[Rule, ...]:
-    """All rules of the operator; namespaced installs bind OPERATOR_RULES per namespace."""
-    return FRAMEWORK_CLUSTER_RULES + OPERATOR_RULES
+    """The operator's ClusterRole when it serves all namespaces (deploy/operator.yaml)."""
+    return CRD_RULES + OPERATOR_RULES
+
+
+def cluster_role_rules(*, clusterwide: bool) -> tuple[Rule, ...]:
+    """The operator's ClusterRole in either scope. Serving named namespaces, it holds kopf's
+    cluster-scoped reads only, and each served namespace binds OPERATOR_RULES in a Role."""
+    return operator_rules() if clusterwide else FRAMEWORK_CLUSTER_RULES
 
 
 def permitted(

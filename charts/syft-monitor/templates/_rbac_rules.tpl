@@ -13,7 +13,11 @@ The operator's RBAC rules, each with the reason it exists.
   verbs:
   - list
   - watch
-# kopf follows namespaces to serve new ones in cluster-wide or pattern mode
+{{- end }}
+
+{{/* Namespace reads kopf needs only when it serves named namespaces. */}}
+{{- define "syft-monitor.rbac.namespaceRules" -}}
+# kopf follows the served namespaces (namespaced scope only; unused cluster-wide)
 - apiGroups:
   - ''
   resources:
@@ -81,7 +85,6 @@ The operator's RBAC rules, each with the reason it exists.
   - get
   - create
   - update
-  - patch
 # one Role and RoleBinding per monitor, limited to its own objects
 - apiGroups:
   - rbac.authorization.k8s.io
@@ -92,7 +95,6 @@ The operator's RBAC rules, each with the reason it exists.
   - get
   - create
   - update
-  - patch
 # the monitor workload in Deployment mode; deleted on a switch to CronJob
 - apiGroups:
   - apps
@@ -102,7 +104,6 @@ The operator's RBAC rules, each with the reason it exists.
   - get
   - create
   - update
-  - patch
   - delete
 # the monitor workload in CronJob mode; deleted on a switch to Deployment
 - apiGroups:
@@ -113,6 +114,5 @@ The operator's RBAC rules, each with the reason it exists.
   - get
   - create
   - update
-  - patch
   - delete
 {{- end }}
