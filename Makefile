@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck importlint unit integration interop venv clean kind-e2e soak
+.PHONY: run test lint typecheck importlint unit integration interop venv clean kind-e2e soak bench bench-smoke
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,10 @@ soak: $(STAMP)
 	SYFT_SOAK=1 SYFT_RELIABILITY_FIGURES=$(CURDIR)/$(SOAK_FIGURES) \
 		$(BIN)/python -m pytest -n 2 tests/integration/reliability
 	$(BIN)/python scripts/reliability_report.py $(SOAK_FIGURES) docs/reliability.md "make soak"
+
+# Benchmarks (bench/README.md): the full run regenerates bench/results.json and the README tables.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke --out .cache/bench-smoke/results.json

@@ -1,0 +1,107 @@
+"""`python -m bench --smoke` runs every benchmark end to end and writes well-formed results.
+
+Only the harness is under test: tiny sizes, no timing assertions. The request counts and the
+email bookkeeping are deterministic, so those are checked; durations are not.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.registry import BENCHMARKS
+
+pytestmark = pytest.mark.timeout(150)
+
+REPO = Path(__file__).resolve().parents[3]
+README = REPO / "bench" / "README.md"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    readme_before = README.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # A run with --out never rewrites the tables of the committed README.
+    assert README.read_bytes() == readme_before
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data
+
+
+def test_results_describe_the_machine_and_the_run(results: dict[str, Any]) -> None:
+    assert results["schema"] == 1
+    machine = results["machine"]
+    assert machine["cpu_model"]
+    assert machine["cpu_cores"] >= 1
+    assert machine["python"].startswith("3.")
+    run = results["run"]
+    assert run["date"]
+    assert "--smoke" in run["command"]
+    assert set(results["benchmarks"]) == {b.name for b in BENCHMARKS}
+
+
+def test_every_benchmark_ran_or_says_why_not(results: dict[str, Any]) -> None:
+    for name, entry in results["benchmarks"].items():
+        assert entry["smoke"] is True
+        assert entry["repeat"] == 1
+        if name == "operator_scale":
+            assert entry["status"] == "pending"
+            assert entry["reason"].startswith("pending:")
+            assert not {"rows", "runs", "results"} & set(entry)  # no numbers without a benchmark
+        else:
+            assert entry["status"] == "ok", (name, entry.get("reason"))
+
+
+def test_request_counts_side_by_side(results: dict[str, Any]) -> None:
+    entry = results["benchmarks"]["poll_requests"]
+    rows = entry["rows"]
+    assert {r["strategy"] for r in rows} >= {"changes", "list"}
+    for row in rows:
+        for poll in ("baseline", "idle", "new_1", f"new_{entry['params']['burst']}"):
+            assert isinstance(row[poll]["drive"], int)
+            assert sum(row[poll]["by_method"].values()) == row[poll]["drive"]
+    changes = [r for r in rows if r["strategy"] == "changes"]
+    assert all(r["idle"]["by_method"] == {"changes.list": 1} for r in changes)
+    assert entry["upstream"]["available"] in (True, False)
+    assert entry["upstream"]["reason"]
+    assert entry["model"]
+    assert all("syft_bg" in m for m in entry["model"])
+
+
+def test_latency_and_resources_have_their_statistics(results: dict[str, Any]) -> None:
+    latency = results["benchmarks"]["latency"]
+    assert len(latency["rows"]) == 4
+    for row in latency["rows"]:
+        assert 0 <= row["detected"] <= row["jobs"]
+        if row["detected"]:
+            assert set(row["latency_s"]) >= {"median", "p95", "max", "min", "n"}
+    resources = results["benchmarks"]["resources"]
+    for row in resources["rows"]:
+        assert row["vmhwm_kib"] > 0
+        assert set(row["cpu_per_idle_poll_s"]) >= {"median", "min", "max"}
+    assert resources["day"][0]["polls"] == resources["params"]["day_polls"]
+
+
+def test_burst_loses_and_repeats_nothing(results: dict[str, Any]) -> None:
+    for run in results["benchmarks"]["burst"]["runs"]:
+        assert run["lost_do"] == 0
+        assert run["lost_ds"] == 0
+        assert run["duplicates"] == 0
+        assert run["do_emails"] == run["jobs"]
+        assert isinstance(run["max_sends_in_any_window"], int)
+    state = results["benchmarks"]["state_size"]
+    assert state["json_file"]["bytes"] > 0
+    assert state["configmap"]["status"] in ("ok", "pending")
