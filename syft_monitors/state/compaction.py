@@ -113,12 +113,20 @@ def compact_document(
 
     size = len(doc.to_json_bytes())
     over_budget = False
+    threads_dropped = 0
     if policy.max_bytes is not None and size > policy.max_bytes:
         # Oldest first across both collections, skipping what the first pass already dropped.
         remaining = heapq.merge(
             ((stamp, 0, key) for stamp, key in seen_order if key in doc.seen),
             ((stamp, 1, key) for stamp, key in notified_order if key in doc.notified),
         )
+        # A thread root is only kept for the emails of its job that are still remembered:
+        # count them, so dropping a job's last email frees its thread within the same budget.
+        refs: dict[str, int] = {}
+        for key in (*doc.notified, *doc.intents):
+            for part in key.split(":"):
+                if part in doc.threads:
+                    refs[part] = refs.get(part, 0) + 1
         estimate = size
         while size > policy.max_bytes:
             for _stamp, which, key in remaining:
@@ -128,6 +136,13 @@ def compact_document(
                 else:
                     estimate -= _entry_size(key, doc.notified.pop(key).model_dump_json())
                     drop_notified.append(key)
+                    for part in key.split(":"):
+                        if part in refs:
+                            refs[part] -= 1
+                            if refs[part] == 0 and part in doc.threads:
+                                thread = doc.threads.pop(part)
+                                estimate -= _entry_size(part, thread.model_dump_json())
+                                threads_dropped += 1
                 if estimate <= policy.max_bytes:
                     break
             new_size = len(doc.to_json_bytes())
@@ -137,8 +152,9 @@ def compact_document(
                 break
             size = estimate = new_size
 
-    dropped_threads = _prune_threads(doc, drop_notified)
-    if dropped_threads:
+    pruned = _prune_threads(doc, drop_notified)
+    dropped_threads = threads_dropped + pruned
+    if pruned:
         size = len(doc.to_json_bytes())
         over_budget = policy.max_bytes is not None and size > policy.max_bytes
     report = CompactionReport(

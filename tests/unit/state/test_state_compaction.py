@@ -114,6 +114,29 @@ def test_max_bytes_drops_oldest_regardless_of_age() -> None:
     assert 0 < len(kept) < 400
 
 
+def test_max_bytes_frees_threads_with_their_jobs_and_keeps_recent_jobs() -> None:
+    # Thread roots alone are larger than the budget: dropping a job's emails must free its
+    # thread in the same pass, or compaction empties everything (found by the state benchmark).
+    ages = list(range(1, 1000))
+    doc = _doc(seen_ages=[], notified_ages=ages)
+    for age in ages:
+        doc.threads[f"j{age}"] = ThreadRecord(
+            message_id=f"<thread-root-{age}-{'x' * 60}@mail.example>", thread_id=f"t{age}"
+        )
+    threads_only = len(StateDocument(threads=dict(doc.threads)).to_json_bytes())
+    budget = threads_only // 2
+    report = compact_document(doc, CompactionPolicy(max_bytes=budget), now=NOW)
+    assert report.size_bytes <= budget
+    assert not report.over_budget
+    kept = sorted(int(k.split(":")[1][1:]) for k in doc.notified)
+    assert kept, "recent jobs survive"
+    assert kept == list(range(1, len(kept) + 1))  # exactly the youngest
+    assert set(doc.threads) == {f"j{age}" for age in kept}  # each kept job keeps its thread
+    assert report.dropped_threads == len(ages) - len(kept)
+    # Not over-dropped: one more job would not have fit.
+    assert len(kept) > len(ages) // 4
+
+
 def test_max_bytes_reports_when_unreachable() -> None:
     doc = StateDocument(data={"big": "x" * 5000})
     report = compact_document(doc, CompactionPolicy(max_bytes=1000), now=NOW)
