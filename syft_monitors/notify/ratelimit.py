@@ -41,6 +41,7 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._stamps: collections.deque[float] = collections.deque()
+        self._taken = threading.local()
 
     def _prune(self, now: float) -> None:
         while self._stamps and self._stamps[0] <= now - self.window:
@@ -53,6 +54,7 @@ class RateLimiter:
             self._prune(now)
             if len(self._stamps) < self.per_minute:
                 self._stamps.append(now)
+                self._taken.stamp = now
                 return None
             # Never 0: a rounding-level wait still has to let the clock move on.
             return max(self._stamps[0] + self.window - now, 1e-3)
@@ -71,6 +73,21 @@ class RateLimiter:
             # Sleep outside the lock so other threads can check (and find no slot) meanwhile.
             self._sleep(delay)
             waited += delay
+
+    def restamp(self) -> None:
+        """Move the slot this thread took last to now (call when the guarded action is done)."""
+        taken = getattr(self._taken, "stamp", None)
+        if taken is None:
+            return
+        self._taken.stamp = None
+        with self._lock:
+            now = self._clock()
+            try:
+                self._stamps.remove(taken)
+            except ValueError:
+                return  # already outside the window
+            # Stamps stay in time order: `now` is not earlier than any stamp taken before it.
+            self._stamps.append(max(now, self._stamps[-1]) if self._stamps else now)
 
     def in_window(self) -> int:
         """How many acquisitions the current window holds."""

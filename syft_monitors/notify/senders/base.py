@@ -63,7 +63,12 @@ class NotificationSender(abc.ABC):
         `thread_id` is the provider's thread to put the email in (Gmail only).
         """
         self.rate_limiter.acquire()
-        return self._send(email, thread_id=thread_id)
+        try:
+            return self._send(email, thread_id=thread_id)
+        finally:
+            # The provider counts a send when it arrives, which may be well after the slot was
+            # taken: count it at completion so no window of the provider's ever exceeds the limit.
+            self.rate_limiter.restamp()
 
     @abc.abstractmethod
     def _send(self, email: OutgoingEmail, *, thread_id: str | None) -> SendResult:

@@ -83,3 +83,28 @@ def test_threads_share_the_quota() -> None:
 def test_invalid_quota() -> None:
     with pytest.raises(ValueError, match="per_minute"):
         RateLimiter(0)
+
+
+def test_slots_count_from_completion_so_no_provider_window_exceeds_the_limit() -> None:
+    # Each send takes 5 s to reach the provider; it counts the send when it arrives.
+    clock = FakeClock()
+    limiter = RateLimiter(3, clock=clock, sleep=clock.sleep)
+    arrivals: list[float] = []
+    for _ in range(12):
+        limiter.acquire()
+        clock.now += 5.0  # in flight
+        arrivals.append(clock.now)
+        limiter.restamp()
+    for start in arrivals:
+        in_window = [t for t in arrivals if start <= t < start + 60.0]
+        assert len(in_window) <= 3
+
+
+def test_restamp_without_a_slot_is_harmless() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep)
+    limiter.restamp()
+    limiter.acquire()
+    limiter.restamp()
+    limiter.restamp()
+    assert limiter.in_window() == 1
