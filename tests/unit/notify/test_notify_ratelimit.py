@@ -86,13 +86,13 @@ def test_invalid_quota() -> None:
 
 
 def test_slots_count_from_completion_so_no_provider_window_exceeds_the_limit() -> None:
-    # Each send takes 5 s to reach the provider; it counts the send when it arrives.
+    # The provider counts a send when it arrives; the first one is slow in flight (20 s).
     clock = FakeClock()
     limiter = RateLimiter(3, clock=clock, sleep=clock.sleep)
     arrivals: list[float] = []
-    for _ in range(12):
+    for index in range(12):
         limiter.acquire()
-        clock.now += 5.0  # in flight
+        clock.now += 20.0 if index % 6 == 0 else 0.5
         arrivals.append(clock.now)
         limiter.restamp()
     for start in arrivals:
