@@ -114,13 +114,22 @@ class SendError(SyftMonitorError):
     """An email could not be handed to the mail service."""
 
 
-class SendUnsettledError(SendError):
-    """An earlier attempt failed ambiguously (timeout, 5xx): the email may still appear in Sent
-    mail. Looking too early could miss it and send a duplicate, so the send waits."""
+class SendDeferredError(SendError):
+    """Not a failure: the send waits on purpose and is retried after `retry_after` seconds."""
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SendUnsettledError(SendDeferredError):
+    """An earlier attempt failed ambiguously (timeout, 5xx): the email may still appear in Sent
+    mail. Looking too early could miss it and send a duplicate, so the send waits."""
+
+
+class RateLimitedError(SendDeferredError):
+    """Our own per-minute sending limit is reached: the rest waits for the next polls instead of
+    blocking this one (a blocked poll detects nothing and looks dead to health checks)."""
 
 
 class StateError(SyftMonitorError):

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from syft_monitors.errors import SendUnsettledError, SyftMonitorError
+from syft_monitors.errors import RateLimitedError, SendUnsettledError, SyftMonitorError
 from syft_monitors.events import Event
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.notify.email import OutgoingEmail
@@ -39,6 +39,8 @@ class Outcome:
         return self.sent + self.recovered
 
 
+#: Longest wait for a sending slot inside a poll; beyond it the email waits for a later poll.
+MAX_RATE_WAIT = 2.0
 #: After an ambiguous failure, how long Sent mail may take to show the message. Gmail offers no
 #: idempotency key, so the lookup is only trustworthy once the first attempt has settled.
 SETTLE_SECONDS = 60.0
@@ -107,6 +109,7 @@ class Dispatcher:
                 logger.info("email %s had been sent before a restart", email.notification_key)
                 outcome.recovered += 1
                 return
+        self._wait_for_slot(email)
         claimed = self.state.record_intent(
             SendIntent(
                 notification_key=email.notification_key,
@@ -136,6 +139,15 @@ class Dispatcher:
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
+
+    def _wait_for_slot(self, email: OutgoingEmail) -> None:
+        limiter = getattr(self.sender, "rate_limiter", None)
+        wait = limiter.wait_time() if limiter is not None else 0.0
+        if wait > MAX_RATE_WAIT:
+            raise RateLimitedError(
+                f"sending limit reached; {email.notification_key} waits {wait:.0f}s",
+                retry_after=wait,
+            )
 
     def _wait_until_settled(self, intent: SendIntent) -> None:
         if intent.failed_at is None:

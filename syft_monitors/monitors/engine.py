@@ -24,7 +24,8 @@ from syft_monitors.errors import (
     CredentialsError,
     ProtocolError,
     QuotaError,
-    SendUnsettledError,
+    RateLimitedError,
+    SendDeferredError,
     SyftMonitorError,
 )
 from syft_monitors.events import Event, EventKind
@@ -40,6 +41,7 @@ from syft_monitors.monitors.extract import (
 )
 from syft_monitors.monitors.local import LocalScanner
 from syft_monitors.monitors.sources import Batch, ChangesFeedSource, ListingSource, folders_in
+from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits
 from syft_monitors.protocol.messages import (
     EventsMessage,
@@ -147,7 +149,7 @@ class Pipeline:
         work: dict[str, WorkRecord] = {}
         seen: dict[str, str] = {}
         for file in batch.files:
-            found = classify(file, self.do_email, lookup)
+            found = classify(file, self.do_email, lookup, on_invalid=self._count_refusal)
             if found is None or found.kind not in self.interests:
                 continue
             key = _file_key(found.kind, found.file.id)
@@ -193,6 +195,10 @@ class Pipeline:
         self.state.update(write)
         return len(work)
 
+    def _count_refusal(self, error: ProtocolError) -> None:
+        del error  # logged by `classify`; the metric only counts
+        self.metrics.errors.labels("protocol").inc()
+
     def _fetch_folder(self, folder_id: str) -> Folder | None:
         assert self.drive is not None
         try:
@@ -232,8 +238,8 @@ class Pipeline:
                 raise
             except SyftMonitorError as error:
                 self._retry_later(file_id, record, error)
-                if isinstance(error, QuotaError):
-                    break  # the service asked us to slow down: stop sending for this poll
+                if isinstance(error, QuotaError | RateLimitedError):
+                    break  # asked to slow down, or our own window is full: no more sends now
                 continue
             self._finish_work(file_id, record)
             report.work_done += 1
@@ -274,6 +280,14 @@ class Pipeline:
         )
         message = decode_message(data, kind=expected, limits=self.limits)
         if isinstance(message, ProposedChangesMessage):
+            sender = message.sender_email
+            if record.peer is not None and normalize_email(sender) != normalize_email(record.peer):
+                # A proposal speaks for whoever's channel carries it: a different claimed sender
+                # would have us email that person, and show the owner a job they never sent.
+                raise ProtocolError(
+                    f"proposal in the channel of {record.peer} claims to be from "
+                    f"{safe_repr(sender)}"
+                )
             return job_events_from_proposal(message, self.do_email), _nothing
         assert isinstance(message, EventsMessage)
         return status_events_from_log(message, self.do_email), _nothing
@@ -318,17 +332,21 @@ class Pipeline:
         self._downloads.pop(file_id, None)
 
     def _retry_later(self, file_id: str, record: WorkRecord, error: SyftMonitorError) -> None:
-        attempts = record.attempts + 1
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
-        retry_after = getattr(error, "retry_after", None)
-        if isinstance(retry_after, int | float):
-            delay = max(delay, float(retry_after))
-        next_at = self.clock() + delay
-        # Waiting for an uncertain send to settle is the plan working, not a fault.
-        unsettled = isinstance(error, SendUnsettledError)
-        level = logging.INFO if unsettled else logging.WARNING
-        if not unsettled:
+        if isinstance(error, SendDeferredError):
+            # The plan working (a full sending window, a send settling), not a fault: no attempt
+            # is counted, no backoff grows, no error is reported.
+            attempts = record.attempts
+            delay = error.retry_after
+            level = logging.DEBUG if isinstance(error, RateLimitedError) else logging.INFO
+        else:
+            attempts = record.attempts + 1
+            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
+            retry_after = getattr(error, "retry_after", None)
+            if isinstance(retry_after, int | float):
+                delay = max(delay, float(retry_after))
+            level = logging.WARNING
             self.metrics.errors.labels(error_kind(error)).inc()
+        next_at = self.clock() + delay
         logger.log(
             level, "will retry %s in %.0fs (attempt %d): %s", record.kind, delay, attempts, error
         )

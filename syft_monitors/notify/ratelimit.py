@@ -59,6 +59,15 @@ class RateLimiter:
             # Never 0: a rounding-level wait still has to let the clock move on.
             return max(self._stamps[0] + self.window - now, 1e-3)
 
+    def wait_time(self) -> float:
+        """Seconds until a slot is free (0.0 when one is free now); takes nothing."""
+        with self._lock:
+            now = self._clock()
+            self._prune(now)
+            if len(self._stamps) < self.per_minute:
+                return 0.0
+            return max(self._stamps[0] + self.window - now, 1e-3)
+
     def try_acquire(self) -> bool:
         """Take a slot if one is free now; never waits."""
         return self._try() is None

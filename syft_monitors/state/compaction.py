@@ -115,42 +115,9 @@ def compact_document(
     over_budget = False
     threads_dropped = 0
     if policy.max_bytes is not None and size > policy.max_bytes:
-        # Oldest first across both collections, skipping what the first pass already dropped.
-        remaining = heapq.merge(
-            ((stamp, 0, key) for stamp, key in seen_order if key in doc.seen),
-            ((stamp, 1, key) for stamp, key in notified_order if key in doc.notified),
+        size, over_budget, threads_dropped = _trim_to_budget(
+            doc, policy.max_bytes, size, seen_order, notified_order, drop_seen, drop_notified
         )
-        # A thread root is only kept for the emails of its job that are still remembered:
-        # count them, so dropping a job's last email frees its thread within the same budget.
-        refs: dict[str, int] = {}
-        for key in (*doc.notified, *doc.intents):
-            for part in key.split(":"):
-                if part in doc.threads:
-                    refs[part] = refs.get(part, 0) + 1
-        estimate = size
-        while size > policy.max_bytes:
-            for _stamp, which, key in remaining:
-                if which == 0:
-                    estimate -= _entry_size(key, doc.seen.pop(key).model_dump_json())
-                    drop_seen.append(key)
-                else:
-                    estimate -= _entry_size(key, doc.notified.pop(key).model_dump_json())
-                    drop_notified.append(key)
-                    for part in key.split(":"):
-                        if part in refs:
-                            refs[part] -= 1
-                            if refs[part] == 0 and part in doc.threads:
-                                thread = doc.threads.pop(part)
-                                estimate -= _entry_size(part, thread.model_dump_json())
-                                threads_dropped += 1
-                if estimate <= policy.max_bytes:
-                    break
-            new_size = len(doc.to_json_bytes())
-            if new_size == size or not (doc.seen or doc.notified):
-                size = new_size
-                over_budget = size > policy.max_bytes
-                break
-            size = estimate = new_size
 
     pruned = _prune_threads(doc, drop_notified)
     dropped_threads = threads_dropped + pruned
@@ -179,6 +146,58 @@ def compact_document(
             policy.max_bytes,
         )
     return report
+
+
+def _trim_to_budget(
+    doc: StateDocument,
+    max_bytes: int,
+    size: int,
+    seen_order: list[tuple[dt.datetime, str]],
+    notified_order: list[tuple[dt.datetime, str]],
+    drop_seen: list[str],
+    drop_notified: list[str],
+) -> tuple[int, bool, int]:
+    """Drop the oldest seen/notified entries (and threads left without emails) until the
+    document fits `max_bytes`; returns the size, whether it is still over, threads dropped."""
+    over_budget = False
+    threads_dropped = 0
+    # Oldest first across both collections, skipping what the first pass already dropped.
+    remaining = heapq.merge(
+        ((stamp, 0, key) for stamp, key in seen_order if key in doc.seen),
+        ((stamp, 1, key) for stamp, key in notified_order if key in doc.notified),
+    )
+    # A thread root is only kept for the emails of its job that are still remembered:
+    # count them, so dropping a job's last email frees its thread within the same budget.
+    refs: dict[str, int] = {}
+    for key in (*doc.notified, *doc.intents):
+        for part in key.split(":"):
+            if part in doc.threads:
+                refs[part] = refs.get(part, 0) + 1
+    estimate = size
+    while size > max_bytes:
+        for _stamp, which, key in remaining:
+            if which == 0:
+                estimate -= _entry_size(key, doc.seen.pop(key).model_dump_json())
+                drop_seen.append(key)
+            else:
+                estimate -= _entry_size(key, doc.notified.pop(key).model_dump_json())
+                drop_notified.append(key)
+                for part in key.split(":"):
+                    if part in refs:
+                        refs[part] -= 1
+                        if refs[part] == 0 and part in doc.threads:
+                            thread = doc.threads.pop(part)
+                            estimate -= _entry_size(part, thread.model_dump_json())
+                            threads_dropped += 1
+            if estimate <= max_bytes:
+                break
+        new_size = len(doc.to_json_bytes())
+        if new_size == size or not (doc.seen or doc.notified):
+            size = new_size
+            over_budget = size > max_bytes
+            break
+        size = estimate = new_size
+    return size, over_budget, threads_dropped
 
 
 def _prune_threads(doc: StateDocument, dropped_notified: list[str]) -> int:

@@ -13,6 +13,7 @@ from syft_monitors.monitors.dispatch import SETTLE_SECONDS
 from syft_monitors.monitors.engine import BACKOFF_BASE
 from syft_monitors.monitors.monitors import NotificationMonitor
 from syft_monitors.notify.plan import HEARTBEAT_SUBJECT
+from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.compaction import CompactionPolicy
@@ -176,3 +177,34 @@ def test_metrics_port_from_config_serves_metrics_and_health(world: DemoWorld) ->
         monitor.stop()
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(base + "/healthz", timeout=2)
+
+
+def test_full_sending_window_defers_to_later_polls_instead_of_blocking(world: DemoWorld) -> None:
+    # 3 sends per minute; 3 jobs need 6 emails. A poll sends what fits and returns at once:
+    # a poll blocked for minutes would detect nothing and look dead to /healthz.
+    limiter_clock = FakeClock()
+    clock = FakeClock()
+    world.monitor.pipeline.clock = clock
+    world.monitor.dispatcher.clock = clock
+    world.monitor.sender.rate_limiter = RateLimiter(
+        3, clock=limiter_clock, sleep=lambda _s: pytest.fail("a poll must not sleep")
+    )
+    alice = world.scientists[DS_ALICE]
+    alice.request_peer(DO_EMAIL)
+    world.owner.accept_peer(DS_ALICE)
+    world.poll()  # baseline
+    for index in range(3):
+        alice.submit_job(DO_EMAIL, f"burst {index}", {"main.py": f"print({index})\n"})
+
+    assert len(world.poll()) == 3
+    work = world.monitor.state.load().work
+    assert work, "the rest waits in the state"
+    assert all(record.attempts == 0 for record in work.values())  # not counted as failures
+    assert world.monitor.metrics.errors.labels("send")._value.get() == 0  # type: ignore[attr-defined]
+
+    limiter_clock.now += 61
+    clock.now += 61
+    assert len(world.poll()) == 3
+    assert world.monitor.state.load().work == {}
+    keys = [m.message["X-Syft-Monitor-Key"] for m in world.sandbox.sent_mail(DO_EMAIL)]
+    assert len(keys) == len(set(keys)) == 6
