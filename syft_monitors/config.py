@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from syft_monitors.approve.rules import ApproveSettings
-from syft_monitors.errors import ConfigError
+from syft_monitors.errors import ConfigError, InvalidEmailError
 from syft_monitors.google.clients import resolve_api_root
 from syft_monitors.protocol.emails import validate_email
 
@@ -161,13 +161,18 @@ def parse_config(data: Any, *, source: str = "config") -> MonitorConfig:
         return MonitorConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{source}: {describe_validation_error(error)}") from error
+    except InvalidEmailError as error:
+        # Address validators reuse the protocol's check, whose error pydantic does not wrap.
+        raise ConfigError(f"{source}: {error}") from error
 
 
 def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
     """Read and validate a YAML config file."""
     file = Path(os.path.expanduser(str(path)))
     try:
-        raw = file.read_bytes()
+        with file.open("rb") as handle:
+            # Bounded: a huge file, a FIFO or /dev/zero must not be read whole.
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError as error:
         raise ConfigError(f"config file not found: {file}") from error
     except OSError as error:
@@ -181,7 +186,45 @@ def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise ConfigError(f"{file}: {problem}{where}") from error
+    except RecursionError as error:
+        raise ConfigError(f"{file}: YAML nested too deeply") from error
+    except ValueError as error:
+        # PyYAML's constructors raise plain ValueError for values such as a 5000-digit
+        # integer or the date 2024-13-45.
+        raise ConfigError(f"{file}: a YAML value cannot be read ({error})") from error
     return parse_config(data, source=str(file))
+
+
+def check_token_files(config: MonitorConfig) -> None:
+    """ConfigError unless each token file the config uses is an existing, readable file.
+
+    For service start-up: a wrong token path should stop `syft-bg start` / `run` with one line
+    instead of starting a service that fails every poll. A token that disappears or is revoked
+    later is the poll's CredentialsError instead (a re-authorization may be on its way).
+    """
+    wanted: list[tuple[str, Path]] = []
+    if config.drive_token_path is not None:
+        wanted.append(("drive_token_path", config.drive_token_path))
+    if config.sender == "gmail":
+        wanted.append(("gmail_token_path", config.gmail_token_path))
+    for key, path in wanted:
+        if not path.exists():
+            raise _token_error(f"{key}: token file {path} does not exist")
+        if path.is_dir():
+            raise _token_error(f"{key}: {path} is a directory, not a token file")
+        if not path.is_file():  # a FIFO or device would block or never end
+            raise _token_error(f"{key}: {path} is not a regular file")
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as error:
+            raise _token_error(f"{key}: cannot read token file {path}: {error.strerror}") from error
+
+
+def _token_error(message: str) -> ConfigError:
+    error = ConfigError(message)
+    error.hint = "fix the path or create the token file; `syft-bg doctor` checks it"
+    return error
 
 
 def describe_validation_error(error: ValidationError) -> str:

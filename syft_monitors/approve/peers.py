@@ -88,7 +88,19 @@ def request_from_folder(file: DriveFile, do_email: str) -> PeerRequest | None:
     if not isinstance(parsed, PeerChannel):
         return None
     peer = channel_peer_for(parsed, do_email)
-    return None if peer is None else PeerRequest(peer, parsed, file.name)
+    if peer is None:
+        return None
+    if file.owners and not file.owned_by(peer):
+        # The requester creates its own channel folders: one named for somebody else, owned by
+        # a third party, would have us accept a person who never asked.
+        logger.warning(
+            "ignoring peer request folder %s: it names %s but is owned by %s",
+            safe_repr(file.name),
+            peer,
+            safe_repr(", ".join(file.owners)),
+        )
+        return None
+    return PeerRequest(peer, parsed, file.name)
 
 
 def requests_from(files: Iterable[DriveFile], do_email: str) -> dict[str, PeerRequest]:

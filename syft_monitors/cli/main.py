@@ -32,7 +32,9 @@ from syft_monitors.cli.systemd_cmds import install_command, uninstall_command
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    # Not `dir_okay=False`: loading the config reports a directory in one `error:` line, where
+    # click would print a usage error.
+    type=click.Path(path_type=Path),
     envvar="SYFT_MONITOR_CONFIG",
     help="Config file [env SYFT_MONITOR_CONFIG; default $SYFT_MONITOR_HOME/config.yaml, "
     "else ~/.syft-creds/config.yaml].",

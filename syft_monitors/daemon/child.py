@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from syft_monitors.daemon.pidfile import AlreadyLockedError, PidFileLock
 
@@ -52,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 def _launch(args: argparse.Namespace, argv: list[str]) -> int:
     """Start the daemon detached (new session, stdio on the log files) and return at once."""
     child_argv = [arg for arg in argv if arg != "--detach"]
-    args.log.parent.mkdir(parents=True, exist_ok=True)
-    with args.log.open("ab") as out, args.error_log.open("ab") as err:
+    args.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _private_append(args.log) as out, _private_append(args.error_log) as err:
         subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
             [sys.executable, "-m", "syft_monitors.daemon.child", *child_argv],
             stdin=subprocess.DEVNULL,
@@ -64,6 +65,11 @@ def _launch(args: argparse.Namespace, argv: list[str]) -> int:
         )
     # Not waited for on purpose; _exit skips Popen's "still running" finaliser warning.
     os._exit(0)
+
+
+def _private_append(path: Path) -> BinaryIO:
+    # 0600 whatever the umask: the daemon's stdout and stderr go to its log files.
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
 
 
 def _daemon(args: argparse.Namespace) -> int:

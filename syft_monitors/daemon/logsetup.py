@@ -15,6 +15,7 @@ import logging
 import logging.handlers
 import os
 import sys
+from io import TextIOWrapper
 from pathlib import Path
 from typing import TextIO
 
@@ -29,9 +30,18 @@ LOG_LEVEL_ENV = "SYFT_LOG_LEVEL"
 _OURS = "_syft_monitor_handler"
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates its files 0600 whatever the umask (also after a rotation): logs name people,
+    jobs and files of the data owner."""
+
+    def _open(self) -> TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def rotating_handler(path: Path, level: int = logging.NOTSET) -> logging.Handler:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handler = PrivateRotatingFileHandler(
         path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
     )
     handler.setLevel(level)

@@ -104,10 +104,10 @@ class DaemonManager:
 
         Raises ConfigError when the config file is invalid (nothing is started then).
         """
-        from syft_monitors.config import load_config  # noqa: PLC0415
+        from syft_monitors.config import check_token_files, load_config  # noqa: PLC0415
 
         self.last_error = None
-        load_config(self.config_path)
+        check_token_files(load_config(self.config_path))
         if interval is not None and interval < 1:
             raise ConfigError("interval must be at least 1 second")
         pid = self.get_pid()

@@ -43,9 +43,9 @@ class PidFileLock:
     def acquire(self, *, patience: float = ACQUIRE_PATIENCE) -> None:
         """Lock the file (waiting up to `patience` s for a probe to let go) and write our PID."""
         deadline = time.monotonic() + patience
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from syft_monitors.config import MonitorConfig, load_config
+from syft_monitors.config import MonitorConfig, check_token_files, load_config
 from syft_monitors.errors import ConfigError, SyftMonitorError
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.base import Monitor
@@ -79,6 +79,7 @@ class ServiceRunner:
     def setup(self) -> None:
         """Load the config and build the monitor; ConfigError (or another of ours) on failure."""
         config = load_config(self.config_path)
+        check_token_files(config)
         self.monitor = self.spec.build(config, self.metrics, self.config_path)
         self.config = config
         self._serve_metrics()

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from syft_monitors.drive.files import DriveFile
-from syft_monitors.errors import InvalidNameError
+from syft_monitors.errors import InvalidNameError, ProtocolError
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.messages import MessageKind, parse_message_filename
 from syft_monitors.protocol.names import (
@@ -50,6 +50,9 @@ class Classified:
 
 
 FolderLookup = Callable[[str], Folder | None]
+#: Told about each item refused as hostile: an invalid name, or an item whose Drive owner is not
+#: who its name or place says wrote it (the pipeline counts them).
+RefusalHook = Callable[[ProtocolError], None]
 
 
 def channel_peer_for(channel: PeerChannel, do_email: str) -> str | None:
@@ -95,12 +98,18 @@ def is_own_event_log(folder: Folder, do_email: str) -> bool:
     )
 
 
-def classify(file: DriveFile, do_email: str, folders: FolderLookup) -> Classified | None:
+def classify(
+    file: DriveFile,
+    do_email: str,
+    folders: FolderLookup,
+    *,
+    on_invalid: RefusalHook | None = None,
+) -> Classified | None:
     """Decide whether `file` matters to `do_email`; `folders` resolves parent ids to names."""
     if file.trashed:
         return None
     if file.is_folder:
-        return _classify_folder(file, do_email)
+        return _classify_folder(file, do_email, on_invalid)
     if file.name == PEERS_FILE:
         return Classified(WorkKind.PEERS_FILE, file) if file.owned_by(do_email) else None
     try:
@@ -114,22 +123,57 @@ def classify(file: DriveFile, do_email: str, folders: FolderLookup) -> Classifie
         if message.kind is MessageKind.PROPOSED_CHANGES:
             peer = message_peer_for(folder, do_email)
             if peer is not None:
+                # Proposals are uploaded by their data scientist (archiving moves, never copies):
+                # anyone else's file in a folder named for them would speak in their name.
+                if not _owned_by(file.owners, peer):
+                    _refuse(file, f"is in the folder of {peer} but not theirs", on_invalid)
+                    return None
                 return Classified(WorkKind.JOB_MESSAGE, file, peer)
         elif is_own_event_log(folder, do_email):
+            # Only the data owner writes its event log; a look-alike folder shared by someone
+            # else would make us announce statuses the owner never set.
+            if not _owned_by(file.owners, do_email):
+                _refuse(file, "is in an event log but not the data owner's", on_invalid)
+                return None
             return Classified(WorkKind.EVENTS, file)
     return None
 
 
-def _classify_folder(file: DriveFile, do_email: str) -> Classified | None:
+def _owned_by(owners: tuple[str, ...], email: str) -> bool:
+    """Whether `email` owns a Drive item; True when Drive names no owner (shared drives)."""
+    wanted = normalize_email(email)
+    return not owners or any(normalize_email(owner) == wanted for owner in owners)
+
+
+def _refuse(file: DriveFile, why: str, on_invalid: RefusalHook | None) -> None:
+    error = ProtocolError(
+        f"{safe_repr(file.name)} {why} (owned by {safe_repr(', '.join(file.owners))})"
+    )
+    logger.warning("ignoring %s", error)
+    if on_invalid is not None:
+        on_invalid(error)
+
+
+def _classify_folder(
+    file: DriveFile, do_email: str, on_invalid: RefusalHook | None
+) -> Classified | None:
     try:
         parsed = parse_drive_name(file.name)
     except InvalidNameError as error:
         # Shared with us and SyftBox-shaped but invalid: worth one log line, never a crash.
         logger.warning("ignoring invalid SyftBox folder name %s: %s", safe_repr(file.name), error)
+        if on_invalid is not None:
+            on_invalid(error)
         return None
     if not isinstance(parsed, PeerChannel):
         return None
     if file.owned_by(do_email):
         return None  # the DO's own mirror folders, created when it accepted the peer
     peer = channel_peer_for(parsed, do_email)
-    return Classified(WorkKind.PEER_CHANNEL, file, peer) if peer else None
+    if peer is None:
+        return None
+    if not _owned_by(file.owners, peer):
+        # The requester creates its channel folders: one named for somebody else is a forgery.
+        _refuse(file, f"names {peer} as the requester but is not theirs", on_invalid)
+        return None
+    return Classified(WorkKind.PEER_CHANNEL, file, peer)

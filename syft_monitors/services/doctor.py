@@ -142,6 +142,17 @@ class _Doctor:
         name = f"{api} token file"
         try:
             info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                # A FIFO would block the open below; a directory or device is no token either.
+                self.add(
+                    CheckResult(
+                        name,
+                        Outcome.FAIL,
+                        f"{path} is not a regular file",
+                        f"point {api}_token_path at the authorized-user token file",
+                    )
+                )
+                return False
             with path.open("rb") as file:
                 file.read(1)
         except FileNotFoundError:

@@ -168,6 +168,8 @@ def write_config(
         token_path=token_path,
         api_root=api_root,
     )
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, not a config file")
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists (use --force to overwrite it)")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
