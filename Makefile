@@ -46,7 +46,14 @@ kind-e2e: $(STAMP)
 
 # Long reliability runs (crash trials, fault storms); figures go into docs/reliability.md.
 SOAK_FIGURES := .cache/soak-figures.jsonl
+FUZZ_RUNS ?= 100000
 soak: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'atheris>=2.3,<4'
+	mkdir -p .cache/fuzz
+	for t in codec names peers; do \
+		$(BIN)/python tests/fuzz/fuzz_$$t.py -atheris_runs=$(FUZZ_RUNS) \
+			-artifact_prefix=$(CURDIR)/.cache/fuzz/ || exit 1; \
+	done
 	rm -f $(SOAK_FIGURES)
 	SYFT_SOAK=1 SYFT_RELIABILITY_FIGURES=$(CURDIR)/$(SOAK_FIGURES) \
 		$(BIN)/python -m pytest -n 2 tests/integration/reliability
