@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import operator_scale
+
 Render = Callable[[dict[str, Any]], list[str]]
 
 
@@ -433,6 +435,7 @@ RENDERERS: dict[str, Render] = {
     "resources": render_resources,
     "burst": render_burst,
     "state_size": render_state_size,
+    "operator_scale": operator_scale.render,
 }
 
 
