@@ -148,13 +148,15 @@ def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 def _reconcile_into(runtime: Runtime, body: kopf.Body, patch: kopf.Patch) -> tuple[str, str]:
     """Reconcile, count it, and put the status and Events where kopf will write them."""
-    if runtime.api is None:
+    # One reference for the whole pass: cleanup at shutdown may reset `runtime.api` meanwhile.
+    api = runtime.api
+    if api is None:
         raise kopf.TemporaryError("Kubernetes API client is not ready", delay=5)
     started = time.monotonic()
-    result = reconcile(runtime.api, body, runtime.config)
+    result = reconcile(api, body, runtime.config)
     wanted = dict(result.status)
     try:
-        wanted.update(mirror_monitor_status(runtime.api, body))
+        wanted.update(mirror_monitor_status(api, body))
     except KubeApiError as error:
         logger.warning("cannot read the monitor's state ConfigMap: %s", error)
     current = body.get("status") or {}
