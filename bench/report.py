@@ -7,6 +7,7 @@ outside the markers is prose and is left alone.
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -420,6 +421,21 @@ def render_headline(results: dict[str, Any]) -> list[str]:
                 f"{configmap['threads_kept']} jobs"
             )
         rows.append([f"state for {jobs} jobs", "ours", text])
+    scale = benches.get("operator_scale")
+    if scale and scale.get("status") == "ok":
+        for size in sorted({row["monitors"] for row in scale["rows"]}):
+            runs = [row for row in scale["rows"] if row["monitors"] == size]
+            ready = statistics.median(row["all_ready_after_s"] for row in runs)
+            per = statistics.median(row["creation"]["requests_per_monitor"] for row in runs)
+            peak = max(row["operator"]["vmhwm_done_kib"] for row in runs)
+            rows.append(
+                [
+                    f"{size} SyftMonitors created at once",
+                    "ours, operator (test API server)",
+                    f"all Ready after {ready:.1f} s (median of {len(runs)}); "
+                    f"{per:.1f} API requests per monitor; peak RSS {_mib(peak)} MiB",
+                ]
+            )
     if not rows:
         return ["_Not run yet._"]
     smoke = any(b.get("smoke") for b in benches.values())
