@@ -15,6 +15,7 @@ from typing import Any
 
 from syft_operator import __version__, names, rbac
 from syft_operator.crd import to_yaml
+from syft_operator.render import hardened_container_security
 
 NAMESPACE = "syft-operator"
 NAME = "syft-operator"
@@ -140,13 +141,7 @@ def deployment(image: str = DEFAULT_IMAGE, pull_policy: str = "IfNotPresent") ->
                                 "requests": {"cpu": "100m", "memory": "192Mi"},
                                 "limits": {"memory": "512Mi"},
                             },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "runAsNonRoot": True,
-                                "privileged": False,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
+                            "securityContext": hardened_container_security(),
                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
                         }
                     ],

@@ -359,14 +359,7 @@ def _container(
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         ],
         "resources": _resources(spec),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": hardened_container_security(),
         "volumeMounts": mounts,
     }
     if not cronjob:
@@ -382,6 +375,18 @@ def _container(
             "failureThreshold": 3,
         }
     return container
+
+
+def hardened_container_security() -> dict[str, Any]:
+    """The container securityContext of every pod we render (monitors and the operator)."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def _resources(spec: SyftMonitorSpec) -> dict[str, dict[str, Any]]:
