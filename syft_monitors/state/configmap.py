@@ -263,6 +263,16 @@ class ConfigMapStateManager(OptimisticStateManager):
         with self._lock:
             self._cache = (doc, stored["metadata"]["resourceVersion"], stored, time.monotonic())
 
+    def size_bytes(self) -> int:
+        """The stored payload's length: the monitor asks every poll, and serializing a document
+        of several hundred KiB each time is wasted work on the hot path."""
+        self._read()
+        with self._lock:
+            cached = self._cache
+        raw = cached[2] if cached is not None else None
+        payload = ((raw or {}).get("data") or {}).get(DATA_KEY) or ""
+        return len(str(payload).encode("utf-8"))
+
     # --- helpers ----------------------------------------------------------------------------
 
     def invalidate(self) -> None:

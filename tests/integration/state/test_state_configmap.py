@@ -81,6 +81,19 @@ def test_round_trip_keeps_the_operators_metadata(
     assert obj["metadata"]["uid"] == state_configmap["metadata"]["uid"]
 
 
+def test_size_is_the_stored_payload_without_extra_requests(
+    kube_client: Any, kube_api: KubeApiServer, state_configmap: dict[str, Any]
+) -> None:
+    state = manager(kube_client, max_staleness=60)  # no timing in the request count
+    assert state.size_bytes() == 0
+    state.mark_seen([f"file:{n}" for n in range(50)], "drive")
+    kube_api.clear_requests()
+    size = state.size_bytes()
+    assert size == len(stored(kube_api)["data"]["state.json"].encode())
+    assert size == len(state.load().to_json_bytes())
+    assert kube_api.requests == []  # answered from the copy the write left
+
+
 def test_writes_are_replaces_with_the_read_resource_version(
     kube_client: Any, kube_api: KubeApiServer, state_configmap: dict[str, Any]
 ) -> None:
