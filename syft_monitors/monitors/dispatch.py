@@ -95,11 +95,11 @@ class Dispatcher:
         outcome: Outcome,
     ) -> None:
         assert self.sender is not None
-        doc = self.state.load()
-        if email.notification_key in doc.notified:
+        # Shared read-only views: a full working copy per email would copy the whole state.
+        if self.state.is_notified(email.notification_key):
             outcome.skipped += 1
             return
-        pending = doc.intents.get(email.notification_key)
+        pending = self.state.intent(email.notification_key)
         if pending is not None and self.sender.exactly_once:
             self._wait_until_settled(pending)
             found = self.sender.find_sent(email)

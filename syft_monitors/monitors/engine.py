@@ -305,7 +305,7 @@ class Pipeline:
 
     def _deliver(self, event: Event, *, silent: bool, report: PollReport) -> int:
         """Dispatch one event unless already handled; returns 1 if it was new."""
-        if event.key in self.state.load().seen:
+        if self.state.is_seen(event.key):
             return 0
         if not silent:
             outcome = self.dispatcher.dispatch(event)

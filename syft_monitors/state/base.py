@@ -182,6 +182,10 @@ class StateManager(abc.ABC):
     def notified_record(self, key: str) -> NotifiedRecord | None:
         return self._view().notified.get(key)
 
+    def intent(self, key: str) -> SendIntent | None:
+        """The unresolved send recorded under `key`, if any."""
+        return self._view().intents.get(key)
+
     def record_intent(self, intent: SendIntent) -> SendIntent | None:
         """Claim a send before making it. Returns the intent to use, or None: already sent.
 

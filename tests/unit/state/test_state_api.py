@@ -355,3 +355,15 @@ def test_memory_starts_from_an_initial_document() -> None:
     manager = MemoryStateManager(initial)
     initial.cursor = "changed later"
     assert manager.get_cursor() == "c1"
+
+
+def test_intent_lookup_reads_the_unresolved_send(manager: StateManager) -> None:
+    state = manager
+    assert state.intent("new_job:j:do") is None
+    recorded = SendIntent(
+        notification_key="new_job:j:do", message_id="<m@x>", recorded_at=to_timestamp()
+    )
+    state.record_intent(recorded)
+    found = state.intent("new_job:j:do")
+    assert found is not None
+    assert found.message_id == "<m@x>"
