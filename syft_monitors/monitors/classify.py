@@ -51,8 +51,14 @@ class Classified:
 
 FolderLookup = Callable[[str], Folder | None]
 #: Told about each item refused as hostile: an invalid name, or an item whose Drive owner is not
-#: who its name or place says wrote it (the pipeline counts them).
-RefusalHook = Callable[[ProtocolError], None]
+#: who its name or place says wrote it. The hook reports it (the pipeline logs and counts each
+#: refusal once, however often a listing shows the item again); without a hook, it is logged here.
+RefusalHook = Callable[[DriveFile, ProtocolError], None]
+
+
+def log_refusal(file: DriveFile, error: ProtocolError) -> None:
+    del file  # the message names it
+    logger.warning("ignoring %s", error)
 
 
 def channel_peer_for(channel: PeerChannel, do_email: str) -> str | None:
@@ -149,9 +155,7 @@ def _refuse(file: DriveFile, why: str, on_invalid: RefusalHook | None) -> None:
     error = ProtocolError(
         f"{safe_repr(file.name)} {why} (owned by {safe_repr(', '.join(file.owners))})"
     )
-    logger.warning("ignoring %s", error)
-    if on_invalid is not None:
-        on_invalid(error)
+    (on_invalid or log_refusal)(file, error)
 
 
 def _classify_folder(
@@ -161,9 +165,9 @@ def _classify_folder(
         parsed = parse_drive_name(file.name)
     except InvalidNameError as error:
         # Shared with us and SyftBox-shaped but invalid: worth one log line, never a crash.
-        logger.warning("ignoring invalid SyftBox folder name %s: %s", safe_repr(file.name), error)
-        if on_invalid is not None:
-            on_invalid(error)
+        refusal = InvalidNameError(f"invalid SyftBox folder name {safe_repr(file.name)}: {error}")
+        refusal.__cause__ = error
+        (on_invalid or log_refusal)(file, refusal)
         return None
     if not isinstance(parsed, PeerChannel):
         return None

@@ -64,6 +64,8 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 900.0
 DOWNLOAD_CACHE_BYTES = 32 * 1024 * 1024
+#: Hostile items remembered as reported; beyond it the oldest may be reported once more.
+MAX_REMEMBERED_REFUSALS = 4096
 
 
 @dataclasses.dataclass(slots=True)
@@ -113,6 +115,8 @@ class Pipeline:
             )
         self.local = LocalScanner(syftbox_root, do_email) if syftbox_root else None
         self._downloads: OrderedDict[str, bytes] = OrderedDict()
+        # Refusals already reported: a listing strategy sees the same hostile item every poll.
+        self._refused: OrderedDict[tuple[str, str, str], None] = OrderedDict()
 
     # --- the poll -------------------------------------------------------------------------------
 
@@ -149,7 +153,7 @@ class Pipeline:
         work: dict[str, WorkRecord] = {}
         seen: dict[str, str] = {}
         for file in batch.files:
-            found = classify(file, self.do_email, lookup, on_invalid=self._count_refusal)
+            found = classify(file, self.do_email, lookup, on_invalid=self._refuse)
             if found is None or found.kind not in self.interests:
                 continue
             key = _file_key(found.kind, found.file.id)
@@ -195,8 +199,16 @@ class Pipeline:
         self.state.update(write)
         return len(work)
 
-    def _count_refusal(self, error: ProtocolError) -> None:
-        del error  # logged by `classify`; the metric only counts
+    def _refuse(self, file: DriveFile, error: ProtocolError) -> None:
+        """Log and count a hostile item once per version of it (a changed item is reported anew)."""
+        key = (file.id, file.modified_time, str(error))
+        if key in self._refused:
+            self._refused.move_to_end(key)
+            return
+        self._refused[key] = None
+        if len(self._refused) > MAX_REMEMBERED_REFUSALS:
+            self._refused.popitem(last=False)
+        logger.warning("ignoring %s", error)
         self.metrics.errors.labels("protocol").inc()
 
     def _fetch_folder(self, folder_id: str) -> Folder | None:

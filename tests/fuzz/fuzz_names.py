@@ -42,7 +42,7 @@ def one_input(data: bytes) -> None:
     hook: list[ProtocolError] = []
     # Owner unknown (as on shared drives): refused exactly when the parser refused.
     folder = DriveFile(id="f", name=name, mime_type=FOLDER_MIME)
-    found = classify(folder, DO, lambda _: None, on_invalid=hook.append)
+    found = classify(folder, DO, lambda _: None, on_invalid=lambda _, error: hook.append(error))
     assert bool(hook) == refused, (name, hook)
     if found is not None:
         assert found.kind is WorkKind.PEER_CHANNEL

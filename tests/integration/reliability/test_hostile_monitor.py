@@ -147,7 +147,10 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> Iterator[World]:
+    strategy = getattr(request, "param", "changes")  # tests may ask for the listing strategy
     caplog.set_level(logging.INFO)
     sandbox = Sandbox(seed=11)
     for user in (DO, ALICE, BOB, MALLORY, VICTIM):
@@ -163,7 +166,7 @@ def world(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[World]:
             drive_token_path=tokens[DO],
             syftbox_root=None,
             google_api_root=server.url,
-            strategy="changes",
+            strategy=strategy,
             drive=None,
             metrics=metrics,
         )
@@ -240,6 +243,29 @@ def test_hostile_folder_names_are_logged_counted_and_never_emailed(world: World)
     assert world.warnings() == []
     assert world.protocol_errors() - before == len(NAME_CASES)
     assert world.monitor.state.load().work == {}
+
+
+@pytest.mark.parametrize("world", ["list"], indirect=True)
+def test_listing_strategy_reports_each_hostile_item_once(world: World) -> None:
+    # A listing sees every hostile item again on every poll; the log and the metric must not.
+    before = world.protocol_errors()
+    world.caplog.clear()
+    cases = NAME_CASES[:5]
+    for _, name in cases:
+        world.share_folder(MALLORY, name)
+    world.share_folder(MALLORY, current_channel_name(V, DO, "inbox", VICTIM))  # a forgery
+    for _ in range(3):
+        assert world.poll() == []
+    lines = [assert_clean_log_line(record) for record in world.warnings()]
+    assert len(lines) == len(cases) + 1, lines
+    assert world.protocol_errors() - before == len(cases) + 1
+    # A genuine request is still announced by the same listing.
+    world.scientist(VICTIM).request_peer(DO)
+    assert {str(m.message["Subject"]) for m in world.poll()} == {
+        f"New Peer Request from {VICTIM}",
+        f"Peer Request Sent to {DO}",
+    }
+    assert len(world.warnings()) == len(cases) + 1
 
 
 # --- forgeries -------------------------------------------------------------------------------
