@@ -99,6 +99,12 @@ class MonitorMetrics:
             ["monitor"],
             registry=r,
         )
+        self.poll_interval = Gauge(
+            "syft_monitor_poll_interval_seconds",
+            "Configured time between two polls of a monitor (alerts count staleness in intervals).",
+            ["monitor"],
+            registry=r,
+        )
         self.state_size = Gauge(
             "syft_monitor_state_size_bytes",
             "Size of the serialized monitor state.",

@@ -87,6 +87,7 @@ class Monitor(abc.ABC):
             self._check_once()
             return
         self._serve_configured_metrics(float(interval))
+        self.metrics.poll_interval.labels(self.monitor_name).set(float(interval))
         self._stop_event.clear()
         deadline = None if duration is None else time.monotonic() + duration
         while not self._stop_event.is_set():
@@ -131,6 +132,7 @@ class Monitor(abc.ABC):
     ) -> MetricsServer:
         """Serve `/metrics` and `/healthz` (unhealthy after 3 intervals without a good poll,
         at least 2 minutes); idempotent. Port 0 picks a free port (see `.port`)."""
+        self.metrics.poll_interval.labels(self.monitor_name).set(interval)
         if self._metrics_server is None:
             self._health = Healthcheck(max_age=max(3 * interval, 120.0))
             self._metrics_server = MetricsServer(

@@ -139,13 +139,17 @@ def test_metrics_port_is_served_and_survives_a_reload(world: DaemonWorld) -> Non
         "metrics with a poll counter",
     )
     assert "syft_monitor_poll_duration_seconds" in first
+    assert 'syft_monitor_poll_interval_seconds{monitor="notify"} 1.0' in first
     pid = manager.get_pid()
     assert pid is not None
     reloads = world.log_text().count("config reloaded")
+    world.write_config(metrics_port=port, interval=2)
     os.kill(pid, signal.SIGHUP)
     wait_for(lambda: world.log_text().count("config reloaded") > reloads, "the reload")
-    # The new monitor serves the same port with the same counters (they only grow).
-    assert wait_for(lambda: _scrape(port), "metrics after the reload")
+    # The new monitor serves the same port with the same counters (they only grow), and the
+    # new interval that alerts measure staleness in.
+    after = wait_for(lambda: _scrape(port), "metrics after the reload")
+    assert 'syft_monitor_poll_interval_seconds{monitor="notify"} 2.0' in after
     assert "cannot serve metrics" not in world.log_text(errors=True)
     assert manager.stop() is True
     assert _scrape(port) is None

@@ -398,7 +398,11 @@ def test_prometheus_rule_values(chart: ChartRenderer) -> None:
         assert alert["labels"]["team"] == "data-platform"
         assert alert["labels"]["severity"] in {"warning", "critical"}
     stale = next(a for a in alerts if a["alert"] == "SyftMonitorNoSuccessfulPoll")
-    assert "> 600\n" in stale["expr"]  # 10 intervals of 60 s
+    # 10 of each monitor's intervals, never less than 10 x 60 s.
+    assert (
+        'clamp_min(10 * syft_monitor_poll_interval_seconds{job="syft-monitor"}, 600)'
+        in (stale["expr"])
+    )
 
 
 def test_dashboards_configmaps_carry_the_files(chart: ChartRenderer) -> None:

@@ -171,6 +171,7 @@ def test_metrics_port_from_config_serves_metrics_and_health(world: DemoWorld) ->
         assert 'syft_monitor_polls_total{monitor="notify",outcome="ok"}' in text
         assert 'syft_monitor_google_requests_total{api="drive",method="changes.list"' in text
         assert "syft_monitor_state_size_bytes" in text
+        assert 'syft_monitor_poll_interval_seconds{monitor="notify"} 1.0' in text
         with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
             assert response.status == 200
     finally:
