@@ -6,17 +6,21 @@
 #
 # 1. creates a kind cluster from kind-config.yaml (reuses it if it exists);
 # 2. builds the image (Dockerfile) and loads it into the cluster;
-# 3. installs the CRD and the operator (deploy/crds, `python -m syft_operator.manifests`);
+# 3. installs the CRD and the operator with the Helm chart (charts/syft-monitor), as users do;
+#    E2E_INSTALL=manifests applies deploy/crds and `python -m syft_operator.manifests` instead;
 # 4. runs the Drive/Gmail sandbox as an in-cluster service (deploy/e2e/sandbox.yaml);
 # 5. applies a SyftMonitor whose Secret holds the sandbox's token for the data owner, and waits
 #    for Ready and a rolled-out monitor Deployment (real pods, real RBAC, real probes);
 # 6. simulates a data scientist submitting a job (tests/e2e/kind_driver.py, through a
 #    port-forward) and asserts that the monitor pod sent the data owner's "Job: ..." email;
-# 7. waits for the operator to mirror notificationsSent into the SyftMonitor's status.
+# 7. waits for the operator to mirror notificationsSent into the SyftMonitor's status;
+# 8. (chart install) `helm uninstall` removes the operator and keeps the CRD and the
+#    SyftMonitors (crds.keep: helm.sh/resource-policy: keep).
 #
 # Without docker, kind or a reachable docker daemon it prints "skipped: <reason>" and exits 0.
 # Needs the project venv (make venv) for the driver. Environment: KIND_CLUSTER, E2E_IMAGE,
-# KEEP_CLUSTER=1, KUBECTL (else the one on PATH, else scripts/fetch-k8s-tools.sh's).
+# KEEP_CLUSTER=1, E2E_INSTALL (chart | manifests), KUBECTL and HELM (else the ones on PATH, else
+# scripts/fetch-k8s-tools.sh's).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +32,17 @@ DS=ds@sandbox.example.org
 MONITOR="do"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 LOCAL_PORT="${E2E_SANDBOX_PORT:-18765}"
+INSTALL="${E2E_INSTALL:-chart}"
+RELEASE=syft-monitor
+OPERATOR_NS=syft-operator
+case "$INSTALL" in
+chart) OPERATOR_DEPLOY="$RELEASE" ;; # the chart's fullname for this release name
+manifests) OPERATOR_DEPLOY=syft-operator ;;
+*)
+    echo "kind-e2e: E2E_INSTALL must be chart or manifests, not $INSTALL" >&2
+    exit 2
+    ;;
+esac
 
 skip() {
     echo "skipped: $*"
@@ -45,8 +60,11 @@ docker info >/dev/null 2>&1 || skip "the docker daemon is not reachable"
 [[ -x "$PY" ]] || fail "no project venv at $PY (run: make venv)"
 
 KUBECTL="${KUBECTL:-$(command -v kubectl || true)}"
-if [[ -z "$KUBECTL" ]]; then
-    KUBECTL="$(bash "$ROOT/scripts/fetch-k8s-tools.sh" | tail -n 1)/kubectl"
+HELM="${HELM:-$(command -v helm || true)}"
+if [[ -z "$KUBECTL" || -z "$HELM" ]]; then
+    TOOLS="$(bash "$ROOT/scripts/fetch-k8s-tools.sh" | tail -n 1)"
+    KUBECTL="${KUBECTL:-$TOOLS/kubectl}"
+    HELM="${HELM:-$TOOLS/helm}"
 fi
 
 WORK="$(mktemp -d)"
@@ -60,7 +78,7 @@ diagnostics() {
     k get sm,deploy,cronjob,pods -A -o wide >&2 || true
     k -n "$NS" describe sm >&2 || true
     k -n "$NS" get events --sort-by=.lastTimestamp >&2 || true
-    k -n syft-operator logs deploy/syft-operator --tail=100 >&2 || true
+    k -n "$OPERATOR_NS" logs "deploy/$OPERATOR_DEPLOY" --tail=100 >&2 || true
     k -n "$NS" logs "deploy/$MONITOR-monitor" --all-containers --tail=100 >&2 || true
 }
 
@@ -91,11 +109,19 @@ step "image $IMAGE"
 docker build --tag "$IMAGE" "$ROOT"
 kind load docker-image "$IMAGE" --name "$CLUSTER"
 
-step "CRD and operator"
-k apply -f "$ROOT/deploy/crds/"
+step "CRD and operator ($INSTALL)"
+if [[ "$INSTALL" == chart ]]; then
+    # The image is loaded into the nodes, never pulled: repository and tag split at the last ':'.
+    "$HELM" upgrade --install "$RELEASE" "$ROOT/charts/syft-monitor" \
+        --namespace "$OPERATOR_NS" --create-namespace --kubeconfig "$KUBECONFIG" \
+        --set "operator.image.repository=${IMAGE%:*}" --set "operator.image.tag=${IMAGE##*:}" \
+        --set operator.image.pullPolicy=Never --wait --timeout 180s
+else
+    k apply -f "$ROOT/deploy/crds/"
+    (cd "$ROOT" && "$PY" -m syft_operator.manifests --image "$IMAGE" --pull-policy Never) | k apply -f -
+fi
 k wait --for=condition=Established crd/syftmonitors.syft.openmined.org --timeout=60s
-(cd "$ROOT" && "$PY" -m syft_operator.manifests --image "$IMAGE" --pull-policy Never) | k apply -f -
-k -n syft-operator rollout status deploy/syft-operator --timeout=180s
+k -n "$OPERATOR_NS" rollout status "deploy/$OPERATOR_DEPLOY" --timeout=180s
 
 step "sandbox"
 sed "s|image: syft-monitor:e2e|image: $IMAGE|" "$ROOT/deploy/e2e/sandbox.yaml" | k apply -f -
@@ -148,4 +174,11 @@ for _ in $(seq 150); do
 done
 [[ "${sent:-0}" -ge 1 ]] || fail "status.notificationsSent never reached 1"
 k -n "$NS" get sm -o wide
+
+if [[ "$INSTALL" == chart ]]; then
+    step "helm uninstall keeps the CRD and the SyftMonitors"
+    "$HELM" uninstall "$RELEASE" --namespace "$OPERATOR_NS" --kubeconfig "$KUBECONFIG" --wait
+    k get crd syftmonitors.syft.openmined.org >/dev/null || fail "helm uninstall deleted the CRD"
+    k -n "$NS" get sm "$MONITOR" >/dev/null || fail "helm uninstall deleted the SyftMonitor"
+fi
 echo "kind-e2e: passed"
