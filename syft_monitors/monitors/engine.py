@@ -64,8 +64,9 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 900.0
 DOWNLOAD_CACHE_BYTES = 32 * 1024 * 1024
-#: Hostile items remembered as reported; beyond it the oldest may be reported once more.
-MAX_REMEMBERED_REFUSALS = 4096
+#: Hostile items remembered as reported (about 100 bytes each); beyond it the least recently seen
+#: may be reported once more. Large enough that a listing of thousands of forgeries never thrashes.
+MAX_REMEMBERED_REFUSALS = 50_000
 
 
 @dataclasses.dataclass(slots=True)
@@ -116,7 +117,7 @@ class Pipeline:
         self.local = LocalScanner(syftbox_root, do_email) if syftbox_root else None
         self._downloads: OrderedDict[str, bytes] = OrderedDict()
         # Refusals already reported: a listing strategy sees the same hostile item every poll.
-        self._refused: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._refused: OrderedDict[int, None] = OrderedDict()
 
     # --- the poll -------------------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ class Pipeline:
 
     def _refuse(self, file: DriveFile, error: ProtocolError) -> None:
         """Log and count a hostile item once per version of it (a changed item is reported anew)."""
-        key = (file.id, file.modified_time, str(error))
+        key = hash((file.id, file.modified_time, str(error)))  # small and collision-free enough
         if key in self._refused:
             self._refused.move_to_end(key)
             return
