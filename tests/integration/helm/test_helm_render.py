@@ -1,6 +1,7 @@
 """`helm template` over every scenario in charts/syft-monitor/ci, checked against the real things:
-Kubernetes' own schemas (kubernetes-validate, strict, every declared version), the CRD and RBAC
-rules of syft_operator, the operator's real command line, and the pods the operator renders.
+Kubernetes' own schemas (kubernetes-validate, strict, every declared version), the Prometheus
+Operator's CRDs (its generated models, unknown fields included), the CRD and RBAC rules of
+syft_operator, the operator's real command line, and the pods the operator renders.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import pydantic
 import pytest
 import yaml
 from chart_support import (
@@ -27,6 +29,7 @@ from chart_support import (
     one,
     pod_specs,
 )
+from cloudcoil.models.prometheus_operator import v1 as prometheus_operator
 from kubernetes_validate.utils import all_versions
 
 from syft_operator import names, rbac
@@ -77,6 +80,69 @@ def test_builtin_kinds_are_valid_for_the_declared_kubernetes_versions(
                     f"{version} {manifest['kind']}/{manifest['metadata']['name']}: {error}"
                 )
     assert not problems, "\n".join(problems)
+
+
+PROMETHEUS_OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+
+
+def unknown_fields(sent: Any, kept: Any, path: str = "") -> list[str]:
+    """Paths in `sent` that a model dropped: the generated models ignore unknown fields."""
+    if isinstance(sent, dict):
+        if not isinstance(kept, dict):
+            return [path or "/"]
+        return [
+            problem
+            for key, value in sent.items()
+            for problem in (
+                [f"{path}/{key}"]
+                if key not in kept
+                else unknown_fields(value, kept[key], f"{path}/{key}")
+            )
+        ]
+    if isinstance(sent, list) and isinstance(kept, list):
+        return [
+            problem
+            for index, (a, b) in enumerate(zip(sent, kept, strict=True))
+            for problem in unknown_fields(a, b, f"{path}/{index}")
+        ]
+    return []
+
+
+def prometheus_operator_problems(manifest: Manifest) -> list[str]:
+    """What the Prometheus Operator's CRD schema would refuse in `manifest` (types, enums,
+    required fields) or silently prune (unknown fields)."""
+    model = getattr(prometheus_operator, manifest["kind"])
+    name = f"{manifest['kind']}/{manifest['metadata']['name']}"
+    try:
+        parsed = model.model_validate(manifest)
+    except pydantic.ValidationError as error:
+        return [f"{name}: {error}"]
+    kept = parsed.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return [f"{name}: unknown field {path}" for path in unknown_fields(manifest, kept)]
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)
+def test_prometheus_operator_kinds_are_valid_for_their_crds(
+    chart: ChartRenderer, values: Path
+) -> None:
+    manifests = [m for m in chart.template(values) if m["kind"] in PROMETHEUS_OPERATOR_KINDS]
+    problems = [problem for m in manifests for problem in prometheus_operator_problems(m)]
+    assert not problems, "\n".join(problems)
+
+
+def test_prometheus_operator_check_catches_typos_and_bad_values(chart: ChartRenderer) -> None:
+    manifests = chart.template(CI / "observability-values.yaml")
+    assert {m["kind"] for m in manifests} >= PROMETHEUS_OPERATOR_KINDS
+    pod_monitor = one(manifests, "PodMonitor")
+    endpoint = pod_monitor["spec"]["podMetricsEndpoints"][0]
+    endpoint["relabellings"] = endpoint.pop("relabelings", [])
+    (problem,) = prometheus_operator_problems(pod_monitor)
+    assert problem.endswith("unknown field /spec/podMetricsEndpoints/0/relabellings")
+    endpoint["scheme"] = "htp"
+    assert "Input should be 'http' or 'https'" in prometheus_operator_problems(pod_monitor)[0]
+    rule = one(manifests, "PrometheusRule")
+    del rule["spec"]["groups"][0]["name"]
+    assert "Field required" in prometheus_operator_problems(rule)[0]
 
 
 @pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)
