@@ -9,7 +9,7 @@ the operator's requests). Then:
 
 - **reconciled**: the time until every SyftMonitor shows `Ready=True` (written after all its
   children) and kopf has recorded its create handler as done (the `last-handled-configuration`
-  annotation: the status timer's first tick can write Ready before the create handler has run),
+  annotation: a status refresh can write Ready before the create handler has run),
   polled in-process every `poll_s`; every child is then checked to exist: the config and state
   ConfigMaps, ServiceAccount, Role, RoleBinding and Deployment;
 - **requests per SyftMonitor**: the operator's requests from the first put to that moment, by
@@ -19,7 +19,7 @@ the operator's requests). Then:
 - **operator CPU and memory**: `utime + stime` from /proc/PID/stat and `VmHWM` (peak resident
   set) from /proc/PID/status of the operator process;
 - **idle resync**: after the writes have stopped, nothing changes for `idle_periods` status
-  periods; the requests, CPU seconds and reconciles (timer ticks) of that window give the cost of
+  periods; the requests, CPU seconds and reconciles (refresh ticks) of that window give the cost of
   one idle tick per SyftMonitor. The status period (`SYFT_OPERATOR_STATUS_INTERVAL`, 60 s in
   production) is set short to compress time; the per-tick cost does not depend on it.
 
@@ -56,8 +56,8 @@ if TYPE_CHECKING:
 
 NAMESPACE = "bench"
 CRD_FILE = REPO / "deploy" / "crds" / "syftmonitors.syft.openmined.org.yaml"
-#: kopf writes it when the create handler has succeeded. Ready alone can come first: the status
-#: timer's first tick runs the same reconcile at once, while the create handler may still wait.
+#: kopf writes it when the create handler has succeeded. Ready alone can come first: a status
+#: refresh may run the same reconcile while the create handler still waits for a thread.
 HANDLED_ANNOTATION = f"{names.ANNOTATION_PREFIX}/last-handled-configuration"
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 #: A well-formed authorized-user token (the operator checks the shape, never calls Google).
@@ -268,7 +268,7 @@ def _last(*times: dict[str, float]) -> float | None:
 def _idle_window(
     api: KubeApiServer, operator: OperatorProcess, count: int, interval: float, sizes: Sizes
 ) -> dict[str, Any]:
-    """Requests, CPU and timer ticks over `idle_periods` status periods with nothing changing."""
+    """Requests, CPU and refresh ticks over `idle_periods` status periods with nothing changing."""
     first = operator.sample()
     mark = len(api.requests)
     reconciles = operator.reconciles()
@@ -620,7 +620,7 @@ def render(entry: dict[str, Any]) -> list[str]:
             ]
         )
     if idle_rows:
-        lines += ["", "Idle resync (nothing changes; the status timer ticks):", ""]
+        lines += ["", "Idle resync (nothing changes; the status refresh runs):", ""]
         lines += table(
             [
                 "SyftMonitors",

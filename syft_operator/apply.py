@@ -93,7 +93,7 @@ def apply_manifest(api: KubeApi, desired: Obj, owner_uid: str) -> tuple[Outcome,
             except KubeApiError as error:
                 if error.status != 409:
                     raise
-                continue  # created concurrently (the timer and a handler): compare with it
+                continue  # created concurrently by another writer: compare with it
         _check_owner(live, owner_uid)
         annotations = live.get("metadata", {}).get("annotations") or {}
         if annotations.get(names.APPLIED_HASH_ANNOTATION) == digest:

@@ -13,9 +13,9 @@ Environment variables (all optional):
 - `SYFT_OPERATOR_METRICS_HOST` (`0.0.0.0`): address of the metrics server;
 - `SYFT_OPERATOR_WATCH_SERVER_TIMEOUT` (`300`): seconds the API server keeps a watch open.
 
-The status timer is the only reason SyftMonitors carry a finalizer (kopf adds one to stop a timer
-cleanly); with `SYFT_OPERATOR_STATUS_INTERVAL=0` there is none, and status is refreshed only on
-spec changes.
+The status refresh is an operator-wide loop (see `handlers.py`), so SyftMonitors carry no
+finalizer either way; with `SYFT_OPERATOR_STATUS_INTERVAL=0` status is refreshed only on spec
+changes.
 """
 
 from __future__ import annotations

@@ -5,22 +5,28 @@ Run with `syft-operator` (see `cli.py`) or directly with `kopf run -m syft_opera
 - create / update / resume: reconcile; a missing or malformed Secret (or a transient API error)
   raises `kopf.TemporaryError` with a doubling delay, so the operator retries without ever
   crash-looping; a spec the operator cannot serve raises `kopf.PermanentError` until it changes;
-- a timer (every `SYFT_OPERATOR_STATUS_INTERVAL` seconds, default 60) reconciles again, which
-  repairs drift such as a deleted Deployment, and mirrors `lastPollTime`, `notificationsSent` and
-  `lastError` from the monitor's state ConfigMap into the status;
-- an event handler keeps the `syft_operator_monitors` gauge in step with the watch stream.
+- a resync loop (every `SYFT_OPERATOR_STATUS_INTERVAL` seconds, default 60) reconciles every
+  SyftMonitor again, which repairs drift such as a deleted Deployment, and mirrors
+  `lastPollTime`, `notificationsSent` and `lastError` from the monitor's state ConfigMap into the
+  status;
+- an event handler keeps the `syft_operator_monitors` gauge in step with the watch stream, and
+  the newest body of each SyftMonitor for the resync loop.
 
-There is no delete handler: children carry owner references and the API server's garbage
-collector removes them. kopf puts a finalizer (`syft.openmined.org/operator`) on SyftMonitors only
-because it needs one to stop the timer cleanly; with the timer off there is none.
+There is no delete handler and no finalizer: children carry owner references and the API server's
+garbage collector removes them, so a SyftMonitor deleted while the operator is down goes at once.
+That is why the resync is one operator-wide loop and not a kopf timer: kopf puts a finalizer on
+every object that has a timer, to stop it cleanly. (An operator version that had the timer left
+`syft.openmined.org/operator` on SyftMonitors; kopf removes it on the first pass.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -28,7 +34,8 @@ import kopf
 from syft_operator import names
 from syft_operator.config import OperatorConfig
 from syft_operator.errors import KubeApiError
-from syft_operator.kube import KubeApi
+from syft_operator.events import post_event
+from syft_operator.kube import SYFT_MONITOR, KubeApi
 from syft_operator.metrics import OperatorMetrics
 from syft_operator.reconcile import EventRequest, mirror_monitor_status, reconcile
 
@@ -44,9 +51,14 @@ class Runtime:
     config: OperatorConfig
     metrics: OperatorMetrics
     api: KubeApi | None = None
-    #: The last Event posted per object uid: the timer and a retrying handler can both see the
+    #: The last Event posted per object uid: the resync and a retrying handler can both see the
     #: same transition in a stale body, and one Event per transition is enough.
     last_events: dict[str, tuple[str, str, str]] = dataclasses.field(default_factory=dict)
+    #: The newest body of each SyftMonitor on the watch stream, by uid: what the resync loop
+    #: reconciles, with no request to find them and only objects in the operator's scope.
+    bodies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: One reconcile at a time per object: kopf's handlers and the resync never overlap.
+    object_locks: dict[str, threading.Lock] = dataclasses.field(default_factory=dict)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def first_time(self, uid: str, event: EventRequest) -> bool:
@@ -60,9 +72,31 @@ class Runtime:
     def forget(self, uid: str) -> None:
         with self.lock:
             self.last_events.pop(uid, None)
+            self.bodies.pop(uid, None)
+            self.object_locks.pop(uid, None)
+
+    def object_lock(self, uid: str) -> threading.Lock:
+        with self.lock:
+            return self.object_locks.setdefault(uid, threading.Lock())
+
+    def remember(self, uid: str, body: dict[str, Any]) -> None:
+        with self.lock:
+            self.bodies[uid] = body
+
+    def body(self, uid: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self.bodies.get(uid)
+
+    def known(self) -> dict[str, str]:
+        """uid -> namespace of every SyftMonitor the watch stream has shown and not deleted."""
+        with self.lock:
+            return {
+                uid: str((body.get("metadata") or {}).get("namespace"))
+                for uid, body in self.bodies.items()
+            }
 
 
-#: Read at import time, because kopf registers the timer (and its finalizer) at import time.
+#: The configuration when the CLI built no runtime (`kopf run -m syft_operator.handlers`).
 _IMPORT_CONFIG = OperatorConfig.from_env()
 
 
@@ -97,8 +131,17 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.posting.loggers = False
 
 
+@kopf.on.startup()
+async def start_resync(memo: kopf.Memo, **_: Any) -> None:
+    memo.resync_task = asyncio.create_task(_resync_forever(memo), name="syft-operator-resync")
+
+
 @kopf.on.cleanup()
 def close(memo: kopf.Memo, **_: Any) -> None:
+    task = getattr(memo, "resync_task", None)
+    if isinstance(task, asyncio.Task):
+        # kopf runs sync handlers in a worker thread: ask the loop to cancel it.
+        task.get_loop().call_soon_threadsafe(task.cancel)
     runtime = getattr(memo, "runtime", None)
     if isinstance(runtime, Runtime) and runtime.api is not None:
         runtime.api.close()
@@ -112,22 +155,80 @@ def reconcile_monitor(
     body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any
 ) -> None:
     runtime = runtime_of(memo)
-    verdict, message = _reconcile_into(runtime, body, patch)
+    with runtime.object_lock(str(body.get("metadata", {}).get("uid"))):
+        verdict, message = _reconcile_into(runtime, body, patch)
     if verdict == "retry":
         raise kopf.TemporaryError(message, delay=runtime.config.retry_backoff(retry))
     if verdict == "error":
         raise kopf.PermanentError(message)
 
 
-def _refresh_status(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    # No raise: the change handlers own the retries, and the next tick tries again anyway.
-    _reconcile_into(runtime_of(memo), body, patch)
+async def _resync_forever(memo: kopf.Memo) -> None:
+    """Reconcile every known SyftMonitor once per status interval, one at a time, off the loop."""
+    while True:
+        runtime = getattr(memo, "runtime", None)
+        config = runtime.config if isinstance(runtime, Runtime) else _IMPORT_CONFIG
+        if config.status_interval <= 0:
+            return
+        await asyncio.sleep(config.status_interval)
+        if not isinstance(runtime, Runtime):
+            continue
+        await asyncio.to_thread(_drop_vanished, runtime)
+        for uid in runtime.known():
+            # One thread hop per object, so that shutdown cancels between two of them.
+            await asyncio.to_thread(_resync_one, runtime, uid)
 
 
-if _IMPORT_CONFIG.status_interval > 0:
-    kopf.timer(*RESOURCE, interval=_IMPORT_CONFIG.status_interval, id="refresh_status")(
-        _refresh_status
-    )
+def _drop_vanished(runtime: Runtime) -> None:
+    """Forget SyftMonitors deleted while a watch was down: with no finalizer, kopf's relist never
+    tells of them, and a refresh would recreate the children of an owner that is gone."""
+    api = runtime.api
+    if api is None:
+        return
+    known = runtime.known()
+    for namespace in sorted(set(known.values())):
+        before = {uid for uid, ns in known.items() if ns == namespace}
+        try:
+            listed = api.list_objects(SYFT_MONITOR, namespace)
+        except KubeApiError as error:
+            logger.warning("cannot list the SyftMonitors of %s: %s", namespace, error)
+            continue
+        present = {str((item.get("metadata") or {}).get("uid")) for item in listed}
+        # Only what was known before the list: one created since is not in it, yet exists.
+        for uid in before - present:
+            runtime.forget(uid)
+
+
+def _resync_one(runtime: Runtime, uid: str) -> None:
+    """One level-based pass over a SyftMonitor; errors are logged, the next sweep tries again.
+
+    The body is the newest the watch stream brought (read under the object's lock), never one
+    from a list: an older spec must not undo what an update handler has just applied."""
+    namespace, name = "?", "?"
+    try:
+        with runtime.object_lock(uid):
+            body = runtime.body(uid)
+            if body is None:
+                return  # deleted meanwhile
+            meta = body.get("metadata") or {}
+            namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+            if meta.get("deletionTimestamp"):
+                return
+            patch = kopf.Patch()
+            _reconcile_into(runtime, body, patch)
+            api = runtime.api
+            if patch.status and api is not None:
+                api.patch(
+                    SYFT_MONITOR,
+                    namespace,
+                    name,
+                    {"status": dict(patch.status)},
+                    subresource="status",
+                )
+    except (KubeApiError, kopf.TemporaryError, kopf.PermanentError) as error:
+        logger.warning("resync of %s/%s: %s", namespace, name, error)
+    except Exception:  # one object's surprise must not end the loop for all the others
+        logger.exception("resync of %s/%s failed", namespace, name)
 
 
 @kopf.on.event(*RESOURCE)
@@ -144,9 +245,12 @@ def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     else:
         conditions = (obj.get("status") or {}).get("conditions") or []
         runtime.metrics.monitors.observe(namespace, name, conditions)
+        runtime.remember(str(meta.get("uid")), dict(obj))
 
 
-def _reconcile_into(runtime: Runtime, body: kopf.Body, patch: kopf.Patch) -> tuple[str, str]:
+def _reconcile_into(
+    runtime: Runtime, body: Mapping[str, Any], patch: kopf.Patch
+) -> tuple[str, str]:
     """Reconcile, count it, and put the status and Events where kopf will write them."""
     # One reference for the whole pass: cleanup at shutdown may reset `runtime.api` meanwhile.
     api = runtime.api
@@ -161,7 +265,7 @@ def _reconcile_into(runtime: Runtime, body: kopf.Body, patch: kopf.Patch) -> tup
         logger.warning("cannot read the monitor's state ConfigMap: %s", error)
     current = body.get("status") or {}
     for key, value in wanted.items():
-        # Only what changed: an idle timer tick then writes nothing at all.
+        # Only what changed: an idle refresh then writes nothing at all.
         if current.get(key) != value:
             patch.status[key] = value
     runtime.metrics.reconcile_duration.observe(time.monotonic() - started)
@@ -170,7 +274,10 @@ def _reconcile_into(runtime: Runtime, body: kopf.Body, patch: kopf.Patch) -> tup
     where = f"{meta.get('namespace')}/{meta.get('name')}"
     for event in result.events:
         if runtime.first_time(str(meta.get("uid")), event):
-            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+            try:
+                post_event(api, body, event)
+            except KubeApiError as error:
+                logger.warning("cannot post the %s Event on %s: %s", event.reason, where, error)
     if result.report is not None and result.report.changed:
         changes = {
             k: v for k, v in result.report.outcomes.items() if v not in ("unchanged", "absent")

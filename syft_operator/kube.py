@@ -122,6 +122,11 @@ class KubeApi:
                 return None
             raise
 
+    def list_objects(self, resource: Resource, namespace: str) -> list[Obj]:
+        """Every object of `resource` in `namespace` (one page: the API server sends all)."""
+        items = self._call("GET", resource.path(namespace)).get("items")
+        return [item for item in items or [] if isinstance(item, dict)]
+
     def create(self, resource: Resource, namespace: str, body: Obj) -> Obj:
         return self._call("POST", resource.path(namespace), body=body)
 

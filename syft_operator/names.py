@@ -19,7 +19,8 @@ CRD_NAME = f"{PLURAL}.{GROUP}"
 #: Kopf's own bookkeeping (progress, last handled spec) lives under the product's prefix, so two
 #: kopf operators on one cluster never read each other's annotations.
 ANNOTATION_PREFIX = GROUP
-#: Present only while the status-mirroring timer runs: kopf needs it to stop the timer cleanly.
+#: Never added any more; kopf removes it from SyftMonitors that an operator from before the
+#: operator-wide status refresh (whose per-object timer needed it) left it on.
 FINALIZER = f"{GROUP}/operator"
 #: On the pod template: the hash of the rendered config, so a config change rolls the pod.
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"

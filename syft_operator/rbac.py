@@ -87,7 +87,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         (names.GROUP,),
         (names.PLURAL,),
         ("list", "watch", "patch"),
-        "watch SyftMonitors; kopf patches its progress annotations and finalizer on them",
+        "watch SyftMonitors (and list them in the status refresh); kopf patches its progress"
+        " annotations on them and removes the finalizer older operators left",
     ),
     Rule(
         (names.GROUP,),

@@ -3,7 +3,7 @@
 The kopf handlers (`handlers.py`) stay thin: they call `reconcile()`, copy the status it returns
 into kopf's patch, post the Event it asks for, and turn its verdict into kopf's retry semantics.
 Everything here works on plain dicts and a `KubeApi`, so it is the same code whether a spec
-change, an operator restart or the periodic timer triggered it.
+change, an operator restart or the periodic refresh triggered it.
 
 Level-based: the desired state is recomputed from the whole spec every time, and writing is
 skipped where the cluster already matches (see `apply.py`), so running it twice is harmless.

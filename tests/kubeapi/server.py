@@ -41,7 +41,8 @@ Emulated (each covered by tests/integration/kubeapi):
   first as ADDED; with a resourceVersion, the events after it; `timeoutSeconds` ends the stream;
   `sendInitialEvents=true` ends the initial ADDEDs with the initial-events-end BOOKMARK.
 - Finalizers and deletionTimestamp; deletion propagation Background/Foreground/Orphan; garbage
-  collection of dependents whose owners (ownerReferences by uid) are all gone; deleting a
+  collection of dependents whose owners (ownerReferences by uid) are all gone, also of one
+  created after its owners were deleted; deleting a
   namespace or a CRD deletes its content first; namespaces must exist (and not be terminating)
   to create in them; `default`, `kube-system`, `kube-public`, `kube-node-lease` exist.
 - `dryRun=All`.

@@ -473,7 +473,27 @@ class Store:
             self._bucket(rt.key)[(self._ns_key(rt, namespace), name)] = obj
             self._after_write(rt, obj)
             self._emit("ADDED", rt.key, obj, None)
-            return self._out(rt, obj), warnings
+            created = self._out(rt, obj)
+            if self._owners_absent(rt, obj):
+                # The garbage collector checks a new dependent's owners: with all of them gone
+                # (deleted while their controller was still creating children), it goes too.
+                self._request_delete(rt, obj, "Background")
+            return created, warnings
+
+    def _owners_absent(self, rt: ResourceType, obj: Obj) -> bool:
+        """Whether `obj` has owners and none of them exists (same uid, by kind and name)."""
+        refs = obj["metadata"].get("ownerReferences") or []
+        if not refs:
+            return False
+        for ref in refs:
+            owner_rt = self.registry.by_kind(str(ref.get("apiVersion", "")), str(ref.get("kind")))
+            if owner_rt is None:
+                return False  # a kind this server does not know: assume the owner exists
+            namespace = obj["metadata"].get("namespace") if owner_rt.namespaced else None
+            owner = self._bucket(owner_rt.key).get((self._ns_key(owner_rt, namespace), ref["name"]))
+            if owner is not None and owner["metadata"].get("uid") == ref.get("uid"):
+                return False
+        return True
 
     def _prepare_body(self, rt: ResourceType, body: Any) -> Obj:
         if not isinstance(body, dict):

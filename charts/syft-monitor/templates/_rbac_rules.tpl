@@ -29,7 +29,7 @@ The operator's RBAC rules, each with the reason it exists.
 
 {{/* What the operator does with SyftMonitors and their children, per namespace. */}}
 {{- define "syft-monitor.rbac.operatorRules" -}}
-# watch SyftMonitors; kopf patches its progress annotations and finalizer on them
+# watch SyftMonitors (and list them in the status refresh); kopf patches its progress annotations on them and removes the finalizer older operators left
 - apiGroups:
   - syft.openmined.org
   resources:

@@ -68,6 +68,21 @@ def test_background_deletion_collects_dependents(
     assert names(kube_api) == ["bystander"]
 
 
+def test_dependent_created_after_its_owner_was_deleted_is_collected(
+    core: client.CoreV1Api, kube_api: KubeApiServer
+) -> None:
+    owner = core.create_namespaced_config_map("default", {"metadata": {"name": "owner"}})
+    core.delete_namespaced_config_map("owner", "default")
+    # A controller still working from the owner's old body creates a child.
+    core.create_namespaced_config_map("default", owned_by(owner, "late-child"))
+    # Same name, new object: its uid is not the one the child names.
+    core.create_namespaced_config_map("default", {"metadata": {"name": "owner"}})
+    core.create_namespaced_config_map("default", owned_by(owner, "stale-child"))
+    core.create_namespaced_config_map("default", {"metadata": {"name": "bystander"}})
+
+    assert names(kube_api) == ["bystander", "owner"]
+
+
 def test_dependent_with_another_live_owner_survives(
     core: client.CoreV1Api, kube_api: KubeApiServer
 ) -> None:

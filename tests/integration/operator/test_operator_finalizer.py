@@ -1,8 +1,11 @@
-"""Finalizers: product-named while the status timer runs, none without it (no stuck deletes)."""
+"""No finalizer, ever: a SyftMonitor deleted while the operator is down goes at once, and the
+status refresh (an operator-wide loop, not a kopf timer) still runs."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 from operator_testkit import (
     BIN,
@@ -19,13 +22,18 @@ from syft_operator import names
 from tests.kubeapi import KubeApiServer
 
 
+def stored(api: KubeApiServer) -> dict[str, Any]:
+    obj = api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice")
+    assert obj is not None
+    return obj
+
+
 def ready(api: KubeApiServer) -> bool:
-    obj = api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice") or {}
-    conditions = (obj.get("status") or {}).get("conditions") or []
+    conditions = (stored(api).get("status") or {}).get("conditions") or []
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def test_without_the_timer_there_is_no_finalizer_and_delete_needs_no_operator(
+def test_status_is_refreshed_without_a_finalizer_and_delete_needs_no_operator(
     kube_api: KubeApiServer, kubeconfig: Path, tmp_path: Path
 ) -> None:
     kube_api.create_namespace(NAMESPACE)
@@ -35,16 +43,25 @@ def test_without_the_timer_there_is_no_finalizer_and_delete_needs_no_operator(
         kube_api,
         kubeconfig,
         tmp_path / "operator.log",
-        env={"SYFT_OPERATOR_STATUS_INTERVAL": "0"},
         command=(str(BIN / "kopf"), "run", "-m", "syft_operator.handlers"),
     )
     try:
         kube_api.put_object(token_secret("alice-token"))
         kube_api.put_object(monitor("alice"))
         eventually(lambda: ready(kube_api), what="Ready")
-        stored = kube_api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice")
-        assert stored is not None
-        assert not stored["metadata"].get("finalizers")
+        # The monitor pod reports through its state ConfigMap; no spec change follows, so only
+        # the periodic refresh can bring it into the status.
+        state = kube_api.get_object("v1", "configmaps", NAMESPACE, "alice-state")
+        assert state is not None
+        state["data"] = {"lastPollTime": "2026-03-01T12:00:05+00:00", "notificationsSent": "3"}
+        kube_api.put_object(state)
+        eventually(
+            lambda: (stored(kube_api).get("status") or {}).get("notificationsSent") == 3,
+            what="notificationsSent mirrored by the refresh",
+        )
+        assert not stored(kube_api)["metadata"].get("finalizers")
+        annotations = stored(kube_api)["metadata"].get("annotations", {})
+        assert all(not key.startswith("kopf.zalando.org/") for key in annotations)
     finally:
         stop_operator(process)
     # The operator is down: the SyftMonitor and, by garbage collection, its children still go.
@@ -56,20 +73,43 @@ def test_without_the_timer_there_is_no_finalizer_and_delete_needs_no_operator(
     )
 
 
-def test_with_the_timer_the_finalizer_is_the_products(
+def test_the_finalizer_an_older_version_left_is_removed(
     kube_api: KubeApiServer, kubeconfig: Path, tmp_path: Path
 ) -> None:
     kube_api.create_namespace(NAMESPACE)
     kube_api.apply_crd(CRD_FILE)
+    kube_api.put_object(token_secret("alice-token"))
+    old = monitor("alice")
+    old["metadata"]["finalizers"] = [names.FINALIZER]  # what the timer-based operator left
+    kube_api.put_object(old)
     process = start_operator(kube_api, kubeconfig, tmp_path / "operator.log")
+    try:
+        eventually(lambda: not stored(kube_api)["metadata"].get("finalizers"), what="released")
+        eventually(lambda: ready(kube_api), what="Ready")
+    finally:
+        stop_operator(process)
+
+
+def test_status_refresh_can_be_turned_off(
+    kube_api: KubeApiServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    kube_api.create_namespace(NAMESPACE)
+    kube_api.apply_crd(CRD_FILE)
+    process = start_operator(
+        kube_api,
+        kubeconfig,
+        tmp_path / "operator.log",
+        env={"SYFT_OPERATOR_STATUS_INTERVAL": "0"},
+    )
     try:
         kube_api.put_object(token_secret("alice-token"))
         kube_api.put_object(monitor("alice"))
         eventually(lambda: ready(kube_api), what="Ready")
-        stored = kube_api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice")
-        assert stored is not None
-        assert stored["metadata"]["finalizers"] == [names.FINALIZER]
-        annotations = stored["metadata"].get("annotations", {})
-        assert all(not key.startswith("kopf.zalando.org/") for key in annotations)
+        kube_api.clear_requests()
+        # Three would-be refresh periods (1 s where it is on, as in the other tests): a refresh
+        # would read the state ConfigMap.
+        time.sleep(3)
+        assert process.poll() is None
+        assert [r for r in kube_api.requests if r.resource == "configmaps"] == []
     finally:
         stop_operator(process)

@@ -117,7 +117,7 @@ def test_unchanged_spec_writes_nothing(operator_cluster: OperatorCluster) -> Non
     deployment = operator_cluster.deployment()
     assert deployment is not None
     version = deployment["metadata"]["resourceVersion"]
-    # The status timer reconciles every second; each tick ends by reading the state ConfigMap.
+    # The status refresh reconciles every second; each pass ends by reading the state ConfigMap.
     # Sync on the end of one tick, then log exactly the next one.
     for _tick in range(2):
         operator_cluster.api.clear_requests()
@@ -314,6 +314,14 @@ def test_deleted_child_is_recreated(operator_cluster: OperatorCluster) -> None:
 def test_foreign_object_with_a_child_name_is_a_conflict(
     operator_cluster: OperatorCluster,
 ) -> None:
+    # Owned by something that exists: the garbage collector would remove an orphan.
+    other = operator_cluster.api.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "someone-else", "namespace": NAMESPACE},
+        }
+    )
     operator_cluster.api.put_object(
         {
             "apiVersion": "v1",
@@ -323,10 +331,10 @@ def test_foreign_object_with_a_child_name_is_a_conflict(
                 "namespace": NAMESPACE,
                 "ownerReferences": [
                     {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
                         "name": "someone-else",
-                        "uid": "00000000-0000-0000-0000-000000000001",
+                        "uid": other["metadata"]["uid"],
                         "controller": True,
                     }
                 ],

@@ -221,7 +221,7 @@ def add_monitor(api: KubeApiServer, name: str, **spec: Any) -> None:
 
 def edit_spec(api: KubeApiServer, name: str, **changes: Any) -> None:
     """Change the spec of the stored SyftMonitor, keeping its metadata (kopf's annotations,
-    finalizer) as a `kubectl edit` would."""
+    labels) as a `kubectl edit` would."""
     body = api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, name)
     assert body is not None
     body = copy.deepcopy(body)
@@ -343,7 +343,7 @@ def test_api_server_500s_for_a_while_then_converges(
     api = kube_api
     add_monitor(api, "alice")
     converge(api, {"alice"}, operator)
-    # Our own writes (children) and kopf's (annotations, finalizer, status) all fail for a while.
+    # Our own writes (children) and kopf's (annotations, status) all fail for a while.
     faults = [
         api.fail_next(500, verb="create", count=6),
         api.fail_next(500, verb="update", count=4),
@@ -407,12 +407,9 @@ def test_changes_while_the_operator_is_down_are_applied_after_restart(
     edit_spec(api, "bob", emailFormat="text", notifications={"newPeer": False})
     add_monitor(api, "dave", services=["notify", "approve"])
     edit_spec(api, "alice", mode="CronJob")
-    # carol carries the operator's finalizer (the status timer needs it), so she waits for it.
-    carol = api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "carol")
-    assert carol is not None, "deleted although the finalizer should hold it"
-    assert carol["metadata"].get("deletionTimestamp")
-    assert carol["metadata"]["finalizers"] == [names.FINALIZER]
-    assert stored(api, "Deployment", "carol-monitor") is not None
+    # No finalizer: carol and, by garbage collection, her children are gone at once.
+    assert api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "carol") is None
+    assert stored(api, "Deployment", "carol-monitor") is None
 
     operator.start()
     converge(api, {"alice", "bob", "dave"}, operator)
