@@ -100,6 +100,11 @@ class ServiceError(SyftMonitorError):
         self.retryable = retryable
 
 
+class MissingScopeError(ServiceError):
+    """The token works but was not granted the OAuth scope this call needs (403
+    insufficientPermissions): re-authorizing with that scope fixes it, retrying does not."""
+
+
 class QuotaError(ServiceError):
     """The remote service refused the call for quota or rate-limit reasons (429, 403 rate)."""
 

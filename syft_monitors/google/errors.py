@@ -6,6 +6,7 @@
 | 403 dailyLimitExceeded/quotaExceeded      | rate_limited     | no      | QuotaError        |
 | 5xx, 408                                  | server_error     | yes     | ServiceError      |
 | 401, RefreshError (revoked, no refresh)   | auth_error       | no      | CredentialsError  |
+| 403 insufficientPermissions (scope)       | client_error     | no      | MissingScopeError |
 | other 4xx                                 | client_error     | no      | ServiceError      |
 | refused/reset/timeout/DNS/short read      | transport_error  | yes     | ServiceError      |
 """
@@ -23,7 +24,13 @@ import google.auth.exceptions
 import httplib2
 from googleapiclient.errors import HttpError
 
-from syft_monitors.errors import CredentialsError, QuotaError, ServiceError, SyftMonitorError
+from syft_monitors.errors import (
+    CredentialsError,
+    MissingScopeError,
+    QuotaError,
+    ServiceError,
+    SyftMonitorError,
+)
 from syft_monitors.protocol.emails import safe_repr
 
 OK = "ok"
@@ -37,6 +44,9 @@ RETRYABLE_RATE_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "sharingRateLimitExceeded"}
 )
 DAILY_QUOTA_REASONS = frozenset({"dailyLimitExceeded", "quotaExceeded", "dailyLimitExceededUnreg"})
+#: Google's reason for "Request had insufficient authentication scopes" (errors[0].reason; the
+#: newer shape has none, and `is_missing_scope` recognises its message instead).
+MISSING_SCOPE_REASONS = frozenset({"insufficientPermissions"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,14 @@ def classify(exc: BaseException) -> Failure | None:
     return None
 
 
+def is_missing_scope(failure: Failure) -> bool:
+    """A 403 for a scope the token was not granted (some APIs send only the message)."""
+    return failure.status == 403 and (
+        failure.reason in MISSING_SCOPE_REASONS
+        or "insufficient authentication scopes" in failure.detail.lower()
+    )
+
+
 def to_error(failure: Failure, *, api: str, method: str, attempts: int = 1) -> SyftMonitorError:
     """Our exception for a failure that will not be retried (any more)."""
     what = f"{api} {method}"
@@ -135,6 +153,12 @@ def to_error(failure: Failure, *, api: str, method: str, attempts: int = 1) -> S
     summary = f"HTTP {failure.status} {failure.reason or ''}".rstrip()
     if failure.detail:
         summary += f": {safe_repr(failure.detail, 120)}"
+    if is_missing_scope(failure):
+        return MissingScopeError(
+            f"{what}: the token lacks the OAuth scope for this call ({summary}); re-authorize "
+            "with the scope it needs",
+            status=failure.status,
+        )
     if failure.outcome == RATE_LIMITED:
         return QuotaError(
             f"{what} rate limited{tried}: {summary}",

@@ -16,6 +16,7 @@ from typing import Any
 from syft_monitors.errors import (
     ConfigError,
     CredentialsError,
+    MissingScopeError,
     ProtocolError,
     QuotaError,
     SendError,
@@ -36,6 +37,7 @@ def error_kind(error: BaseException) -> str:
     """The bounded metrics label for an error."""
     table: tuple[tuple[type[BaseException], str], ...] = (
         (CredentialsError, "auth"),
+        (MissingScopeError, "auth"),  # the token works, but re-authorizing is the fix too
         (QuotaError, "quota"),
         (ServiceError, "service"),
         (ProtocolError, "protocol"),

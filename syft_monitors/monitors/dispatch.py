@@ -16,7 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from syft_monitors.errors import RateLimitedError, SendUnsettledError, SyftMonitorError
+from syft_monitors.errors import (
+    MissingScopeError,
+    RateLimitedError,
+    SendUnsettledError,
+    SyftMonitorError,
+)
 from syft_monitors.events import Event
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.notify.email import OutgoingEmail
@@ -63,6 +68,7 @@ class Dispatcher:
         self.metrics = metrics
         self.settle_seconds = settle_seconds
         self.clock = clock
+        self._told_unsearchable = False
 
     def dispatch(self, event: Event) -> Outcome:
         """Send what `event` calls for; raises SendError/QuotaError/CredentialsError to retry later.
@@ -102,7 +108,7 @@ class Dispatcher:
         pending = self.state.intent(email.notification_key)
         if pending is not None and self.sender.exactly_once:
             self._wait_until_settled(pending)
-            found = self.sender.find_sent(email)
+            found = self._find_sent(email)
             if found is not None:
                 self._record(email, found, job_key)
                 self.metrics.notifications.labels(label, "recovered").inc()
@@ -139,6 +145,29 @@ class Dispatcher:
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
+
+    def _find_sent(self, email: OutgoingEmail) -> SendResult | None:
+        """The earlier send of `email`; None also when the token may not search Sent mail.
+
+        A send-only token (`gmail.send`: a common choice, as reading mail is a restricted scope)
+        cannot look. Holding the email until someone re-authorizes would lose it in practice, so
+        it is sent again: at least once, as with SMTP, instead of exactly once.
+        """
+        assert self.sender is not None
+        try:
+            return self.sender.find_sent(email)
+        except MissingScopeError as error:
+            # "config", not "auth": everything still works, so no re-authorize alert fires.
+            self.metrics.errors.labels("config").inc()
+            if not self._told_unsearchable:
+                self._told_unsearchable = True
+                logger.warning(
+                    "cannot search Sent mail (%s): an email whose earlier send failed "
+                    "ambiguously is sent again and may arrive twice; grant "
+                    "gmail.readonly or gmail.modify for exactly-once delivery",
+                    error,
+                )
+            return None
 
     def _wait_for_slot(self, email: OutgoingEmail) -> None:
         limiter = getattr(self.sender, "rate_limiter", None)

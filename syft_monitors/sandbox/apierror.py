@@ -89,6 +89,19 @@ def insufficient_permissions(
     return ApiError(403, "insufficientFilePermissions", message)
 
 
+def insufficient_scopes() -> ApiError:
+    return ApiError(
+        403,
+        "insufficientPermissions",
+        "Request had insufficient authentication scopes.",
+        headers={
+            "WWW-Authenticate": (
+                'Bearer realm="https://accounts.google.com/", error="insufficient_scope"'
+            )
+        },
+    )
+
+
 def unauthenticated() -> ApiError:
     return ApiError(
         401,

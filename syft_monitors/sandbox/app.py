@@ -61,6 +61,7 @@ class SandboxApp:
             if not match.route.public:
                 user = self._authenticate(headers)
                 request.user = user
+                self.sandbox.authorize(user, api, operation)
             fault = self.sandbox.faults.decide(api, operation, user, media=match.media)
             if fault is not None and fault.kind is FaultKind.RESET:
                 self._record(method, parts.path, query, api, operation, None, user, fault, started)

@@ -11,6 +11,52 @@ from dataclasses import dataclass, field
 
 ACCESS_TOKEN_LIFETIME = 3600
 
+_GMAIL_READ = frozenset(
+    {
+        "https://www.googleapis.com/auth/gmail.readonly",
+        "https://www.googleapis.com/auth/gmail.modify",
+        "https://mail.google.com/",
+    }
+)
+_GMAIL_SEND = frozenset(
+    {
+        "https://www.googleapis.com/auth/gmail.send",
+        "https://www.googleapis.com/auth/gmail.compose",
+        "https://www.googleapis.com/auth/gmail.modify",
+        "https://mail.google.com/",
+    }
+)
+_DRIVE = frozenset(
+    {"https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/drive.readonly"}
+)
+#: Which granted scopes allow an operation, as Google documents them per method (a subset: the
+#: methods this sandbox serves). Drive writes need the full drive scope.
+_ALLOWED_BY: dict[tuple[str, str], frozenset[str]] = {
+    ("gmail", "messages.send"): _GMAIL_SEND,
+    ("gmail", "messages.list"): _GMAIL_READ,
+    ("gmail", "messages.get"): _GMAIL_READ,
+    ("gmail", "threads.list"): _GMAIL_READ,
+    ("gmail", "threads.get"): _GMAIL_READ,
+    # Any Gmail scope but gmail.send (which is why `doctor` cannot prove a send-only token).
+    ("gmail", "getProfile"): _GMAIL_READ | {"https://www.googleapis.com/auth/gmail.compose"},
+}
+_DRIVE_READS = frozenset(
+    {"files.list", "files.get", "files.get_media", "changes.list", "changes.getStartPageToken"}
+)
+
+
+def scope_allows(granted: frozenset[str], api: str, operation: str) -> bool:
+    """Whether a grant of `granted` scopes may call `api` `operation`."""
+    if api == "drive":
+        needed = (
+            _DRIVE
+            if operation in _DRIVE_READS
+            else _DRIVE - {"https://www.googleapis.com/auth/drive.readonly"}
+        )
+        return bool(granted & needed)
+    allowed = _ALLOWED_BY.get((api, operation))
+    return allowed is None or bool(granted & allowed)
+
 
 @dataclass
 class _UserTokens:
@@ -18,6 +64,8 @@ class _UserTokens:
     refresh_token: str
     access_tokens: set[str] = field(default_factory=set)
     revoked: bool = False
+    #: The scopes the user granted; None grants every operation (the sandbox's default).
+    scopes: frozenset[str] | None = None
 
 
 class TokenRegistry:
@@ -46,6 +94,12 @@ class TokenRegistry:
 
     def users(self) -> list[str]:
         return list(self._users)
+
+    def grant(self, email: str, scopes: frozenset[str] | None) -> None:
+        self._users[email].scopes = scopes
+
+    def granted(self, email: str) -> frozenset[str] | None:
+        return self._users[email].scopes
 
     def issue_access_token(self, email: str) -> str:
         token = "sbx-at-" + secrets.token_urlsafe(24)

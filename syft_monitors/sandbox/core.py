@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
-from syft_monitors.sandbox.apierror import SandboxError
-from syft_monitors.sandbox.auth import ACCESS_TOKEN_LIFETIME, TokenRegistry
+from syft_monitors.sandbox.apierror import SandboxError, insufficient_scopes
+from syft_monitors.sandbox.auth import ACCESS_TOKEN_LIFETIME, TokenRegistry, scope_allows
 from syft_monitors.sandbox.drive import DriveApi
 from syft_monitors.sandbox.drive_files import FOLDER_MIME, FileInfo
 from syft_monitors.sandbox.drive_model import DriveStore
@@ -102,6 +102,18 @@ class Sandbox:
     def authenticate(self, access_token: str) -> str | None:
         with self.lock:
             return self.tokens.user_for_access_token(access_token)
+
+    def grant_scopes(self, email: str, scopes: Sequence[str] | None) -> None:
+        """Restrict what `email`'s tokens may call to what `scopes` allow (None: everything);
+        other calls get Google's 403 insufficientPermissions."""
+        with self.lock:
+            self.tokens.grant(self._user(email), None if scopes is None else frozenset(scopes))
+
+    def authorize(self, user: str, api: str, operation: str) -> None:
+        with self.lock:
+            granted = self.tokens.granted(user)
+        if granted is not None and not scope_allows(granted, api, operation):
+            raise insufficient_scopes()
 
     def write_token_file(
         self,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from syft_monitors.config import MonitorConfig, load_config
-from syft_monitors.errors import SyftMonitorError
+from syft_monitors.errors import MissingScopeError, SyftMonitorError
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
@@ -282,18 +282,39 @@ class _Doctor:
         try:
             service = build_gmail_service(credentials, api_root=self.api_root, timeout=TIMEOUT)
             try:
-                _once(service.users().getProfile(userId="me"), api="gmail", method="getProfile")
+                # Gmail answering at all is the reachability check; a send-only token is told
+                # 403 on both calls, and the second one is what exactly-once delivery needs.
+                with contextlib.suppress(MissingScopeError):
+                    _once(service.users().getProfile(userId="me"), api="gmail", method="getProfile")
+                searchable = True
+                try:
+                    _once(
+                        service.users()
+                        .messages()
+                        .list(userId="me", labelIds=["SENT"], maxResults=1),
+                        api="gmail",
+                        method="messages.list",
+                    )
+                except MissingScopeError:
+                    searchable = False
             finally:
                 with contextlib.suppress(Exception):
                     service.close()
         except SyftMonitorError as error:
-            # A send-only token may not read the profile: Gmail answered, which is the point.
-            if getattr(error, "status", None) == 403:
-                self.add(CheckResult("gmail", Outcome.OK, "reachable (token can send only)"))
-                return
             self.add(CheckResult("gmail", Outcome.FAIL, str(error), _network_hint(error)))
             return
-        self.add(CheckResult("gmail", Outcome.OK, "reachable"))
+        if not searchable:
+            self.add(
+                CheckResult(
+                    "gmail",
+                    Outcome.WARN,
+                    "reachable, but the token may not search Sent mail: an email whose send "
+                    "failed ambiguously is sent again and may arrive twice",
+                    "for exactly-once delivery, re-authorize with gmail.modify or gmail.readonly",
+                )
+            )
+            return
+        self.add(CheckResult("gmail", Outcome.OK, "reachable, Sent mail searchable"))
 
     def smtp(self) -> None:
         smtp = self.config.smtp

@@ -65,11 +65,23 @@ def test_doctor_all_good(world: DaemonWorld) -> None:
     for check in ("config", "drive token file", "drive token", "gmail token", "clock", "disk"):
         assert any(line.startswith(f"ok   {check}:") for line in lines), (check, lines)
     assert f"ok   drive: reachable as {DO}" in lines
-    assert "ok   gmail: reachable" in lines
+    assert "ok   gmail: reachable, Sent mail searchable" in lines
     assert any(line.startswith("warn syftbox root:") for line in lines)  # ~/SyftBox is absent
     document = json.loads(CliRunner().invoke(cli, ["doctor", "--json"]).output)
     assert document["ok"] is True
     assert {c["name"] for c in document["checks"]} >= {"config", "drive", "gmail", "clock"}
+
+
+def test_doctor_warns_about_a_send_only_gmail_token(world: DaemonWorld) -> None:
+    _init(world)
+    world.sandbox.grant_scopes(
+        DO,
+        ["https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/gmail.send"],
+    )
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert result.exit_code == 0, result.output  # a warning: the monitor works, at least once
+    assert "warn gmail: reachable, but the token may not search Sent mail" in result.output
+    assert "gmail.modify or gmail.readonly" in result.output
 
 
 def test_doctor_reports_a_revoked_token_with_a_hint(world: DaemonWorld) -> None:

@@ -209,3 +209,64 @@ def test_full_sending_window_defers_to_later_polls_instead_of_blocking(world: De
     assert world.monitor.state.load().work == {}
     keys = [m.message["X-Syft-Monitor-Key"] for m in world.sandbox.sent_mail(DO_EMAIL)]
     assert len(keys) == len(set(keys)) == 6
+
+
+SEND_ONLY = (
+    "https://www.googleapis.com/auth/drive",
+    "https://www.googleapis.com/auth/gmail.send",
+)
+
+
+def test_send_only_token_resends_instead_of_holding_the_email(
+    world: DemoWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gmail.send cannot search Sent mail (Google answers 403): after an ambiguous failure the
+    email goes out again (at least once) instead of waiting forever for a lookup."""
+    clock = FakeClock()
+    world.monitor.pipeline.clock = clock
+    world.monitor.dispatcher.clock = clock
+    world.sandbox.grant_scopes(DO_EMAIL, SEND_ONLY)
+    alice = world.scientists[DS_ALICE]
+    alice.request_peer(DO_EMAIL)
+    world.owner.accept_peer(DS_ALICE)
+    world.poll()
+    assert world.monitor.metrics.registry.get_sample_value(
+        "syft_monitor_polls_total", {"monitor": "notify", "outcome": "ok"}
+    )
+
+    def config_errors() -> float:
+        value = world.monitor.metrics.registry.get_sample_value(
+            "syft_monitor_errors_total", {"kind": "config"}
+        )
+        return value or 0.0
+
+    for name in ("first", "second"):
+        world.sandbox.faults.add(
+            FaultRule.server_error(503, api="gmail", method="messages.send", times=1)
+        )
+        alice.submit_job(DO_EMAIL, name, {"main.py": "print(1)\n"})
+        assert world.poll() == []
+        before = config_errors()
+        clock.now += BACKOFF_BASE + SETTLE_SECONDS
+        mark = world.sandbox.mark()
+        sent = {e.subject for e in world.poll()}
+        assert sent == {f"Job: {name}", f"Job Submitted: {name}"}
+        statuses = [r.status for r in world.sandbox.requests(mark, method="messages.list")]
+        assert statuses, "the unsettled email was looked up in Sent mail"
+        assert set(statuses) == {403}, "and the lookup was refused"
+        assert config_errors() > before
+        assert world.monitor.state.load().work == {}
+        assert world.monitor.state.load().intents == {}
+    warnings = [
+        r.getMessage() for r in caplog.records if "cannot search Sent mail" in r.getMessage()
+    ]
+    assert len(warnings) == 1, "logged once, not once per email"
+    assert "gmail.readonly or gmail.modify" in warnings[0]
+    # Nothing is sent twice by later polls, and the monitor never backed off as for a dead token.
+    assert world.poll() == []
+    assert subjects(world).count("Job: first") == 1
+    assert world.monitor._next_wait(30.0) == 30.0
+    # Counted as configuration, so the "cannot authenticate" alert stays quiet.
+    assert not world.monitor.metrics.registry.get_sample_value(
+        "syft_monitor_errors_total", {"kind": "auth"}
+    )

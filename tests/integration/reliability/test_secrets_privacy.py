@@ -136,6 +136,12 @@ class RecognisableTokens:
     def revoke(self, email: str) -> None:
         self.inner.revoke(email)
 
+    def grant(self, email: str, scopes: frozenset[str] | None) -> None:
+        self.inner.grant(email, scopes)
+
+    def granted(self, email: str) -> frozenset[str] | None:
+        return self.inner.granted(email)
+
 
 def needles(marker: str) -> list[str]:
     """The secret as it could leak: as is, its uuid alone, URL-encoded, base64 at any offset."""

@@ -163,3 +163,28 @@ def test_send_as_media_upload(sandbox: Sandbox, gmail: Any, resumable: bool) -> 
     assert record.id == sent["id"]
     assert record.message["Subject"] == "uploaded"
     assert record.message["From"] == DO  # added when the client leaves it out
+
+
+def test_granted_scopes_are_enforced_as_google_does(
+    sandbox: Sandbox, gmail: Any, make_client: Any
+) -> None:
+    sandbox.grant_scopes(
+        DO,
+        [
+            "https://www.googleapis.com/auth/gmail.send",
+            "https://www.googleapis.com/auth/drive.readonly",
+        ],
+    )
+    gmail.users().messages().send(userId="me", body={"raw": message("allowed")}).execute()
+    with pytest.raises(HttpError) as caught:
+        gmail.users().messages().list(userId="me", q="in:sent").execute()
+    assert status_of(caught.value) == 403
+    assert b"insufficientPermissions" in caught.value.content
+    assert caught.value.resp.get("www-authenticate", "").endswith('error="insufficient_scope"')
+    drive = make_client("drive", DO)
+    drive.files().list().execute()  # drive.readonly may read ...
+    with pytest.raises(HttpError) as caught:  # ... but not write
+        drive.files().create(body={"name": "x"}).execute()
+    assert status_of(caught.value) == 403
+    sandbox.grant_scopes(DO, None)  # everything again
+    gmail.users().messages().list(userId="me", q="in:sent").execute()

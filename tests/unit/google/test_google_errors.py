@@ -10,7 +10,7 @@ import httplib2
 import pytest
 from googleapiclient.errors import HttpError
 
-from syft_monitors.errors import CredentialsError, QuotaError, ServiceError
+from syft_monitors.errors import CredentialsError, MissingScopeError, QuotaError, ServiceError
 from syft_monitors.google.errors import classify, map_exception, parse_retry_after, to_error
 
 
@@ -126,3 +126,24 @@ def test_parse_retry_after_http_date() -> None:
     now = 1_700_000_000.0
     assert parse_retry_after(formatdate(now + 90, usegmt=True), now=now) == pytest.approx(90.0)
     assert parse_retry_after(formatdate(now - 90, usegmt=True), now=now) == 0.0
+
+
+def test_missing_scope_is_its_own_error_in_both_error_shapes() -> None:
+    v1 = http_error(403, "insufficientPermissions")
+    # The newer shape: no `errors` list, only status and message.
+    body = {
+        "error": {
+            "code": 403,
+            "message": "Request had insufficient authentication scopes.",
+            "status": "PERMISSION_DENIED",
+        }
+    }
+    v2 = HttpError(httplib2.Response({"status": "403"}), json.dumps(body).encode())
+    for exc in (v1, v2):
+        error = map_exception(exc, api="gmail", method="messages.list")
+        assert isinstance(error, MissingScopeError), error
+        assert not error.retryable
+        assert "scope" in str(error)
+    # A file permission problem is not a scope problem.
+    other = map_exception(http_error(403, "insufficientFilePermissions"), api="drive", method="x")
+    assert type(other) is ServiceError
