@@ -118,6 +118,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if runtime.api is None:
         runtime.api = KubeApi.from_environment()
     prefix = names.ANNOTATION_PREFIX
+    # No handler needs a finalizer; naming ours lets kopf remove the one older versions added.
     settings.persistence.finalizer = names.FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
