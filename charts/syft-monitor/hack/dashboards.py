@@ -205,6 +205,19 @@ def overview() -> dict[str, Any]:
             unit="s",
         ),
         timeseries(
+            "Poll intervals since last successful poll",
+            "The same age in each service's own poll intervals (1 to 2 is healthy); "
+            "SyftMonitorNoSuccessfulPoll fires above 10 (and at least 300 s).",
+            [
+                (
+                    "max by (namespace, syftmonitor, monitor) ("
+                    f"(time() - syft_monitor_last_successful_poll_timestamp_seconds{{{s}}})"
+                    f" / syft_monitor_poll_interval_seconds{{{s}}})",
+                    "{{namespace}}/{{syftmonitor}} {{monitor}}",
+                )
+            ],
+        ),
+        timeseries(
             "Events detected per minute",
             "Distinct events (new jobs, status changes, peer requests) by kind.",
             [
