@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from interop_support import (
-    EX_UNREACHABLE,
     LOCK_FILE,
     SETUP_SCRIPT,
     SETUP_TIMEOUT_SECONDS,
@@ -27,6 +26,8 @@ from interop_support import (
     run_upstream_script,
     tail,
 )
+
+from tests.support import EX_UNREACHABLE
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ SETUP_SCRIPT = REPO / "scripts" / "setup-interop-venv.sh"
 # Same override as the setup script, so both always agree on where the venv is.
 VENV = Path(os.environ.get("INTEROP_VENV") or REPO / ".venv-interop")
 LOCK_FILE = REPO / ".cache" / "interop-venv.lock"
-EX_UNREACHABLE = 75
 # The first build downloads upstream and its dependencies (pandas, pyarrow...): minutes at worst.
 SETUP_TIMEOUT_SECONDS = 1500
 SCRIPT_TIMEOUT_SECONDS = 180

@@ -12,9 +12,10 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.support import run_fetch_script
+
 ROOT = Path(__file__).resolve().parents[2]
 FETCH_SCRIPT = ROOT / "scripts" / "fetch-k8s-tools.sh"
-EX_UNREACHABLE = 75
 
 
 class ToolsUnavailableError(Exception):
@@ -37,21 +38,7 @@ class K8sTools:
 def fetch_tools(timeout: float = 300) -> K8sTools:
     """Run the fetch script (instant when cached); raises ToolsUnavailableError when offline,
     RuntimeError on any other failure."""
-    result = subprocess.run(
-        ["bash", str(FETCH_SCRIPT)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=ROOT,
-    )
-    if result.returncode == EX_UNREACHABLE:
-        raise ToolsUnavailableError(
-            result.stderr.strip().splitlines()[-1] if result.stderr else "offline"
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/fetch-k8s-tools.sh failed:\n{result.stderr}")
-    return K8sTools(Path(result.stdout.strip().splitlines()[-1]))
+    return K8sTools(run_fetch_script(FETCH_SCRIPT, ToolsUnavailableError, timeout=timeout))
 
 
 class _Runner:

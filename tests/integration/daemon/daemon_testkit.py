@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,21 +24,10 @@ from syft_monitors.daemon.process import CHILD_MODULE, is_alive
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.sandbox import Sandbox, SandboxServer
 from syft_monitors.sandbox.actors import SimulatedDataScientist
+from tests.support import wait_for
 
 DO = "owner@daemon.example"
 DS = "alice@uni.example"
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

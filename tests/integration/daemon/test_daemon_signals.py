@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import urllib.request
 
 from daemon_testkit import DO, DS, DaemonWorld, wait_for
@@ -12,6 +11,7 @@ from daemon_testkit import DO, DS, DaemonWorld, wait_for
 from syft_monitors.daemon.process import is_alive
 from syft_monitors.sandbox import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
+from tests.support import free_port
 
 
 def _baselined(world: DaemonWorld) -> bool:
@@ -113,12 +113,6 @@ def test_sigkill_when_sigterm_is_not_enough(world: DaemonWorld) -> None:
     assert manager.stop() is True
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _scrape(port: int) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
@@ -128,7 +122,7 @@ def _scrape(port: int) -> str | None:
 
 
 def test_metrics_port_is_served_and_survives_a_reload(world: DaemonWorld) -> None:
-    port = _free_port()
+    port = free_port()
     world.write_config(metrics_port=port)
     manager = world.manager()
     assert manager.start() is True

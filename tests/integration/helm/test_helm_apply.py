@@ -12,14 +12,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -28,8 +26,8 @@ from chart_support import NAMESPACE, SCENARIOS, ChartRenderer, Manifest, by_kind
 from syft_operator import names
 from tests.kubeapi import KubeApiServer
 from tests.kubeapi.tools import Kubectl
+from tests.support import eventually, free_port
 
-T = TypeVar("T")
 BIN = Path(sys.executable).parent
 #: Kinds whose CRDs (the Prometheus Operator's) the test server does not have.
 UNKNOWN_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
@@ -39,23 +37,6 @@ TOKEN = {
     "client_id": "chart-test.apps.googleusercontent.com",
     "client_secret": "chart-test-secret",
 }
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = 20.0, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def to_yaml(manifests: list[Manifest]) -> str:

@@ -6,7 +6,6 @@ import datetime
 import email
 import email.policy
 import ipaddress
-import socket
 import ssl
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -24,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from syft_monitors.errors import ConfigError, CredentialsError, SendError
 from syft_monitors.notify.email import KEY_HEADER, OutgoingEmail
 from syft_monitors.notify.senders.smtp import SmtpSender
+from tests.support import free_port
 
 pytestmark = pytest.mark.filterwarnings(
     # aiosmtpd warns when AUTH is offered without TLS; the plain-text tests do that on purpose.
@@ -65,12 +65,6 @@ def authenticator(
     )
     # handled=False on failure, or the client waits forever for an answer.
     return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(handler: Recorder, **kwargs: Any) -> Controller:

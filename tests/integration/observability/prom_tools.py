@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -16,9 +15,10 @@ from typing import Any
 
 import yaml
 
+from tests.support import free_port, run_fetch_script
+
 ROOT = Path(__file__).resolve().parents[3]
 FETCH_SCRIPT = ROOT / "scripts" / "fetch-prometheus.sh"
-EX_UNREACHABLE = 75
 
 
 class PrometheusUnavailableError(Exception):
@@ -40,19 +40,9 @@ class PrometheusTools:
 
 def fetch_prometheus(timeout: float = 300) -> PrometheusTools:
     """Run scripts/fetch-prometheus.sh (instant when cached)."""
-    result = subprocess.run(
-        ["bash", str(FETCH_SCRIPT)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=ROOT,
+    return PrometheusTools(
+        run_fetch_script(FETCH_SCRIPT, PrometheusUnavailableError, timeout=timeout)
     )
-    if result.returncode == EX_UNREACHABLE:
-        raise PrometheusUnavailableError(result.stderr.strip() or "offline")
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/fetch-prometheus.sh failed:\n{result.stderr}")
-    return PrometheusTools(Path(result.stdout.strip().splitlines()[-1]))
 
 
 class PrometheusServer:
@@ -146,9 +136,3 @@ class PrometheusServer:
         request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

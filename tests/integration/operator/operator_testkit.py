@@ -8,21 +8,19 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client
 
 from syft_operator import names
 from tests.kubeapi import KubeApiServer
+from tests.support import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / "deploy" / "crds" / "syftmonitors.syft.openmined.org.yaml"
 NAMESPACE = "test"
 BIN = Path(sys.executable).parent
-T = TypeVar("T")
 
 TOKEN = {
     "token": "ya29.sandbox-access",
@@ -30,18 +28,6 @@ TOKEN = {
     "client_id": "sandbox-client.apps.googleusercontent.com",
     "client_secret": "sandbox-client-secret",
 }
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = 20.0, what: str = "") -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what or probe}; last value: {last!r}")
 
 
 def token_secret(name: str, key: str = "token.json", value: Any = None) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,7 @@ from syft_operator import names
 from syft_operator.rbac import FRAMEWORK_CLUSTER_RULES, OPERATOR_RULES, permitted
 from tests.kubeapi import KubeApiServer
 from tests.kubeapi.tools import Kubectl
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import free_port
 
 
 def ready(api: KubeApiServer, name: str) -> bool:

@@ -18,7 +18,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -35,15 +34,10 @@ from operator_testkit import (
 from syft_monitors.sandbox import Sandbox
 from syft_operator import names
 from tests.e2e.kind_driver import JOB_NAME, submit_job, wait_for_job_email
+from tests.support import free_port
 
 DO = "owner@hospital.example"
 DS = "scientist@uni.example"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def mount_like_the_kubelet(

@@ -14,11 +14,9 @@ import logging
 import os
 import signal
 import stat
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -30,6 +28,7 @@ from syft_monitors.daemon.process import is_alive
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.sandbox import Sandbox
 from syft_monitors.sandbox.actors import SimulatedDataScientist
+from tests.support import wait_for
 
 DO = "owner@hospital.example"
 DS = "alice@uni.example"
@@ -37,17 +36,6 @@ DS = "alice@uni.example"
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @contextmanager

@@ -33,8 +33,6 @@ import logging
 import os
 import re
 import signal
-import socket
-import time
 import traceback
 import urllib.parse
 import urllib.request
@@ -78,6 +76,7 @@ from tests.integration.operator.operator_testkit import (
     stop_operator,
 )
 from tests.kubeapi import KubeApiServer
+from tests.support import free_port, wait_for
 
 DAVE = "dave@uni.example"
 RUN_SH = "#!/bin/bash\nset -e\ncd code && python main.py\n"
@@ -241,23 +240,6 @@ def stale_access_token(path: Path, marker: str) -> None:
     data = json.loads(path.read_text())
     data["token"] = f"ya29.{marker}-stale-{uuid.uuid4().hex[:6]}"
     path.write_text(json.dumps(data))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def sha(data: bytes | str) -> str:
