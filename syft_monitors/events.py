@@ -20,6 +20,8 @@ class EventKind(enum.StrEnum):
     JOB_EXECUTED = "job_executed"
     JOB_FAILED = "job_failed"
     JOB_REJECTED = "job_rejected"
+    #: An approved job changed before it ran; the approval was taken back (owner only).
+    APPROVAL_WITHDRAWN = "approval_withdrawn"
     NEW_PEER = "new_peer"
     PEER_GRANTED = "peer_granted"
 
