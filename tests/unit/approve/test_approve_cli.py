@@ -132,3 +132,14 @@ def test_from_job_pins_the_reviewed_job_and_old_rules_are_listed_inactive(
     assert "INACTIVE, approves nothing until pinned: run.sh" in out
     code, out = run("--config", str(config), "remove-auto-approval", "old")
     assert code == 0, out
+
+
+def test_doctor_warns_about_a_rule_that_approves_nothing(
+    config: Path, run: Callable[..., tuple[int, str]]
+) -> None:
+    old = {"approve": {"auto_approvals": [{"name": "old", "file_paths": ["main.py"]}]}}
+    config.write_text(config.read_text() + yaml.safe_dump(old))
+    _code, out = run("--config", str(config), "doctor")
+    assert "auto-approval old" in out, out
+    assert "inactive: rule 'old' does not pin run.sh" in out
+    assert "--from-job" in out
