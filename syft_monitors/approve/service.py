@@ -50,6 +50,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import time
@@ -537,6 +539,7 @@ class ApproveMonitor(Monitor):
             job=JobRef(job.datasite, job.submitter, job.name),
             details=JobDetails(status="pending", reason=problem),
             source="approve",
+            instance=_approval_instance(job.state, approved),
         )
         self._notify([event], report)
 
@@ -692,6 +695,12 @@ class ApproveMonitor(Monitor):
         self._pending_events = [p for p in self._pending_events if p.next_at > now]
         for pending in due:
             self._notify(pending.events, report, attempts=pending.attempts)
+
+
+def _approval_instance(state: Mapping[str, Any], approved: Mapping[str, str]) -> str:
+    """One id per approval (its time and hashes): each withdrawn approval is emailed once."""
+    raw = json.dumps([str(state.get("approved_at")), sorted(approved.items())])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
 def _folder_key(job: LocalJob) -> tuple[str, ...]:

@@ -233,3 +233,19 @@ def test_unchanged_approval_stays_and_a_started_job_is_left_alone(ruled: Approve
     assert ruled.tick().jobs_withdrawn == 0
     assert status(ruled, "train") == "running"
     assert withdrawal_mail(ruled) == []
+
+
+def test_each_withdrawn_approval_is_told_once(ruled: ApproveWorld) -> None:
+    folder = approved_job(ruled)
+    for round_ in (1, 2):
+        (folder / "run.sh").write_text("#!/bin/bash\n" + EVIL_LINE)
+        assert ruled.tick().jobs_withdrawn == 1
+        ruled.tick()
+        assert len(withdrawal_mail(ruled)) == round_
+        assert status(ruled, "train") == "pending"
+        # The data scientist puts back exactly what was reviewed (a message on Drive, which the
+        # owner's sync applies): the rule approves it again.
+        ruled.scientists[ALICE].submit_job(ruled.owner.email, "train", {"main.py": MAIN_PY})
+        (folder / "run.sh").write_text(RUN_SH)
+        ruled.tick()
+        assert status(ruled, "train") == "approved"
