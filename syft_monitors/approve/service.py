@@ -589,8 +589,12 @@ class ApproveMonitor(Monitor):
         report.jobs_approved += 1
         self.metrics.approvals.labels("job", "approved").inc()
         if hashes:
-            # No fingerprint yet: the next tick reads the approved state and starts watching.
-            self._watched[_folder_key(job)] = (job, _UNCHECKED)
+            # Taken under the same lock as the hashes, so it describes the approved files.
+            try:
+                watched: Any = collect_code_files(job).fingerprint
+            except SyftMonitorError:
+                watched = _UNCHECKED
+            self._watched[_folder_key(job)] = (job, watched)
         logger.info(
             "auto-approved job %s from %s (rule %s, %s layout)",
             name,
