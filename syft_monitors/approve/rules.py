@@ -34,8 +34,10 @@ _RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # quotes: a value outside these sets would be shell syntax, not a file or a package.
 _ENTRYPOINT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 _DEPENDENCY_BAD = re.compile(r"[\x00-\x1f\x7f\"$`\\]")
-#: Files `uv sync` reads when the code has a pyproject: they decide what is installed.
-_INSTALL_FILES = ("pyproject.toml", "uv.lock")
+#: Files uv reads in `code/` (the generated script runs it there): they decide what is installed.
+_INSTALL_FILES = frozenset({"pyproject.toml", "uv.lock", "uv.toml"})
+#: Path-only files with these suffixes are code the job runs or imports (`PYTHONPATH=.`).
+_CODE_SUFFIXES = (".py", ".pyc", ".pth", ".so", ".sh")
 UNREVIEWED_OPTION = "allow_unreviewed_run_sh"
 
 
@@ -182,9 +184,11 @@ class AutoApprovalRule(BaseModel):
                 open_parts.append(f"the entrypoint {self.job.entrypoint} (not content-matched)")
             if self.job.type == "bash" and "script.sh" not in pinned:
                 open_parts.append("code/script.sh, the bash job's script (not content-matched)")
-        for name in _INSTALL_FILES:
-            if name in self.file_paths:
-                open_parts.append(f"{name}, which decides what is installed (path-only)")
+        for path in self.file_paths:
+            if PurePosixPath(path).name in _INSTALL_FILES:
+                open_parts.append(f"{path}, which decides what is installed (path-only)")
+            elif path.endswith(_CODE_SUFFIXES):
+                open_parts.append(f"{path}, code the job runs (path-only)")
         return tuple(open_parts)
 
     @property
