@@ -505,10 +505,11 @@ class ApproveMonitor(Monitor):
     ) -> None:
         """Keep watching an approval that still holds; withdraw one whose job changed."""
         assert self.syftbox_root is not None
+        fingerprint: Any
         try:
             fingerprint = collect_code_files(job).fingerprint
         except SyftMonitorError:
-            fingerprint = None
+            fingerprint = _UNCHECKED
         problem = approval_problem(approved, job.path)
         if problem is None:
             self._watched[_folder_key(job)] = (job, fingerprint)
