@@ -303,8 +303,9 @@ def write_approval(
     approved_by: str,
     now: dt.datetime,
     hashes: Mapping[str, str] | None = None,
+    method: str = "auto",
 ) -> dict[str, Any]:
-    """Record the approval (with `hashes`) on disk; returns the state written."""
+    """Record the approval (with `hashes`, and how it was made) on disk; returns the state."""
     if job.layout is JobLayout.LEGACY:
         rel = f"{job.datasite}/{JOB_ROOT}/{job.name}/{APPROVED_MARKER}"
         marker = resolve_inside(syftbox_root, rel)
@@ -326,7 +327,7 @@ def write_approval(
         status=JobStatus.APPROVED.value,
         approved_by=approved_by,
         approved_at=stamp,
-        approval_method="auto",
+        approval_method=method,
         review_reason=None,
     )
     if hashes:

@@ -166,6 +166,12 @@ def auto_approve_command(
     result = edit_settings(path, change)
     _saved(result, path)
     rule = created[-1]
+    if rule.unreviewed():
+        click.echo(
+            f"warning: rule {rule.name!r} lets the data scientist choose what runs "
+            "(--allow-unreviewed-run-sh)",
+            err=True,
+        )
     who = ", ".join(rule.peers) if rule.peers else "any peer"
     click.echo(
         f"added auto-approval rule {rule.name!r}: {len(rule.file_contents)} file(s) matched by "

@@ -143,3 +143,16 @@ def test_doctor_warns_about_a_rule_that_approves_nothing(
     assert "auto-approval old" in out, out
     assert "inactive: rule 'old' does not pin run.sh" in out
     assert "--from-job" in out
+
+
+def test_unreviewed_rule_only_with_the_option_that_names_the_risk(
+    config: Path, run: Callable[..., tuple[int, str]]
+) -> None:
+    main = str(config.parent / "main.py")
+    code, out = run("--config", str(config), "auto-approve", main, "--allow-unreviewed-run-sh")
+    assert code == 0, out
+    assert "warning: rule 'main' lets the data scientist choose what runs" in out
+    assert "UNREVIEWED (allow_unreviewed_run_sh): the job's type, entrypoint" in out
+    stored = yaml.safe_load(config.read_text())["approve"]["auto_approvals"][0]
+    assert stored["allow_unreviewed_run_sh"] is True
+    assert "job" not in stored
