@@ -20,6 +20,8 @@ class EventKind(enum.StrEnum):
     JOB_EXECUTED = "job_executed"
     JOB_FAILED = "job_failed"
     JOB_REJECTED = "job_rejected"
+    #: An approved job changed before it ran; the approval was taken back (owner only).
+    APPROVAL_WITHDRAWN = "approval_withdrawn"
     NEW_PEER = "new_peer"
     PEER_GRANTED = "peer_granted"
 
@@ -77,6 +79,8 @@ class Event:
     peer: str | None = None  # the DS email for peer events
     details: JobDetails = dataclasses.field(default_factory=JobDetails)
     source: str = "drive"  # "drive" | "local" | "manual" | "approve"
+    #: Tells apart facts that can recur for one job (each withdrawn approval); part of the key.
+    instance: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind.is_job and self.job is None:
@@ -88,7 +92,8 @@ class Event:
     def key(self) -> str:
         """Stable identity of the fact, independent of where it was seen."""
         if self.job is not None:
-            return f"{self.kind.value}:{self.job.key}"
+            suffix = f":{self.instance}" if self.instance else ""
+            return f"{self.kind.value}:{self.job.key}{suffix}"
         assert self.peer is not None
         digest = hashlib.sha256(f"{self.do_email.lower()}\x00{self.peer.lower()}".encode())
         return f"{self.kind.value}:{digest.hexdigest()[:32]}"

@@ -119,12 +119,12 @@ class MonitorMetrics:
         self.approvals = Counter(
             "syft_monitor_approvals",
             "Approve service decisions by kind (job, peer) and outcome (approved, no_match, "
-            "failed).",
+            "withdrawn, failed).",
             ["kind", "outcome"],
             registry=r,
         )
         for approval_kind in ("job", "peer"):
-            for approval_outcome in ("approved", "no_match", "failed"):
+            for approval_outcome in ("approved", "no_match", "failed", "withdrawn"):
                 self.approvals.labels(approval_kind, approval_outcome)
 
     def _initialise(self) -> None:

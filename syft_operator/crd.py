@@ -19,9 +19,11 @@ import sys
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from syft_monitors.approve.rules import AutoApprovalRule
+from syft_monitors.config import describe_validation_error
 from syft_monitors.errors import InvalidEmailError
 from syft_monitors.protocol.emails import validate_email
 from syft_operator import names
@@ -171,8 +173,40 @@ class FileHashSpec(_Model):
     sha256: str = Field(description="SHA-256 of the file's bytes, 64 hex digits.", pattern=SHA256)
 
 
+class JobDeclarationSpec(_Model):
+    """What the job's config.yaml must declare, exactly."""
+
+    type: Literal["python", "bash"] = Field(description="python or bash.")
+    entrypoint: RelativePath | None = Field(
+        default=None, description="File run by python, relative to code/ (bash: none)."
+    )
+    dependencies: tuple[Annotated[str, Field(max_length=1024)], ...] = Field(
+        default=(),
+        max_length=1000,
+        description="Declared dependencies in order, the syft-client install source first.",
+    )
+
+
+# A rule must pin what runs (run.sh and the job declaration) unless it opts out by name.
+_PINNED_RULE = (
+    "(has(self.allowUnreviewedRunSh) && self.allowUnreviewedRunSh) || "
+    "(((has(self.runShSha256) && size(self.runShSha256) > 0) || "
+    "(has(self.canonicalRunSh) && self.canonicalRunSh)) && has(self.job))"
+)
+_PINNED_MESSAGE = (
+    "the rule must pin run.sh (runShSha256 or canonicalRunSh) and the job declaration (job), "
+    "or set allowUnreviewedRunSh: true to let data scientists choose what runs"
+)
+
+
 class AutoApprovalSpec(_Model):
-    """A job is approved when its code files are exactly this rule's files."""
+    """A job is approved when its files, its declaration and its run.sh are this rule's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [{"rule": _PINNED_RULE, "message": _PINNED_MESSAGE}]
+        }
+    )
 
     name: str = Field(description="Unique name of the rule.", pattern=RULE_NAME, max_length=100)
     peers: tuple[Email, ...] = Field(
@@ -186,13 +220,36 @@ class AutoApprovalSpec(_Model):
     run_sh_sha256: tuple[Sha256, ...] = Field(
         default=(),
         max_length=100,
-        description="Accepted SHA-256 hashes of the job's run.sh; empty: run.sh is not checked.",
+        description="Accepted SHA-256 hashes of the job's run.sh.",
+    )
+    canonical_run_sh: bool = Field(
+        default=False,
+        description="Also accept the run.sh upstream's syft-job generates for the declared job.",
+    )
+    job: JobDeclarationSpec | None = Field(
+        default=None, description="Type, entrypoint and dependencies config.yaml must declare."
+    )
+    allow_unreviewed_run_sh: bool = Field(
+        default=False,
+        description="Approve although run.sh or the declaration is not pinned: the data "
+        "scientist then decides what runs on the data owner's machine.",
     )
     file_paths: tuple[RelativePath, ...] = Field(
         default=(),
         max_length=1000,
         description="Files matched by path only (their content may vary).",
     )
+
+    @model_validator(mode="after")
+    def _pinned(self) -> AutoApprovalSpec:
+        try:
+            rule = AutoApprovalRule.model_validate(self.model_dump(mode="json"))
+        except ValidationError as error:
+            raise ValueError(describe_validation_error(error)) from error
+        refusal = rule.refusal()
+        if refusal is not None:
+            raise ValueError(refusal)
+        return self
 
 
 class ApproveSpec(_Model):

@@ -140,6 +140,9 @@ def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) ->
                     ],
                     "file_paths": list(rule.file_paths),
                     "run_sh_sha256": list(rule.run_sh_sha256),
+                    "canonical_run_sh": rule.canonical_run_sh,
+                    "job": rule.job.model_dump(mode="json") if rule.job else None,
+                    "allow_unreviewed_run_sh": rule.allow_unreviewed_run_sh,
                 }
                 for rule in spec.approve.auto_approvals
             ],

@@ -11,8 +11,16 @@ job makes it ineligible for the same reason.
 Writing: an approval is written the way upstream's `syft-job` writes it. Current layout: the
 job's `review/{ds}/{job}/state.yaml` gets `status: approved`, `approved_by`, `approved_at` (ISO
 UTC), `approval_method: auto`, keeping every other key (a job without a state file, "received",
-also gets `received_at`). Legacy layout: an empty `approved` marker file in the job folder. Both
-are written atomically and never through a symbolic link.
+also gets `received_at`), plus `approved_hashes`: the SHA-256 of every file of the submission
+(`config.yaml`, `run.sh`, `code/...`) as approved. Upstream's `JobState` ignores keys it does not
+know, so its tools read the file as before. Legacy layout: an empty `approved` marker file in the
+job folder. Both are written atomically and never through a symbolic link.
+
+The data scientist can still write into the job folder after the approval (a later message), and
+the owner's runner runs whatever is there. `approval_problem` says whether an approval recorded
+with its hashes still describes the folder; `withdraw_approval` puts a changed job back to
+`pending` (what upstream's runner never runs and its `approve()` accepts again), with the reason
+in `review_reason`.
 
 `SyncLock` is the owner client's own lock (`{syftbox_root}/.sync.lock`, an exclusive `flock` held
 for a whole sync): holding it while reading and approving means never seeing a job whose files
@@ -21,13 +29,14 @@ are half written by the owner's sync.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,26 +101,95 @@ class CodeFiles:
 
 def collect_code_files(job: LocalJob) -> CodeFiles:
     """The job's user files; `JobFolderError` when the job cannot be approved automatically."""
-    if job.layout is JobLayout.CURRENT:
-        _check_submission_shape(job.path)
-        base = job.path / CODE_DIR
+    code = _collect(job.path, job.layout)
+    state_stamp = _stamp(job.review_path / STATE_FILE) if job.review_path else None
+    return dataclasses.replace(code, fingerprint=(*code.fingerprint, state_stamp, job.status))
+
+
+def _collect(folder: Path, layout: JobLayout) -> CodeFiles:
+    job_path = folder
+    if layout is JobLayout.CURRENT:
+        _check_submission_shape(job_path)
+        base = job_path / CODE_DIR
         skip_top: frozenset[str] = frozenset()
     else:
-        base = job.path
+        base = job_path
         skip_top = frozenset({CONFIG_FILE, RUN_SCRIPT})
     files: dict[str, Path] = {}
     stamps: list[tuple[str, int, int]] = []
     for relative, path, info in _walk(base, skip_top):
         files[relative] = path
         stamps.append((relative, info.st_size, info.st_mtime_ns))
-    run_script = job.path / RUN_SCRIPT
+    run_script = job_path / RUN_SCRIPT
     run_stamp = _stamp(run_script)
-    state_stamp = _stamp(job.review_path / STATE_FILE) if job.review_path else None
+    config_stamp = _stamp(job_path / CONFIG_FILE)
     return CodeFiles(
         files=files,
         run_script=run_script if run_stamp is not None else None,
-        fingerprint=(tuple(sorted(stamps)), run_stamp, state_stamp, job.status),
+        fingerprint=(tuple(sorted(stamps)), run_stamp, config_stamp),
     )
+
+
+# --- what was approved ---------------------------------------------------------------------------
+
+#: `state.yaml` key holding the hashes of the submission as approved (job-relative path -> hex).
+APPROVED_HASHES = "approved_hashes"
+WITHDRAWN_PREFIX = "approval withdrawn: "
+
+
+def submission_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a current-layout submission, keyed by path in the job folder.
+
+    `JobFolderError` when the folder no longer has the shape syft-job accepts.
+    """
+    code = _collect(folder, JobLayout.CURRENT)
+    hashes = {
+        CONFIG_FILE: sha256_file(folder / CONFIG_FILE),
+        RUN_SCRIPT: sha256_file(folder / RUN_SCRIPT),
+    }
+    for relative, path in code.files.items():
+        hashes[f"{CODE_DIR}/{relative}"] = sha256_file(path)
+    return hashes
+
+
+def approval_problem(approved: Mapping[str, str], folder: Path) -> str | None:
+    """Why an approval recorded with hashes `approved` no longer holds for the job at `folder`.
+
+    None while every file is still there with the approved content and no file was added; else
+    a one-line reason naming what changed. Shared by every approval path (rules, replies).
+    """
+    try:
+        current = submission_hashes(folder)
+    except JobFolderError as error:
+        return f"the job folder changed: {error}"
+    changed = sorted(p for p in approved.keys() & current.keys() if approved[p] != current[p])
+    added = sorted(current.keys() - approved.keys())
+    removed = sorted(approved.keys() - current.keys())
+    parts = []
+    if changed:
+        parts.append(f"changed {_listed(changed)}")
+    if added:
+        parts.append(f"added {_listed(added)}")
+    if removed:
+        parts.append(f"removed {_listed(removed)}")
+    return "; ".join(parts) + " after the approval" if parts else None
+
+
+def _listed(paths: list[str]) -> str:
+    shown = ", ".join(safe_repr(p, limit=60) for p in paths[:3])
+    return f"{shown} (+{len(paths) - 3} more)" if len(paths) > 3 else shown
+
+
+def recorded_hashes(state: Mapping[str, Any]) -> dict[str, str] | None:
+    """The hashes an approved `state.yaml` was written with; None when it carries none."""
+    if state.get("status") != JobStatus.APPROVED.value:
+        return None
+    value = state.get(APPROVED_HASHES)
+    if not isinstance(value, dict) or not value:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)
 
 
 def _check_submission_shape(folder: Path) -> None:
@@ -220,9 +298,14 @@ def read_code_preview(
 
 
 def write_approval(
-    syftbox_root: Path, job: LocalJob, approved_by: str, now: dt.datetime
+    syftbox_root: Path,
+    job: LocalJob,
+    approved_by: str,
+    now: dt.datetime,
+    hashes: Mapping[str, str] | None = None,
+    method: str = "auto",
 ) -> dict[str, Any]:
-    """Record the approval on disk; returns the state written (legacy: `{"status": ...}`)."""
+    """Record the approval (with `hashes`, and how it was made) on disk; returns the state."""
     if job.layout is JobLayout.LEGACY:
         rel = f"{job.datasite}/{JOB_ROOT}/{job.name}/{APPROVED_MARKER}"
         marker = resolve_inside(syftbox_root, rel)
@@ -234,11 +317,7 @@ def write_approval(
             raise JobFolderError(f"cannot write the approved marker: {error.strerror}") from error
         os.close(fd)
         return {"status": JobStatus.APPROVED.value, "approved_by": approved_by}
-    review_rel = f"{job.datasite}/{JOB_ROOT}/{REVIEW}/{job.submitter}/{job.name}"
-    review = resolve_inside(syftbox_root, review_rel)
-    review.mkdir(parents=True, exist_ok=True)
-    # Not resolved: a state file that is a link (even one pointing inside the root) is refused.
-    target = review / STATE_FILE
+    target = _state_target(syftbox_root, job)
     stamp = now.astimezone(dt.UTC).isoformat()
     state: dict[str, Any] = {key: None for key in _STATE_KEYS}
     state.update(job.state)
@@ -248,11 +327,54 @@ def write_approval(
         status=JobStatus.APPROVED.value,
         approved_by=approved_by,
         approved_at=stamp,
-        approval_method="auto",
+        approval_method=method,
+        review_reason=None,
     )
-    data = yaml.safe_dump(state, default_flow_style=False, sort_keys=True, allow_unicode=True)
-    _replace(target, data.encode("utf-8"))
+    if hashes:
+        state[APPROVED_HASHES] = dict(sorted(hashes.items()))
+    _write_state(target, state)
     return state
+
+
+def withdraw_approval(
+    syftbox_root: Path, job: LocalJob, approved: Mapping[str, str], reason: str
+) -> dict[str, Any] | None:
+    """Put an approved job back to `pending` with `reason`; None if its state moved on.
+
+    The state file is read again first: only the approval recorded with `approved` is withdrawn,
+    never a later one, nor a job the runner already started.
+    """
+    target = _state_target(syftbox_root, job)
+    try:
+        current = yaml.safe_load(target.read_bytes())
+    except (OSError, yaml.YAMLError) as error:
+        raise JobFolderError(f"cannot read {STATE_FILE}: {error}") from error
+    if not isinstance(current, dict) or recorded_hashes(current) != dict(approved):
+        return None
+    state = dict(current)
+    state.pop(APPROVED_HASHES, None)
+    state.update(
+        status=JobStatus.PENDING.value,
+        approved_by=None,
+        approved_at=None,
+        approval_method=None,
+        review_reason=(WITHDRAWN_PREFIX + reason)[:1000],
+    )
+    _write_state(target, state)
+    return state
+
+
+def _state_target(syftbox_root: Path, job: LocalJob) -> Path:
+    review_rel = f"{job.datasite}/{JOB_ROOT}/{REVIEW}/{job.submitter}/{job.name}"
+    review = resolve_inside(syftbox_root, review_rel)
+    review.mkdir(parents=True, exist_ok=True)
+    # Not resolved: a state file that is a link (even one pointing inside the root) is refused.
+    return review / STATE_FILE
+
+
+def _write_state(target: Path, state: Mapping[str, Any]) -> None:
+    data = yaml.safe_dump(dict(state), default_flow_style=False, sort_keys=True, allow_unicode=True)
+    _replace(target, data.encode("utf-8"))
 
 
 def _replace(target: Path, data: bytes) -> None:

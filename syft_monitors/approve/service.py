@@ -29,6 +29,13 @@ What triggers work, precisely (one tick = one `check()`):
   peer rules list anyone, the waiting peer requests are listed again (one listing). An invalid
   file is logged once and the previous rules stay in force.
 
+What a rule approves stays what was reviewed: the approval is written with the hashes of every
+file of the submission, and an approved job that has not started is checked again whenever its
+files change (their sizes and times are compared every tick, the contents when they moved). A job
+that changed is put back to `pending` with the reason (`approval_problem`, `withdraw_approval`)
+and the owner gets an "approval withdrawn" email in the job's thread. A rule that does not pin
+what runs (`AutoApprovalRule.inert`) is warned about once and never approves.
+
 Every decision is logged, counted (`syft_monitor_approvals_total{kind,outcome}`) and notified:
 the data scientist gets "Job Approved" / "Peer Request Accepted", the owner a reply in the job's
 thread, through the same dispatcher and the same state as the notify service. The events carry
@@ -43,6 +50,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import time
@@ -53,22 +62,27 @@ from typing import Any
 from syft_monitors.approve.local_jobs import (
     CODE_DIR,
     CodeFiles,
+    approval_problem,
     collect_code_files,
     is_eligible,
     job_folder_names,
     read_code_preview,
+    recorded_hashes,
     sha256_file,
+    submission_hashes,
     sync_lock,
+    withdraw_approval,
     write_approval,
 )
-from syft_monitors.approve.matching import match_job
+from syft_monitors.approve.matching import Submission, match_job
 from syft_monitors.approve.peers import (
     AcceptOutcome,
     PeerAcceptor,
     PeerRequest,
     request_from_folder,
 )
-from syft_monitors.approve.rules import ApproveSettings
+from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
+from syft_monitors.approve.run_script import JobDeclaration
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.drive.api import DriveApi, InvalidCursorError
 from syft_monitors.drive.writes import DriveWriter
@@ -102,6 +116,8 @@ DATA_KEY = "approve"
 RETRY_BASE = 30.0
 RETRY_CAP = 3600.0
 _DECIDED = (PeerState.ACCEPTED.value, PeerState.REJECTED.value)
+#: A watched job's fingerprint that equals no real one: its next tick checks it.
+_UNCHECKED = object()
 
 
 @dataclasses.dataclass(slots=True)
@@ -115,6 +131,8 @@ class ApproveReport:
     peers_accepted: int = 0
     jobs_evaluated: int = 0
     jobs_approved: int = 0
+    #: Approved jobs that changed before running and were put back to pending.
+    jobs_withdrawn: int = 0
     emails: int = 0
     #: The owner's sync held its lock: job evaluation was left for the next tick.
     jobs_deferred: bool = False
@@ -178,8 +196,12 @@ class ApproveMonitor(Monitor):
         # Peers known to be accepted or rejected; cleared when the owner's peers file changes.
         self._decided: set[str] = set()
         self._pending_events: list[_PendingEvents] = []
+        # Approved jobs with recorded hashes, not started yet: folder key -> (job, fingerprint).
+        self._watched: dict[tuple[str, ...], tuple[LocalJob, Any]] = {}
+        self._warned_inert: set[AutoApprovalRule] = set()
         if self.config_path is not None:
             self._remember_config()
+        self._warn_inert()
 
     # --- construction -----------------------------------------------------------------------
 
@@ -272,7 +294,16 @@ class ApproveMonitor(Monitor):
             len(self.settings.approved_peers),
             len(self.settings.approved_domains),
         )
+        self._warn_inert()
         return True
+
+    def _warn_inert(self) -> None:
+        """One warning per rule (and per version of it) that stays inactive until pinned."""
+        for rule in self.settings.auto_approvals:
+            reason = rule.refusal()
+            if reason is not None and rule not in self._warned_inert:
+                self._warned_inert.add(rule)
+                logger.warning("auto-approval rule inactive, it approves nothing: %s", reason)
 
     def _config_problem(self, text: str) -> None:
         if text != self._config_error:
@@ -421,7 +452,7 @@ class ApproveMonitor(Monitor):
 
     def _jobs_step(self, report: ApproveReport) -> None:
         root = self.syftbox_root
-        if root is None or not self.settings.auto_approvals:
+        if root is None or not (self.settings.auto_approvals or self._watched):
             return
         if not root.is_dir():
             if not self._root_missing_logged:
@@ -433,6 +464,7 @@ class ApproveMonitor(Monitor):
         if self._known_folders is not None:
             self._new_folders.update(names - self._known_folders)
         self._known_folders = names
+        self._new_folders.update(self._moved_approvals())
         if not (self._evaluate_all or self._new_folders):
             return
         with sync_lock(root) as held:
@@ -446,9 +478,71 @@ class ApproveMonitor(Monitor):
                 if wanted is not None and _folder_key(job) not in wanted:
                     continue
                 if is_eligible(job):
-                    self._evaluate(job, report)
+                    if self.settings.auto_approvals:
+                        self._evaluate(job, report)
+                    continue
+                self._watched.pop(_folder_key(job), None)
+                approved = recorded_hashes(job.state)
+                if approved is not None and job.layout is JobLayout.CURRENT:
+                    self._check_approved(job, approved, report)
         self._evaluate_all = False
         self._new_folders.clear()
+
+    def _moved_approvals(self) -> set[tuple[str, ...]]:
+        """Watched approved jobs whose files' sizes or times changed since they were checked."""
+        moved = set()
+        for folder, (job, fingerprint) in self._watched.items():
+            try:
+                now = collect_code_files(job).fingerprint
+            except SyftMonitorError:
+                now = None
+            if now != fingerprint:
+                moved.add(folder)
+        return moved
+
+    def _check_approved(
+        self, job: LocalJob, approved: dict[str, str], report: ApproveReport
+    ) -> None:
+        """Keep watching an approval that still holds; withdraw one whose job changed."""
+        assert self.syftbox_root is not None
+        fingerprint: Any
+        try:
+            fingerprint = collect_code_files(job).fingerprint
+        except SyftMonitorError:
+            fingerprint = _UNCHECKED
+        problem = approval_problem(approved, job.path)
+        if problem is None:
+            self._watched[_folder_key(job)] = (job, fingerprint)
+            return
+        name = safe_repr(job.name)
+        try:
+            state = withdraw_approval(self.syftbox_root, job, approved, problem)
+        except (SyftMonitorError, OSError) as error:
+            self.metrics.approvals.labels("job", "failed").inc()
+            logger.error("could not withdraw the approval of changed job %s: %s", name, error)
+            self._watched[_folder_key(job)] = (job, _UNCHECKED)  # try again next tick
+            return
+        if state is None:
+            return  # the state moved on (started, decided again) under our feet
+        report.jobs_withdrawn += 1
+        self.metrics.approvals.labels("job", "withdrawn").inc()
+        self._verdicts.pop((job.layout.value, normalize_email(job.submitter), job.name), None)
+        self._new_folders.add(_folder_key(job))
+        logger.warning(
+            "withdrew the approval of job %s from %s: %s; it is pending again",
+            name,
+            job.submitter,
+            problem,
+        )
+        event = Event(
+            EventKind.APPROVAL_WITHDRAWN,
+            self.do_email,
+            job=JobRef(job.datasite, job.submitter, job.name),
+            details=JobDetails(status="pending", reason=problem),
+            source="approve",
+            instance=_approval_instance(job.state, approved),
+        )
+        self._notify([event], report)
 
     def _evaluate(self, job: LocalJob, report: ApproveReport) -> None:
         assert self.syftbox_root is not None
@@ -461,14 +555,21 @@ class ApproveMonitor(Monitor):
             return
         if self._verdicts.get(key) == (code.fingerprint, self._rules_version):
             return
+        declaration: JobDeclaration | str
         try:
-            result = match_job(
-                self.settings.auto_approvals,
-                job.submitter,
-                code.files,
-                code.run_script,
-                sha256_file,
+            declaration = JobDeclaration.from_config(
+                job.config, legacy=job.layout is JobLayout.LEGACY
             )
+        except SyftMonitorError as error:
+            declaration = str(error)
+        submission = Submission(
+            code.files,
+            code.run_script,
+            declaration,
+            canonical_layout=job.layout is JobLayout.CURRENT,
+        )
+        try:
+            result = match_job(self.settings.auto_approvals, job.submitter, submission, sha256_file)
         except SyftMonitorError as error:
             self._refuse(key, code.fingerprint, job, str(error), report)
             return
@@ -479,7 +580,8 @@ class ApproveMonitor(Monitor):
         report.jobs_evaluated += 1
         now = dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC)
         try:
-            state = write_approval(self.syftbox_root, job, self.do_email, now)
+            hashes = submission_hashes(job.path) if job.layout is JobLayout.CURRENT else None
+            state = write_approval(self.syftbox_root, job, self.do_email, now, hashes)
         except (SyftMonitorError, OSError) as error:
             self.metrics.approvals.labels("job", "failed").inc()
             logger.error("could not write the approval of job %s: %s", name, error)
@@ -487,6 +589,13 @@ class ApproveMonitor(Monitor):
             return
         report.jobs_approved += 1
         self.metrics.approvals.labels("job", "approved").inc()
+        if hashes:
+            # Taken under the same lock as the hashes, so it describes the approved files.
+            try:
+                watched: Any = collect_code_files(job).fingerprint
+            except SyftMonitorError:
+                watched = _UNCHECKED
+            self._watched[_folder_key(job)] = (job, watched)
         logger.info(
             "auto-approved job %s from %s (rule %s, %s layout)",
             name,
@@ -591,6 +700,12 @@ class ApproveMonitor(Monitor):
         self._pending_events = [p for p in self._pending_events if p.next_at > now]
         for pending in due:
             self._notify(pending.events, report, attempts=pending.attempts)
+
+
+def _approval_instance(state: Mapping[str, Any], approved: Mapping[str, str]) -> str:
+    """One id per approval (its time and hashes): each withdrawn approval is emailed once."""
+    raw = json.dumps([str(state.get("approved_at")), sorted(approved.items())])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
 def _folder_key(job: LocalJob) -> tuple[str, ...]:

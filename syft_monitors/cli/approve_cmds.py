@@ -1,5 +1,7 @@
 """`syft-bg auto-approve`, `list-auto-approvals`, `remove-auto-approval`, `remove-peer`.
 
+Every rule written pins what runs (the job's `run.sh` and its declared type, entrypoint and
+dependencies); `auto-approve --from-job FOLDER` takes all of it from a job the owner reviewed.
 They edit the `approve:` section of the config file (`--config`, else the group's config path,
 else `$SYFT_MONITOR_HOME/config.yaml`). A running approve service re-reads the file every tick,
 so a change applies within one interval, without a restart.
@@ -15,7 +17,13 @@ from typing import Any
 
 import click
 
-from syft_monitors.approve.authoring import add_rule, build_rule, remove_peer, remove_rule
+from syft_monitors.approve.authoring import (
+    add_rule,
+    build_rule,
+    remove_peer,
+    remove_rule,
+    rule_from_job,
+)
 from syft_monitors.approve.config_file import EditResult, edit_settings, read_settings
 from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
 from syft_monitors.config import default_config_path
@@ -75,7 +83,37 @@ def _saved(result: EditResult, path: Path) -> None:
     "run_scripts",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Also require the job's run.sh to be byte-identical to this one (repeat).",
+    help="Accept only this run.sh, byte for byte (repeat), instead of the generated one.",
+)
+@click.option(
+    "--from-job",
+    "from_job",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A job folder you reviewed (inbox/DS/JOB): approve exactly that job in future, "
+    "code, declaration and run.sh (peer: its submitter unless -p).",
+)
+@click.option(
+    "-d",
+    "--dependency",
+    "dependencies",
+    multiple=True,
+    help="A dependency the job declares, in config.yaml's order, the syft-client install "
+    "source first (repeat), e.g. -d syft-client==0.1.117 -d pandas.",
+)
+@click.option("--entrypoint", default=None, help="The file python runs (default: as syft-job).")
+@click.option(
+    "--type",
+    "job_type",
+    type=click.Choice(["python", "bash"]),
+    default="python",
+    show_default=True,
+    help="The job type config.yaml declares.",
+)
+@click.option(
+    "--allow-unreviewed-run-sh",
+    is_flag=True,
+    help="DANGEROUS: approve whatever run.sh and dependencies the data scientist sends.",
 )
 @_config_option
 @click.pass_context
@@ -87,35 +125,82 @@ def auto_approve_command(
     name_only: tuple[str, ...],
     base_dir: Path | None,
     run_scripts: tuple[Path, ...],
+    from_job: Path | None,
+    dependencies: tuple[str, ...],
+    entrypoint: str | None,
+    job_type: str,
+    allow_unreviewed_run_sh: bool,
     config_option: Path | None,
 ) -> None:
-    """Approve future jobs whose code/ files are exactly FILES (by SHA-256) plus -f files."""
-    if not files and not name_only:
-        raise click.UsageError("give at least one file (FILES or -f)")
+    """Approve future jobs whose code/ files are exactly FILES (by SHA-256) plus -f files,
+    whose config.yaml declares exactly the given job and whose run.sh is the one syft-job
+    generates for it; or, with --from-job, future jobs identical to a reviewed one."""
+    if from_job is not None:
+        if files or run_scripts or dependencies or entrypoint or base_dir:
+            raise click.UsageError("--from-job takes everything from the job: give no FILES")
+    elif not files and not name_only:
+        raise click.UsageError("give at least one file (FILES or -f), or --from-job")
     path = _config_path(ctx, config_option)
     created: list[AutoApprovalRule] = []
 
     def change(settings: ApproveSettings) -> ApproveSettings:
-        rule = build_rule(
-            settings,
-            files=files,
-            name_only=name_only,
-            peers=peers,
-            name=name,
-            base_dir=base_dir,
-            run_scripts=run_scripts,
-        )
+        if from_job is not None:
+            rule = rule_from_job(settings, from_job, name_only=name_only, peers=peers, name=name)
+        else:
+            rule = build_rule(
+                settings,
+                files=files,
+                name_only=name_only,
+                peers=peers,
+                name=name,
+                base_dir=base_dir,
+                run_scripts=run_scripts,
+                job_type=job_type,
+                entrypoint=entrypoint,
+                dependencies=dependencies or None,
+                allow_unreviewed_run_sh=allow_unreviewed_run_sh,
+            )
         created.append(rule)
         return add_rule(settings, rule)
 
     result = edit_settings(path, change)
     _saved(result, path)
     rule = created[-1]
+    if rule.unreviewed():
+        click.echo(
+            f"warning: rule {rule.name!r} lets the data scientist choose what runs "
+            "(--allow-unreviewed-run-sh)",
+            err=True,
+        )
     who = ", ".join(rule.peers) if rule.peers else "any peer"
     click.echo(
         f"added auto-approval rule {rule.name!r}: {len(rule.file_contents)} file(s) matched by "
         f"content, {len(rule.file_paths)} by name only; submitters: {who}"
     )
+    for line in _pins(rule):
+        click.echo(f"  {line}")
+
+
+def _pins(rule: AutoApprovalRule) -> list[str]:
+    """What the rule checks besides the code files, and what it leaves open."""
+    lines = []
+    if rule.job is not None:
+        deps = ", ".join(rule.job.dependencies) or "none"
+        entry = f", entrypoint {rule.job.entrypoint}" if rule.job.entrypoint else ""
+        lines.append(f"declares: {rule.job.type}{entry}; dependencies: {deps}")
+    scripts = []
+    if rule.canonical_run_sh:
+        scripts.append("the script syft-job generates")
+    if rule.run_sh_sha256:
+        scripts.append(f"{len(rule.run_sh_sha256)} pinned script(s)")
+    if scripts:
+        lines.append(f"run.sh: {' or '.join(scripts)}")
+    open_parts = rule.unreviewed()
+    if open_parts and rule.allow_unreviewed_run_sh:
+        lines.append(f"UNREVIEWED (allow_unreviewed_run_sh): {'; '.join(open_parts)}")
+    elif open_parts:
+        lines.append(f"INACTIVE, approves nothing until pinned: {'; '.join(open_parts)}")
+    return lines
 
 
 @click.command("list-auto-approvals")
@@ -148,8 +233,8 @@ def list_auto_approvals_command(
             click.echo(f"    {item.relative_path}  sha256 {item.sha256[:16]}…")
         for file_path in rule.file_paths:
             click.echo(f"    {file_path}  (any content)")
-        if rule.run_sh_sha256:
-            click.echo(f"    run.sh  one of {len(rule.run_sh_sha256)} accepted script(s)")
+        for line in _pins(rule):
+            click.echo(f"    {line}")
     click.echo(f"Approved peers: {', '.join(settings.approved_peers) or '(none)'}")
     click.echo(f"Approved domains: {', '.join(settings.approved_domains) or '(none)'}")
 

@@ -8,6 +8,7 @@
 | JOB_EXECUTED  | ``Re: Job: {job}``                              | ``Job Completed: {job}``       |
 | JOB_FAILED    | ``Re: Job: {job}`` (return code, stderr tail)   | nothing                        |
 | JOB_REJECTED  | ``Re: Job: {job}`` (reason)                     | ``Job Not Approved: {job}``    |
+| APPROVAL_WITHDRAWN | ``Re: Job: {job}`` (what changed)          | nothing                        |
 | NEW_PEER      | ``New Peer Request from {ds}``                  | ``Peer Request Sent to {do}``  |
 | PEER_GRANTED  | nothing                                         | ``Peer Request Accepted: {do}``|
 
@@ -88,6 +89,8 @@ class NotifyConfig(BaseModel):
             EventKind.JOB_EXECUTED: self.notify_on_executed,
             EventKind.JOB_FAILED: self.notify_on_failed,
             EventKind.JOB_REJECTED: self.notify_on_rejected,
+            # A security notice: the owner must learn that an approval no longer stands.
+            EventKind.APPROVAL_WITHDRAWN: True,
             EventKind.NEW_PEER: self.notify_on_new_peer,
             EventKind.PEER_GRANTED: self.notify_on_peer_granted,
         }
@@ -316,6 +319,22 @@ class _Planner:
         )
         return [do, self.ds_status("rejected", "Job Not Approved", rejection_text(reason))]
 
+    def approval_withdrawn(self) -> list[OutgoingEmail | None]:
+        reason = self.event.details.reason
+        threaded = self.thread is not None
+        do = self.email(
+            "do",
+            subject=f"{'Re: ' if threaded else ''}Job: {self.subject_name}",
+            template="approval_withdrawn_do",
+            title=f"Approval withdrawn: {clean_line(self.job_name, limit=120)}",
+            context={
+                **self.job_context(),
+                "reason": clean_block(reason).strip() if reason else None,
+            },
+            reply=threaded,
+        )
+        return [do]
+
     def new_peer(self) -> list[OutgoingEmail | None]:
         do = self.email(
             "do",
@@ -379,6 +398,8 @@ def plan_notifications(
             planned = planner.job_failed()
         case EventKind.JOB_REJECTED:
             planned = planner.job_rejected()
+        case EventKind.APPROVAL_WITHDRAWN:
+            planned = planner.approval_withdrawn()
         case EventKind.NEW_PEER:
             planned = planner.new_peer()
         case EventKind.PEER_GRANTED:

@@ -98,6 +98,7 @@ def run_checks(
         return results
     add(CheckResult("config", Outcome.OK, f"{config_path} is valid ({config.do_email})"))
     _Doctor(config, add).run()
+    _auto_approval_rules(config, add)
     return results
 
 
@@ -439,3 +440,19 @@ def _existing_parent(folder: Path) -> Path:
     while not current.exists() and current.parent != current:
         current = current.parent
     return current
+
+
+def _auto_approval_rules(config: MonitorConfig, add: Callable[[CheckResult], None]) -> None:
+    """A rule that does not pin what runs approves nothing: say so before the owner wonders."""
+    for rule in config.approve.auto_approvals:
+        refusal = rule.refusal()
+        if refusal is not None:
+            add(
+                CheckResult(
+                    f"auto-approval {rule.name}",
+                    Outcome.WARN,
+                    f"inactive: {refusal}",
+                    f"remake it from a job you reviewed: syft-bg auto-approve --from-job FOLDER "
+                    f"(then syft-bg remove-auto-approval {rule.name})",
+                )
+            )

@@ -102,14 +102,21 @@ approve:
   # Accept peer requests from these addresses (the peers named in rules are accepted too).
   approved_peers: []
   # Rules: a pending job is approved when its files under code/ are exactly the rule's files,
-  # file_contents match by SHA-256, and the submitter is one of peers (empty: any peer).
+  # file_contents match by SHA-256, the submitter is one of peers (empty: any peer), config.yaml
+  # declares exactly `job`, and run.sh is the script syft-job generates for it (or one pinned in
+  # run_sh_sha256). Make them from a job you reviewed: syft-bg auto-approve --from-job FOLDER.
   auto_approvals: []
   # - name: train
   #   peers: [alice@uni.example]
   #   file_contents:
   #     - relative_path: main.py
   #       sha256: <64 hex digits>
-  #   file_paths: [params.json]      # matched by name only
+  #   file_paths: [params.json]      # matched by name only (data, never code)
+  #   job:
+  #     type: python
+  #     entrypoint: main.py
+  #     dependencies: [syft-client==0.1.117]
+  #   canonical_run_sh: true
 """
 
 

@@ -10,7 +10,8 @@ between phases (upstream's in-process Drive double is loaded from it and written
 - `check_peer`: both clients load their peers; the data scientist submits a Python job to the
   owner and the owner's real `sync()` receives it onto its disk (which needs the permission files
   an acceptance writes);
-- `check_job`: the owner's syft-job lists its jobs.
+- `check_job`: the owner's syft-job lists its jobs, and its runner says which it would run
+  (without running any).
 
 Each phase prints one JSON document on stdout. `WORKDIR/drive.json` holds the Drive: files
 (id, name, mimeType, parents, owner, base64 content, trashed) and the non-owner permissions.
@@ -32,6 +33,8 @@ from syft_client.sync.connections.drive.mock_drive_service import (
 )
 from syft_client.sync.peers.peer import PeerState
 from syft_client.sync.syftbox_manager import SyftboxManager
+from syft_job.config import SyftJobConfig
+from syft_job.job_runner import SyftJobRunner
 from upstream_writer import DO, DS1, make_manager, quiet
 
 JOB_NAME = "auto approved job"
@@ -161,10 +164,15 @@ def check_job(work: Path) -> dict[str, Any]:
                 "name": job.name,
                 "status": job.status,
                 "approval_method": job.approval_method,
+                "review_reason": job.review_reason,
             }
             for job in do.jobs
         ]
-    return {"jobs": jobs}
+        runner = SyftJobRunner.from_config(
+            SyftJobConfig(syftbox_folder=(work / "do").resolve(), current_user_email=DO)
+        )
+        would_run = runner._get_jobs_in_approved()
+    return {"jobs": jobs, "runner_would_run": would_run}
 
 
 PHASES = {"request": request, "check_peer": check_peer, "check_job": check_job}

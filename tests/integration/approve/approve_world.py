@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from google.oauth2.credentials import Credentials
 
+from syft_monitors.approve.run_script import JobDeclaration, canonical_run_script
 from syft_monitors.approve.service import ApproveMonitor
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.monitors.monitors import NotificationMonitor
@@ -32,8 +33,15 @@ DANA = "dana@example.com"
 EVE = "eve@evil-example.com"
 SUB = "a@x.example.com"
 USERS = (DO, ALICE, BOB, CAROL, DANA, EVE, SUB)
-RUN_SH = "#!/bin/bash\nset -e\ncd code && python main.py\n"
 MAIN_PY = b"print('training')\n"
+#: What syft-job declares for `main.py` with no extra package, and the run.sh it writes for it.
+DEPS = ("syft-client==0.1.117",)
+RUN_SH = (
+    canonical_run_script(
+        JobDeclaration("python", "main.py", DEPS), has_pyproject=False, bash_script=None
+    )
+    or b""
+).decode()
 
 
 def sha(data: bytes | str) -> str:
@@ -48,14 +56,26 @@ def rule(
     peers: tuple[str, ...] = (),
     name_only: tuple[str, ...] = (),
     run_sh: tuple[str, ...] = (),
+    canonical: bool = True,
+    dependencies: tuple[str, ...] = DEPS,
+    pinned: bool = True,
 ) -> dict[str, Any]:
-    return {
+    """A rule as `syft-bg auto-approve` writes it; `pinned=False` is an old, unpinned one."""
+    document: dict[str, Any] = {
         "name": name,
         "peers": list(peers),
         "file_contents": [{"relative_path": p, "sha256": sha(c)} for p, c in files.items()],
         "file_paths": list(name_only),
         "run_sh_sha256": [sha(s) for s in run_sh],
     }
+    if pinned:
+        document["canonical_run_sh"] = canonical
+        document["job"] = {
+            "type": "python",
+            "entrypoint": "main.py",
+            "dependencies": list(dependencies),
+        }
+    return document
 
 
 @dataclasses.dataclass
@@ -148,6 +168,7 @@ class ApproveWorld:
         legacy: bool = False,
         state: Mapping[str, Any] | None = None,
         run_sh: str = RUN_SH,
+        config_changes: Mapping[str, Any] | None = None,
     ) -> Path:
         """The job folder as the owner's client writes it after accepting the message."""
         config: dict[str, Any] = {
@@ -155,7 +176,9 @@ class ApproveWorld:
             "type": "python",
             "submitted_at": "2026-05-01T10:00:00+00:00",
             "entrypoint": "main.py",
+            "dependencies": list(DEPS),
             "files": sorted(files),
+            **(config_changes or {}),
         }
         jobs = self.syftbox / DO / "app_data" / "job"
         if legacy:

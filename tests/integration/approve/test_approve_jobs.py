@@ -11,7 +11,14 @@ from approve_world import ALICE, BOB, CAROL, DO, MAIN_PY, RUN_SH, ApproveWorld, 
 PARAMS = b'{"k": 3}\n'
 RULES = {
     "auto_approvals": [
-        rule("train", {"main.py": MAIN_PY}, peers=(ALICE, CAROL), name_only=("params.json",)),
+        # The legacy layout has no generated script: its run.sh is pinned by hash.
+        rule(
+            "train",
+            {"main.py": MAIN_PY},
+            peers=(ALICE, CAROL),
+            name_only=("params.json",),
+            run_sh=(RUN_SH,),
+        ),
     ]
 }
 

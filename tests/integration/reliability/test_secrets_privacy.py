@@ -320,6 +320,7 @@ def test_secrets_appear_nowhere(
                                     {"relative_path": "main.py", "sha256": sha(MAIN_PY)}
                                 ],
                                 "run_sh_sha256": [sha(RUN_SH)],
+                                "job": {"type": "python", "entrypoint": "main.py"},
                             }
                         ],
                     },

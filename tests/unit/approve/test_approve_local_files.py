@@ -12,11 +12,15 @@ import pytest
 import yaml
 
 from syft_monitors.approve.local_jobs import (
+    approval_problem,
     collect_code_files,
     is_eligible,
     job_folder_names,
+    recorded_hashes,
     sha256_file,
+    submission_hashes,
     sync_lock,
+    withdraw_approval,
     write_approval,
 )
 from syft_monitors.errors import JobFolderError
@@ -150,3 +154,37 @@ def test_folder_names_list_both_layouts_without_reading(tmp_path: Path) -> None:
     (tmp_path / DO / "app_data/job/.hidden").mkdir()
     os.chmod(tmp_path / DO / "app_data/job/old/config.yaml", 0)
     assert job_folder_names(tmp_path, DO) == {("inbox", DS, "job"), ("old",)}
+
+
+def test_approval_record_is_checked_and_withdrawn_only_while_it_stands(tmp_path: Path) -> None:
+    folder = current_job(tmp_path, state={"status": "pending", "received_at": "x"})
+    hashes = submission_hashes(folder)
+    assert sorted(hashes) == ["code/lib/util.py", "code/main.py", "config.yaml", "run.sh"]
+    state = write_approval(tmp_path, only_job(tmp_path), DO, NOW, hashes, method="manual")
+    assert state["approval_method"] == "manual"
+    assert recorded_hashes(only_job(tmp_path).state) == hashes
+    assert approval_problem(hashes, folder) is None
+    (folder / "code/syft.pub.yaml").write_text("rules: [changed]\n")  # not the job's code
+    assert approval_problem(hashes, folder) is None
+
+    (folder / "code/lib/util.py").write_text("x = 2\n")
+    (folder / "code/new.py").write_text("import os\n")
+    (folder / "code/main.py").unlink()
+    problem = approval_problem(hashes, folder)
+    assert problem == (
+        "changed 'code/lib/util.py'; added 'code/new.py'; removed 'code/main.py' after the approval"
+    )
+    (folder / "extra").write_text("")
+    assert "the job folder changed" in (approval_problem(hashes, folder) or "")
+
+    job = only_job(tmp_path)
+    other = {**hashes, "run.sh": "0" * 64}
+    assert withdraw_approval(tmp_path, job, other, "x") is None  # not the approval on disk
+    written = withdraw_approval(tmp_path, job, hashes, problem or "")
+    assert written is not None
+    on_disk = yaml.safe_load(only_job(tmp_path).review_path.joinpath("state.yaml").read_text())  # type: ignore[union-attr]
+    assert on_disk["status"] == "pending"
+    assert on_disk["received_at"] == "x"
+    assert on_disk["review_reason"] == "approval withdrawn: " + (problem or "")
+    assert "approved_hashes" not in on_disk
+    assert withdraw_approval(tmp_path, only_job(tmp_path), hashes, "again") is None

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule, FileHash, email_domain
+from syft_monitors.approve.rules import (
+    ApproveSettings,
+    AutoApprovalRule,
+    FileHash,
+    JobSpec,
+    email_domain,
+)
 
 HEX = "ab" * 32
 
@@ -79,3 +85,21 @@ def test_rule_needs_files_and_unique_paths_and_names() -> None:
     rule = AutoApprovalRule(name="r", file_paths=("a.py",))
     with pytest.raises(ValidationError):
         ApproveSettings(auto_approvals=(rule, rule))
+
+
+def test_path_only_code_or_install_files_leave_what_runs_open() -> None:
+    job = JobSpec(type="python", entrypoint="main.py", dependencies=("syft-client==0.1.117",))
+    pinned = AutoApprovalRule(
+        name="r",
+        file_contents=(FileHash(relative_path="main.py", sha256=HEX),),
+        file_paths=("params.json",),
+        job=job,
+        canonical_run_sh=True,
+    )
+    assert pinned.unreviewed() == ()
+    assert not pinned.inert
+    for path in ("lib/helper.py", "uv.toml", "pyproject.toml", "sub/uv.lock", "x.pth"):
+        loose = pinned.model_copy(update={"file_paths": ("params.json", path)})
+        assert loose.inert, path
+        assert loose.refusal() is not None
+        assert path in (loose.refusal() or "")

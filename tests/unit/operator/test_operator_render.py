@@ -193,6 +193,11 @@ def test_config_maps_every_setting() -> None:
     (rule,) = config.approve.auto_approvals
     assert rule.name == "count-rows"
     assert rule.file_set() == {"main.py", "params.json"}
+    # What runs is pinned: the rule approves (it is not inert) and checks the declaration.
+    assert not rule.inert
+    assert rule.canonical_run_sh
+    assert rule.job is not None
+    assert rule.job.dependencies == ("syft-client==0.1.117",)
 
 
 def test_crd_approve_rules_cover_the_config_file_schema() -> None:
