@@ -8,14 +8,16 @@ from email.message import EmailMessage
 
 import pytest
 
-from syft_monitors.errors import InvalidEmailError
+from syft_monitors.errors import InvalidEmailError, UnsafeHeaderError
 from syft_monitors.notify.email import (
     KEY_HEADER,
     MAX_SUBJECT_CHARS,
     OutgoingEmail,
+    checked_bytes,
     is_message_id,
     message_id_for,
     reference_token,
+    to_bytes,
     to_mime,
 )
 
@@ -207,3 +209,31 @@ def test_lone_surrogates_do_not_break_encoding() -> None:
     message = make(subject="Job: bad\udcff", text="body \udcff")
     assert "\ufffd" in message.subject
     assert "body ?" in reparse(to_mime(message, None, "text")).get_content()
+
+
+def test_to_bytes_reads_back_what_was_set() -> None:
+    message = make(subject="Job: =?utf-8?q?a=0D=0ABcc=3A_m=40evil.example?=")
+    raw = to_bytes(message, "do@example.org")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == "Job: = ?utf-8?q?a=0D=0ABcc=3A_m=40evil.example?="
+    assert parsed.get_all("Bcc") is None
+    assert parsed[KEY_HEADER] == message.notification_key
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # What sanitising prevents, set behind its back: the check alone must refuse it, on an
+        # interpreter with or without the CVE-2024-6923 fix (which raises or encodes instead).
+        ("Subject", "=?utf-8?q?a=0D=0ABcc=3A_m=40evil.example?="),
+        ("X-Extra", "=?utf-8?b?YQ0KQmNjOiBtQGV2aWwuZXhhbXBsZQ0KDQpib2R5?="),
+        ("Subject", "not the subject the email was planned with"),
+    ],
+)
+def test_headers_that_do_not_read_back_are_refused(name: str, value: str) -> None:
+    message = make()
+    mime = to_mime(message)
+    del mime[name]
+    mime[name] = value
+    with pytest.raises(UnsafeHeaderError, match=r"not sent|cannot be written"):
+        checked_bytes(mime, message)
