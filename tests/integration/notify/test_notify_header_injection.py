@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from syft_monitors.demo import DO_EMAIL as DEMO_DO
+from syft_monitors.demo import DS_ALICE, DemoWorld
 from syft_monitors.events import Event, EventKind, JobDetails, JobRef
 from syft_monitors.notify.email import KEY_HEADER, OutgoingEmail
 from syft_monitors.notify.plan import (
@@ -249,3 +251,28 @@ def send_all(
     sender.close()
     # All at once: the owner's email and the data scientist's "Job Submitted" alike.
     assert broken == []
+
+
+def test_a_hostile_job_folder_on_drive_reaches_nobody_else(world: DemoWorld) -> None:
+    """The issue's reproduction: the name passes the path checks, the monitor emails both."""
+    world.sandbox.add_user(MALLORY)
+    alice = world.scientists[DS_ALICE]
+    alice.request_peer(DEMO_DO)
+    world.owner.accept_peer(DS_ALICE)
+    world.poll()
+    alice.submit_job(DEMO_DO, HOSTILE["encoded-word-crlf"], {"main.py": "print(1)\n"})
+    sent = world.poll()
+    neutral = "= ?utf-8?q?Review=0D=0ABcc=3A_mallory=40evil.example=0D=0A=0D=0AApproved=2E?="
+    assert sorted((mail.to, mail.subject) for mail in sent) == [
+        (DS_ALICE, f"Job Submitted: {neutral}"),
+        (DEMO_DO, f"Job: {neutral}"),
+    ]
+    for mail in sent:
+        parsed = BytesParser(policy=email.policy.default).parsebytes(mail.record.raw)
+        assert parsed.get_all("Bcc") is None
+        assert parsed.get_all("To") == [mail.to]
+        assert str(parsed[KEY_HEADER]).startswith("new_job:")
+        body = parsed.get_body(preferencelist=("plain",))
+        assert body is not None
+        assert "New job" in body.get_content() or "submitted" in body.get_content()
+    assert world.sandbox.received_mail(MALLORY) == []
