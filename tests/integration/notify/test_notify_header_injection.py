@@ -34,7 +34,7 @@ from syft_monitors.notify.plan import (
     plan_heartbeat,
     plan_notifications,
 )
-from syft_monitors.notify.senders.base import NotificationSender
+from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.notify.senders.file import FileSender
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.notify.senders.smtp import SmtpSender
@@ -228,7 +228,8 @@ def test_smtp_sends_exactly_what_was_set(case: str, smtp_server: tuple[RawRecord
 def test_file_sender_writes_exactly_what_was_set(case: str, tmp_path: Path) -> None:
     sender = FileSender(tmp_path / "outbox", sender_address=DO)
 
-    def written(result: Any, mail: OutgoingEmail) -> bytes:
+    def written(result: SendResult, mail: OutgoingEmail) -> bytes:
+        assert result.provider_id is not None
         return (tmp_path / "outbox" / result.provider_id).read_bytes()
 
     send_all(sender, HOSTILE[case], written, sender_address=DO)
