@@ -262,3 +262,20 @@ def _header_problem(raw: bytes, mime: EmailMessage, message: OutgoingEmail) -> s
         ):
             return f"its {name} header would not be read back as written"
     return None
+
+
+def email_package_is_fixed() -> bool:
+    """Whether this interpreter's email package has the CVE-2024-6923 fix, judged by behaviour.
+
+    Version numbers cannot tell (distributions backport the fix): a header holding an encoded
+    word that decodes to CR LF is serialised, and the fix either keeps it encoded or refuses it.
+    Our own sanitising protects our emails either way; this is for `syft-bg doctor`.
+    """
+    probe = EmailMessage(policy=email.policy.SMTP)
+    probe["Subject"] = "=?utf-8?q?probe=0D=0AX-Syft-Probe=3A_injected?="
+    probe.set_content("probe")
+    try:
+        raw = probe.as_bytes()
+    except email.errors.MessageError:  # HeaderWriteError: the fix refuses to write it
+        return True
+    return b"\nX-Syft-Probe:" not in raw

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import email.utils
 import os
+import platform
 import shutil
 import socket
 import stat
@@ -132,6 +133,7 @@ class _Doctor:
         else:
             self.add(CheckResult("drive", Outcome.SKIP, "no valid Drive token"))
         self.mail(credentials.get("gmail"))
+        self.python()
         self.clock()
         self.disk()
         self.syftbox_root()
@@ -337,6 +339,24 @@ class _Doctor:
         self.add(CheckResult("smtp", Outcome.OK, f"{smtp.host}:{smtp.port} accepts connections"))
 
     # --- machine --------------------------------------------------------------------------
+
+    def python(self) -> None:
+        from syft_monitors.notify.email import email_package_is_fixed  # noqa: PLC0415
+
+        version = f"Python {platform.python_version()}"
+        if email_package_is_fixed():
+            self.add(CheckResult("python", Outcome.OK, f"{version}, email headers safe"))
+            return
+        self.add(
+            CheckResult(
+                "python",
+                Outcome.WARN,
+                f"{version}'s email package lets an encoded word inject email headers "
+                "(CVE-2024-6923); syft-monitor neutralises them in every header it writes, so "
+                "its own emails are safe",
+                "for other software on this machine, upgrade to Python 3.11.10+, 3.12.5+ or 3.13",
+            )
+        )
 
     def clock(self) -> None:
         import httplib2  # noqa: PLC0415

@@ -14,6 +14,7 @@ from syft_monitors.notify.email import (
     MAX_SUBJECT_CHARS,
     OutgoingEmail,
     checked_bytes,
+    email_package_is_fixed,
     is_message_id,
     message_id_for,
     reference_token,
@@ -237,3 +238,9 @@ def test_headers_that_do_not_read_back_are_refused(name: str, value: str) -> Non
     mime[name] = value
     with pytest.raises(UnsafeHeaderError, match=r"not sent|cannot be written"):
         checked_bytes(mime, message)
+
+
+def test_the_interpreter_probe_agrees_with_the_fix_marker() -> None:
+    # The fix (3.11.10, 3.12.5, distribution backports) added `verify_generated_headers`; the
+    # probe judges by behaviour, and on the CPython 3.11.7 here it must see the injection.
+    assert email_package_is_fixed() == hasattr(email.policy.compat32, "verify_generated_headers")
