@@ -21,8 +21,9 @@ from pydantic import (
 )
 
 from syft_monitors.approve.rules import ApproveSettings
-from syft_monitors.errors import ConfigError, InvalidEmailError
+from syft_monitors.errors import ConfigError, CredentialsError, InvalidEmailError
 from syft_monitors.google.clients import resolve_api_root
+from syft_monitors.google.credentials import read_token_info
 from syft_monitors.protocol.emails import validate_email
 
 DEFAULT_CREDS_DIR = Path("~/.syft-creds")
@@ -196,11 +197,13 @@ def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
 
 
 def check_token_files(config: MonitorConfig) -> None:
-    """ConfigError unless each token file the config uses is an existing, readable file.
+    """ConfigError unless each token file the config uses is a readable authorized-user token.
 
-    For service start-up: a wrong token path should stop `syft-bg start` / `run` with one line
-    instead of starting a service that fails every poll. A token that disappears or is revoked
-    later is the poll's CredentialsError instead (a re-authorization may be on its way).
+    For service start-up and SIGHUP reloads: a wrong token path or a broken file should stop
+    `syft-bg start` / `run` (or the reload) with one line instead of a service that fails every
+    poll. Whether Google still accepts the token is not checked here (`syft-bg doctor` does); a
+    token that disappears or is revoked later is the poll's CredentialsError instead (a
+    re-authorization may be on its way).
     """
     wanted: list[tuple[str, Path]] = []
     if config.drive_token_path is not None:
@@ -219,6 +222,11 @@ def check_token_files(config: MonitorConfig) -> None:
                 pass
         except OSError as error:
             raise _token_error(f"{key}: cannot read token file {path}: {error.strerror}") from error
+        try:
+            # Not JSON, empty, `{}`, a list, no refresh_token...: every poll would fail.
+            read_token_info(path)
+        except CredentialsError as error:
+            raise _token_error(f"{key}: {error}") from error
 
 
 def _token_error(message: str) -> ConfigError:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from syft_monitors.config import MonitorConfig, load_config
-from syft_monitors.errors import MissingScopeError, SyftMonitorError
+from syft_monitors.errors import CredentialsError, MissingScopeError, SyftMonitorError
+from syft_monitors.google.credentials import read_token_info
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
@@ -157,6 +158,18 @@ class _Doctor:
                 return False
             with path.open("rb") as file:
                 file.read(1)
+            read_token_info(path)
+        except CredentialsError as error:
+            self.add(
+                CheckResult(
+                    name,
+                    Outcome.FAIL,
+                    str(error),
+                    "create the token file again (an authorized-user JSON with "
+                    "refresh_token, client_id and client_secret)",
+                )
+            )
+            return False
         except FileNotFoundError:
             self.add(
                 CheckResult(

@@ -1,8 +1,9 @@
 """Bad config files through the CLI: `syft-bg run notify --once`, `syft-bg start`, `syft-bg doctor`.
 
-Each defect (12: YAML syntax, unknown key, wrong type, invalid do_email, nesting too deep, a
+Each defect (YAML syntax, unknown key, wrong type, invalid do_email, nesting too deep, a
 5000-digit number, larger than 1 MiB, a directory instead of the file, no file, a missing Drive
-token, a Gmail token path that is a directory, a token file that is a FIFO) must give, for `run
+token, a Gmail token path that is a directory, a token file that is a FIFO, a token file that is
+not JSON, empty, `{}`, a list or nested too deeply) must give, for `run
 --once` and `start`, exactly one `error: ...` line on stderr, exit code 2, nothing on stdout for
 `run`, and no daemon; for `doctor`, exit code 1 with its check lines (one `FAIL`). The commands
 run in-process through `run_cli` (what the `syft-bg` entry point calls); one case per command
@@ -82,6 +83,14 @@ def _token_is_a_fifo(home: Home) -> None:
     home.write(drive_token_path=str(home.tokens / "fifo.json"))
 
 
+def _drive_token(content: bytes) -> Callable[[Home], None]:
+    def make(home: Home) -> None:
+        (home.tokens / "drive.json").write_bytes(content)
+        home.write()
+
+    return make
+
+
 GOOD = f"do_email: {DO}\n".encode()
 CASES: list[tuple[str, Callable[[Home], None], str]] = [
     ("yaml-syntax", _raw(b"do_email: [unclosed\n"), "line"),
@@ -96,6 +105,12 @@ CASES: list[tuple[str, Callable[[Home], None], str]] = [
     ("missing-drive-token", _no_drive_token, "drive_token_path: token file"),
     ("gmail-token-directory", _gmail_token_is_a_directory, "is a directory, not a token file"),
     ("token-fifo", _token_is_a_fifo, "not a regular file"),
+    ("token-not-json", _drive_token(b"not json"), "is not valid JSON"),
+    ("token-empty", _drive_token(b""), "is empty"),
+    ("token-empty-object", _drive_token(b"{}"), "is not an authorized-user token"),
+    ("token-list", _drive_token(b"[]"), "must be a JSON object"),
+    # `doctor` printed a RecursionError traceback for this one.
+    ("token-deep", _drive_token(b"[" * 30_000 + b"]" * 30_000), "deeper than 64 levels"),
 ]
 IDS = [case for case, _, _ in CASES]
 
@@ -157,7 +172,11 @@ def test_start(
     assert not list(home.root.glob("*.log"))
 
 
-TOKEN_CASES = ("missing-drive-token", "gmail-token-directory", "token-fifo")
+TOKEN_CASES = (
+    "missing-drive-token",
+    "gmail-token-directory",
+    *[c for c in IDS if c.startswith("token-")],
+)
 
 
 @pytest.mark.parametrize(("make", "fragment"), [(m, f) for _, m, f in CASES], ids=IDS)

@@ -166,6 +166,14 @@ def _token(path: Path) -> Path:
     return path
 
 
+def _drive_token(content: bytes) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        (folder / "drive.json").write_bytes(content)
+        _token(folder / "gmail.json")
+
+    return make
+
+
 def _drive_token_is_a_directory(folder: Path) -> None:
     (folder / "drive.json").mkdir()
     _token(folder / "gmail.json")
@@ -181,6 +189,25 @@ TOKEN_DEFECTS: list[tuple[str, Callable[[Path], object], str]] = [
     ("missing-gmail-token", lambda p: _token(p / "drive.json"), "gmail_token_path: token file"),
     ("drive-token-is-a-directory", _drive_token_is_a_directory, "is a directory"),
     ("gmail-token-is-a-fifo", _gmail_token_is_a_fifo, "not a regular file"),
+    # Accepted by `start` before, after which every poll failed.
+    ("drive-token-not-json", _drive_token(b"refresh_token=x"), "is not valid JSON (line 1"),
+    ("drive-token-empty", _drive_token(b""), "is empty"),
+    ("drive-token-blank", _drive_token(b" \n"), "is empty"),
+    ("drive-token-empty-object", _drive_token(b"{}"), "no refresh_token, client_id, client_secret"),
+    ("drive-token-list", _drive_token(b'["x"]'), "must be a JSON object, found an array"),
+    (
+        "drive-token-missing-key",
+        _drive_token(b'{"refresh_token": "x", "client_id": "y"}'),
+        "not an authorized-user token: no client_secret",
+    ),
+    (
+        "drive-token-empty-value",
+        _drive_token(b'{"refresh_token": "", "client_id": "y", "client_secret": "z"}'),
+        "no refresh_token",
+    ),
+    ("drive-token-deep", _drive_token(b"[" * 30_000 + b"]" * 30_000), "deeper than 64 levels"),
+    ("drive-token-huge", _drive_token(b" " * 70_000 + b"{}"), "larger than 65536 bytes"),
+    ("drive-token-not-utf8", _drive_token(b'{"refresh_token": "\xff"}'), "is not UTF-8"),
 ]
 
 
