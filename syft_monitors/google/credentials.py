@@ -43,19 +43,29 @@ def read_token_info(token_path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CredentialsError(f"{shown} is missing") from exc
     except OSError as exc:
         raise CredentialsError(f"{shown} cannot be read ({type(exc).__name__})") from exc
+    return parse_token_info(data, what=shown)
+
+
+def parse_token_info(data: bytes, *, what: str) -> dict[str, Any]:
+    """The fields of authorized-user token bytes (a file, a Kubernetes Secret), checked.
+
+    `CredentialsError` naming `what` and the problem, never the value, unless `data` is a JSON
+    object, at most `MAX_TOKEN_FILE_BYTES` and nested at most 64 levels, with non-empty string
+    `refresh_token`, `client_id` and `client_secret`.
+    """
     if len(data) > MAX_TOKEN_FILE_BYTES:
-        raise CredentialsError(f"{shown} is larger than {MAX_TOKEN_FILE_BYTES} bytes")
+        raise CredentialsError(f"{what} is larger than {MAX_TOKEN_FILE_BYTES} bytes")
     if not data.strip():
-        raise CredentialsError(f"{shown} is empty")
+        raise CredentialsError(f"{what} is empty")
     try:
-        info = load_json_object(data, what=shown, max_bytes=MAX_TOKEN_FILE_BYTES)
+        info = load_json_object(data, what=what, max_bytes=MAX_TOKEN_FILE_BYTES)
     except SyftFileError as exc:
         raise CredentialsError(str(exc)) from exc
     missing = [
         name for name in TOKEN_FIELDS if not isinstance(info.get(name), str) or not info[name]
     ]
     if missing:
-        raise CredentialsError(f"{shown} is not an authorized-user token: no {', '.join(missing)}")
+        raise CredentialsError(f"{what} is not an authorized-user token: no {', '.join(missing)}")
     return info
 
 
