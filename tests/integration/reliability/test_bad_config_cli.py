@@ -99,6 +99,7 @@ CASES: list[tuple[str, Callable[[Home], None], str]] = [
     ("invalid-do-email", _raw(b'do_email: "a@b.example\\r\\nBcc: x@y.example"\n'), "do_email"),
     ("too-deep", _raw(GOOD + b"approve: " + b"[" * 5000), "nested too deeply"),
     ("huge-number", _raw(GOOD + b"interval: " + b"7" * 5000 + b"\n"), "cannot be read"),
+    ("duplicate-key", _raw(GOOD + b"interval: 5\ninterval: 6\n"), "duplicate key 'interval'"),
     ("too-large", _raw(GOOD + b"#" * (MAX_CONFIG_BYTES + 10)), "larger than"),
     ("directory", _directory, "Is a directory"),
     ("missing-config", _missing, "config file not found"),

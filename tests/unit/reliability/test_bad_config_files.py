@@ -73,6 +73,22 @@ TEXT_CASES: list[tuple[str, bytes, str]] = [
     ("unhashable-key", b"? [a, b]\n: 1\n" + GOOD.encode(), "unhashable key"),
     ("date-as-key", b"2020-01-01: x\n" + GOOD.encode(), "Keys should be strings"),
     ("too-large", GOOD.encode() + b"#" * (2 * MAX_CONFIG_BYTES) + b"\n", "larger than"),
+    # Last-wins before: the second `interval` silently replaced the first.
+    (
+        "duplicate-key",
+        GOOD.encode() + b"interval: 5\ninterval: 3600\n",
+        "duplicate key 'interval' (first on line 2) (line 3, column 1)",
+    ),
+    (
+        "duplicate-nested-key",
+        GOOD.encode() + b"approve:\n  interval: 5\n  approved_peers: []\n  interval: 9\n",
+        "duplicate key 'interval' (first on line 3) (line 5, column 3)",
+    ),
+    (
+        "duplicate-key-in-flow-mapping",
+        GOOD.encode() + b"smtp: {host: a.example, host: b.example}\n",
+        "duplicate key 'host' (first on line 2) (line 2, column 25)",
+    ),
     ("configmap-without-section", GOOD.encode() + b"state_backend: configmap\n", "state_configmap"),
     ("ftp-api-root", GOOD.encode() + b"google_api_root: ftp://x.example/\n", "http://"),
     ("port-too-big", GOOD.encode() + b"metrics_port: 70000\n", "metrics_port"),
