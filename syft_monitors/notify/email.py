@@ -29,7 +29,7 @@ from email.parser import BytesParser
 from typing import Literal
 
 from syft_monitors.errors import InvalidEmailError, UnsafeHeaderError
-from syft_monitors.notify.sanitize import sanitize_header
+from syft_monitors.notify.sanitize import ENCODED_WORD_START, sanitize_header
 from syft_monitors.protocol.emails import is_valid_email, safe_repr
 
 EmailFormat = Literal["html", "text", "both"]
@@ -83,8 +83,12 @@ def reference_token(notification_key: str) -> str:
 
 
 def is_message_id(value: str) -> bool:
-    """True for a syntactically safe `<local@domain>` Message-ID (no spaces, no line breaks)."""
-    return _MSGID_RE.fullmatch(value) is not None
+    """True for a syntactically safe `<local@domain>` Message-ID (no spaces, no line breaks).
+
+    Nor an encoded word: In-Reply-To and References are unstructured headers to the email
+    package, which an unpatched interpreter would decode into raw CR LF (CVE-2024-6923).
+    """
+    return _MSGID_RE.fullmatch(value) is not None and ENCODED_WORD_START not in value
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -117,8 +117,11 @@ def test_in_reply_to_is_added_to_references() -> None:
     assert mime["References"].split() == [older, parent]
 
 
-def test_unsafe_thread_ids_are_dropped() -> None:
-    hostile = "<x@y>\r\nBcc: victim@example.com"
+@pytest.mark.parametrize(
+    "hostile",
+    ["<x@y>\r\nBcc: victim@example.com", "<=?utf-8?q?a=0D=0ABcc=3A_victim=40example.com?=@x.y>"],
+)
+def test_unsafe_thread_ids_are_dropped(hostile: str) -> None:
     mime = to_mime(make(in_reply_to=hostile, references=(hostile, "not-an-id")))
     assert mime["In-Reply-To"] is None
     assert mime["References"] is None
