@@ -240,3 +240,18 @@ def test_the_real_entry_point(home: Home, args: tuple[str, ...]) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     assert_one_error_line(done.stderr, "notify_on_aproved: unknown key")
+
+
+@pytest.mark.parametrize("command", ["stop", "status"])
+def test_stop_and_status_read_a_too_deep_config_without_a_traceback(
+    home: Home,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    # They look for a `daemon_dir` even in a broken config; PyYAML's RecursionError escaped.
+    _raw(GOOD + b"approve: " + b"[" * 700 + b"]" * 700)(home)
+    code, out, err = invoke(home, monkeypatch, capsys, command)
+    assert "Traceback" not in out + err
+    assert "notify" in out, out + err
+    assert code in (0, 2), err
