@@ -249,8 +249,8 @@ def _header_problem(raw: bytes, mime: EmailMessage, message: OutgoingEmail) -> s
     read = [name.lower() for name in parsed]
     if read != written:
         # Names only: values are untrusted text, and a log line is no place for them.
-        extra = sorted(set(read) - set(written)) or sorted(set(written) - set(read))
-        return f"its headers would not survive serialisation (differing: {', '.join(extra)})"
+        differing = ", ".join(sorted(set(read) ^ set(written))) or "repeated or reordered"
+        return f"its headers would not survive serialisation (differing: {differing})"
     identity = {
         "to": message.to,
         "subject": message.subject,
