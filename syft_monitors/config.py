@@ -21,9 +21,11 @@ from pydantic import (
 )
 
 from syft_monitors.approve.rules import ApproveSettings
-from syft_monitors.errors import ConfigError, InvalidEmailError
+from syft_monitors.errors import ConfigError, CredentialsError, InvalidEmailError
 from syft_monitors.google.clients import resolve_api_root
+from syft_monitors.google.credentials import read_token_info
 from syft_monitors.protocol.emails import validate_email
+from syft_monitors.protocol.safe_yaml import load_unique_yaml
 
 DEFAULT_CREDS_DIR = Path("~/.syft-creds")
 #: Overrides the folder for PID, log and default config files (the seed's ~/.syft-creds).
@@ -179,28 +181,38 @@ def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
         raise ConfigError(f"cannot read config file {file}: {error.strerror}") from error
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{file}: larger than {MAX_CONFIG_BYTES} bytes")
+    return parse_config(read_yaml(raw, source=str(file)) or {}, source=str(file))
+
+
+def read_yaml(raw: bytes | str, *, source: str) -> Any:
+    """The YAML document in `raw`, or a one-line ConfigError naming `source` and the line.
+
+    A key given twice is refused (`duplicate key 'interval' (first on line 2) (line 5, column
+    1)`): PyYAML alone would silently keep the last value.
+    """
     try:
-        data = yaml.safe_load(raw) or {}
+        return load_unique_yaml(raw)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{file}: {problem}{where}") from error
+        raise ConfigError(f"{source}: {problem}{where}") from error
     except RecursionError as error:
-        raise ConfigError(f"{file}: YAML nested too deeply") from error
+        raise ConfigError(f"{source}: YAML nested too deeply") from error
     except ValueError as error:
         # PyYAML's constructors raise plain ValueError for values such as a 5000-digit
         # integer or the date 2024-13-45.
-        raise ConfigError(f"{file}: a YAML value cannot be read ({error})") from error
-    return parse_config(data, source=str(file))
+        raise ConfigError(f"{source}: a YAML value cannot be read ({error})") from error
 
 
 def check_token_files(config: MonitorConfig) -> None:
-    """ConfigError unless each token file the config uses is an existing, readable file.
+    """ConfigError unless each token file the config uses is a readable authorized-user token.
 
-    For service start-up: a wrong token path should stop `syft-bg start` / `run` with one line
-    instead of starting a service that fails every poll. A token that disappears or is revoked
-    later is the poll's CredentialsError instead (a re-authorization may be on its way).
+    For service start-up and SIGHUP reloads: a wrong token path or a broken file should stop
+    `syft-bg start` / `run` (or the reload) with one line instead of a service that fails every
+    poll. Whether Google still accepts the token is not checked here (`syft-bg doctor` does); a
+    token that disappears or is revoked later is the poll's CredentialsError instead (a
+    re-authorization may be on its way).
     """
     wanted: list[tuple[str, Path]] = []
     if config.drive_token_path is not None:
@@ -219,6 +231,11 @@ def check_token_files(config: MonitorConfig) -> None:
                 pass
         except OSError as error:
             raise _token_error(f"{key}: cannot read token file {path}: {error.strerror}") from error
+        try:
+            # Not JSON, empty, `{}`, a list, no refresh_token...: every poll would fail.
+            read_token_info(path)
+        except CredentialsError as error:
+            raise _token_error(f"{key}: {error}") from error
 
 
 def _token_error(message: str) -> ConfigError:

@@ -119,6 +119,10 @@ class SendError(SyftMonitorError):
     """An email could not be handed to the mail service."""
 
 
+class UnsafeHeaderError(SendError):
+    """An email whose headers would not be read back exactly as written (header injection)."""
+
+
 class SendDeferredError(SendError):
     """Not a failure: the send waits on purpose and is retried after `retry_after` seconds."""
 

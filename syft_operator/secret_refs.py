@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
+from syft_monitors.errors import CredentialsError
+from syft_monitors.google.credentials import parse_token_info
 from syft_monitors.protocol.emails import safe_repr
 from syft_operator.crd import SecretKeyRef, SyftMonitorSpec
 from syft_operator.errors import SecretsError
 from syft_operator.kube import SECRET, KubeApi
 
-#: What google-auth needs to refresh an authorized-user token.
-TOKEN_FIELDS = ("refresh_token", "client_id", "client_secret")
 PURPOSES = {"drive": "Drive token", "gmail": "Gmail token", "smtp": "SMTP password"}
 
 
@@ -59,13 +58,6 @@ def check_secret(secret: dict[str, Any] | None, ref: SecretKeyRef, purpose: str)
 
 def _check_token(value: bytes, where: str) -> None:
     try:
-        token = json.loads(value)
-    except ValueError as error:
-        raise SecretsError(f"{where} is not JSON", reason="SecretMalformed") from error
-    if not isinstance(token, dict) or not all(
-        isinstance(token.get(field), str) and token.get(field) for field in TOKEN_FIELDS
-    ):
-        raise SecretsError(
-            f"{where} is not an authorized-user token (needs {', '.join(TOKEN_FIELDS)})",
-            reason="SecretMalformed",
-        )
+        parse_token_info(value, what=where)
+    except CredentialsError as error:
+        raise SecretsError(str(error), reason="SecretMalformed") from error

@@ -27,7 +27,12 @@ import yaml
 from pydantic import ValidationError
 
 from syft_monitors.approve.rules import ApproveSettings
-from syft_monitors.config import MAX_CONFIG_BYTES, describe_validation_error, parse_config
+from syft_monitors.config import (
+    MAX_CONFIG_BYTES,
+    describe_validation_error,
+    parse_config,
+    read_yaml,
+)
 from syft_monitors.errors import ConfigError
 
 SECTION = "approve"
@@ -123,9 +128,9 @@ def _load(path: Path) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
-        data = yaml.safe_load(text) or {}
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
+    except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not a readable YAML file") from error
+    data = read_yaml(text, source=str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values")
     parse_config(data, source=str(path))

@@ -285,7 +285,7 @@ def daemon_home(config_path: Path) -> Path:
         pass
     try:
         data = yaml.safe_load(config_path.read_bytes())
-    except (OSError, yaml.YAMLError):
+    except (OSError, yaml.YAMLError, RecursionError, ValueError):  # deep nesting, huge numbers
         data = None
     folder = data.get("daemon_dir") if isinstance(data, dict) else None
     if isinstance(folder, str) and folder.strip():

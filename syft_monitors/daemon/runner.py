@@ -119,6 +119,9 @@ class ServiceRunner:
         """Re-read the config; a valid one replaces the monitor, an invalid one is only logged."""
         try:
             config = load_config(self.config_path)
+            # As at start: a token path that does not exist, or a broken file, keeps the old
+            # config instead of a monitor whose every poll fails.
+            check_token_files(config)
             monitor = self.spec.build(config, self.metrics, self.config_path)
         except SyftMonitorError as error:
             logger.error(

@@ -17,6 +17,7 @@ Formats (`email_format` in the config):
 from __future__ import annotations
 
 import dataclasses
+import email.errors
 import email.policy
 import email.utils
 import hashlib
@@ -24,10 +25,11 @@ import re
 import types
 from collections.abc import Mapping
 from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Literal
 
-from syft_monitors.errors import InvalidEmailError
-from syft_monitors.notify.sanitize import sanitize_header
+from syft_monitors.errors import InvalidEmailError, UnsafeHeaderError
+from syft_monitors.notify.sanitize import ENCODED_WORD_START, sanitize_header
 from syft_monitors.protocol.emails import is_valid_email, safe_repr
 
 EmailFormat = Literal["html", "text", "both"]
@@ -37,6 +39,8 @@ MESSAGE_ID_DOMAIN = "syft-monitor.local"
 #: Header carrying the notification key, read back from Sent mail for crash recovery.
 KEY_HEADER = "X-Syft-Monitor-Key"
 MAX_SUBJECT_CHARS = 200
+#: RFC 5322 section 2.1.1: no line of a message may be longer than this.
+MAX_LINE_OCTETS = 998
 _MSGID_RE = re.compile(r"<[!-;=?-~]{1,250}@[!-;=?-~]{1,250}>")
 _HEADER_NAME_RE = re.compile(r"[A-Za-z0-9-]{1,76}")
 # Headers built here from structured fields: an extra header must not replace them.
@@ -79,8 +83,12 @@ def reference_token(notification_key: str) -> str:
 
 
 def is_message_id(value: str) -> bool:
-    """True for a syntactically safe `<local@domain>` Message-ID (no spaces, no line breaks)."""
-    return _MSGID_RE.fullmatch(value) is not None
+    """True for a syntactically safe `<local@domain>` Message-ID (no spaces, no line breaks).
+
+    Nor an encoded word: In-Reply-To and References are unstructured headers to the email
+    package, which an unpatched interpreter would decode into raw CR LF (CVE-2024-6923).
+    """
+    return _MSGID_RE.fullmatch(value) is not None and ENCODED_WORD_START not in value
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -201,3 +209,77 @@ def to_mime(
     if fmt != "text" and message.html is not None:
         mime.add_alternative(message.html, subtype="html", charset="utf-8")
     return mime
+
+
+def to_bytes(
+    message: OutgoingEmail, sender_address: str | None = None, fmt: EmailFormat = "html"
+) -> bytes:
+    """The bytes to hand to the mail service: `to_mime` serialised, read back and checked.
+
+    `sanitize_header` already keeps line breaks and encoded words out of every header value.
+    This is the second line of defence, and the one that covers the email package's own folding:
+    the headers a receiver reads back must be exactly the ones set, with the values set, like
+    CPython's `verify_generated_headers` (3.11.10+) but on every interpreter (CVE-2024-6923).
+    Raises `UnsafeHeaderError` (and sends nothing) otherwise.
+    """
+    return checked_bytes(to_mime(message, sender_address, fmt), message)
+
+
+def checked_bytes(mime: EmailMessage, message: OutgoingEmail) -> bytes:
+    """`mime` (built from `message`) serialised; `UnsafeHeaderError` unless it reads back intact."""
+    try:
+        raw = mime.as_bytes()
+    except email.errors.MessageError as error:  # HeaderWriteError on a fixed interpreter
+        raise UnsafeHeaderError(
+            f"email {message.notification_key}: a header cannot be written safely "
+            f"({type(error).__name__})"
+        ) from error
+    problem = _header_problem(raw, mime, message)
+    if problem is not None:
+        raise UnsafeHeaderError(f"email {message.notification_key} not sent: {problem}")
+    return raw
+
+
+def _header_problem(raw: bytes, mime: EmailMessage, message: OutgoingEmail) -> str | None:
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    if any(len(line) > MAX_LINE_OCTETS for line in head.split(b"\r\n")):
+        return f"a header line is longer than {MAX_LINE_OCTETS} octets"
+    parsed = BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
+    written = [name.lower() for name in mime]
+    read = [name.lower() for name in parsed]
+    if read != written:
+        # Names only: values are untrusted text, and a log line is no place for them.
+        differing = ", ".join(sorted(set(read) ^ set(written))) or "repeated or reordered"
+        return f"its headers would not survive serialisation (differing: {differing})"
+    identity = {
+        "to": message.to,
+        "subject": message.subject,
+        "message-id": message.message_id,
+        KEY_HEADER.lower(): message.notification_key,
+    }
+    for name in dict.fromkeys(written):
+        expected = identity.get(name)
+        # A value folded onto the next line whole is read back with the folding space first.
+        got = [str(value).strip() for value in parsed.get_all(name) or []]
+        if got != [str(value).strip() for value in mime.get_all(name) or []] or (
+            expected is not None and got != [expected]
+        ):
+            return f"its {name} header would not be read back as written"
+    return None
+
+
+def email_package_is_fixed() -> bool:
+    """Whether this interpreter's email package has the CVE-2024-6923 fix, judged by behaviour.
+
+    Version numbers cannot tell (distributions backport the fix): a header holding an encoded
+    word that decodes to CR LF is serialised, and the fix either keeps it encoded or refuses it.
+    Our own sanitising protects our emails either way; this is for `syft-bg doctor`.
+    """
+    probe = EmailMessage(policy=email.policy.SMTP)
+    probe["Subject"] = "=?utf-8?q?probe=0D=0AX-Syft-Probe=3A_injected?="
+    probe.set_content("probe")
+    try:
+        raw = probe.as_bytes()
+    except email.errors.MessageError:  # HeaderWriteError: the fix refuses to write it
+        return True
+    return b"\nX-Syft-Probe:" not in raw

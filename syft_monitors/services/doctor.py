@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import email.utils
 import os
+import platform
 import shutil
 import socket
 import stat
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from syft_monitors.config import MonitorConfig, load_config
-from syft_monitors.errors import MissingScopeError, SyftMonitorError
+from syft_monitors.errors import CredentialsError, MissingScopeError, SyftMonitorError
+from syft_monitors.google.credentials import read_token_info
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
@@ -133,6 +135,7 @@ class _Doctor:
         else:
             self.add(CheckResult("drive", Outcome.SKIP, "no valid Drive token"))
         self.mail(credentials.get("gmail"))
+        self.python()
         self.clock()
         self.disk()
         self.syftbox_root()
@@ -156,6 +159,18 @@ class _Doctor:
                 return False
             with path.open("rb") as file:
                 file.read(1)
+            read_token_info(path)
+        except CredentialsError as error:
+            self.add(
+                CheckResult(
+                    name,
+                    Outcome.FAIL,
+                    str(error),
+                    "create the token file again (an authorized-user JSON with "
+                    "refresh_token, client_id and client_secret)",
+                )
+            )
+            return False
         except FileNotFoundError:
             self.add(
                 CheckResult(
@@ -338,6 +353,24 @@ class _Doctor:
         self.add(CheckResult("smtp", Outcome.OK, f"{smtp.host}:{smtp.port} accepts connections"))
 
     # --- machine --------------------------------------------------------------------------
+
+    def python(self) -> None:
+        from syft_monitors.notify.email import email_package_is_fixed  # noqa: PLC0415
+
+        version = f"Python {platform.python_version()}"
+        if email_package_is_fixed():
+            self.add(CheckResult("python", Outcome.OK, f"{version}, email headers safe"))
+            return
+        self.add(
+            CheckResult(
+                "python",
+                Outcome.WARN,
+                f"{version}'s email package lets an encoded word inject email headers "
+                "(CVE-2024-6923); syft-monitor neutralises them in every header it writes, so "
+                "its own emails are safe",
+                "for other software on this machine, upgrade to Python 3.11.10+, 3.12.5+ or 3.13",
+            )
+        )
 
     def clock(self) -> None:
         import httplib2  # noqa: PLC0415

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from syft_monitors.errors import StateError
 from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.protocol.jsonfile import MAX_JSON_DEPTH, json_depth_exceeds
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.compaction import (
     DEFAULT_MAX_ENTRIES,
@@ -202,6 +203,9 @@ class JsonStateManager(StateManager):
         except ValidationError as e:
             first = e
         # Slow path: say precisely what is wrong, or convert a seed-format file.
+        if json_depth_exceeds(raw.decode("utf-8", errors="replace")):
+            # json.loads would recurse until a RecursionError traceback.
+            raise _CorruptError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError):

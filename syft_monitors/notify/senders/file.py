@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from syft_monitors.errors import SendError
-from syft_monitors.notify.email import EmailFormat, OutgoingEmail, to_mime
+from syft_monitors.notify.email import EmailFormat, OutgoingEmail, to_bytes
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.protocol.emails import safe_repr
@@ -71,7 +71,7 @@ class FileSender(NotificationSender):
         return f"{stamp}-{key}.eml"
 
     def _send(self, email: OutgoingEmail, *, thread_id: str | None) -> SendResult:
-        data = to_mime(email, self.sender_address, self.email_format).as_bytes()
+        data = to_bytes(email, self.sender_address, self.email_format)
         self._ensure_folder()
         name = self.file_name(email, self._clock())
         final = self.folder / name

@@ -38,7 +38,7 @@ from syft_monitors.errors import (
 )
 from syft_monitors.google.clients import build_gmail_service, load_credentials, resolve_api_root
 from syft_monitors.google.retry import DEFAULT_POLICY, RequestObserver, RetryPolicy, execute
-from syft_monitors.notify.email import KEY_HEADER, EmailFormat, OutgoingEmail, to_mime
+from syft_monitors.notify.email import KEY_HEADER, EmailFormat, OutgoingEmail, to_bytes
 from syft_monitors.notify.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 
@@ -155,7 +155,7 @@ class GmailSender(NotificationSender):
     # --- sending -------------------------------------------------------------------------
 
     def _send(self, email: OutgoingEmail, *, thread_id: str | None) -> SendResult:
-        raw = base64.urlsafe_b64encode(to_mime(email, None, self.email_format).as_bytes())
+        raw = base64.urlsafe_b64encode(to_bytes(email, None, self.email_format))
         body: dict[str, str] = {"raw": raw.decode("ascii")}
         # Gmail threads only replies (In-Reply-To + matching subject): a threadId on an email
         # that starts a conversation, or goes to someone else, would misfile it.
@@ -208,7 +208,9 @@ class GmailSender(NotificationSender):
         for header in payload.get("headers") or []:
             name, value = header.get("name"), header.get("value")
             if isinstance(name, str) and isinstance(value, str):
-                found.setdefault(name.lower(), value)
+                # A header too long for one line (a heartbeat's key) is folded before its
+                # value; unfolding leaves that space in front of it.
+                found.setdefault(name.lower(), value.strip())
         return found
 
     # --- crash recovery ------------------------------------------------------------------

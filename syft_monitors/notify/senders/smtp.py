@@ -16,7 +16,7 @@ import smtplib
 import ssl as ssl_module
 
 from syft_monitors.errors import ConfigError, CredentialsError, SendError
-from syft_monitors.notify.email import EmailFormat, OutgoingEmail, to_mime
+from syft_monitors.notify.email import EmailFormat, OutgoingEmail, to_bytes
 from syft_monitors.notify.ratelimit import DEFAULT_PER_MINUTE, RateLimiter
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.protocol.emails import safe_repr, validate_email
@@ -91,7 +91,8 @@ class SmtpSender(NotificationSender):
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
 
     def _send(self, email: OutgoingEmail, *, thread_id: str | None) -> SendResult:
-        message = to_mime(email, self.from_address, self.email_format)
+        # The checked bytes themselves: `send_message` would serialise the message again.
+        data = to_bytes(email, self.from_address, self.email_format)
         where = f"{safe_repr(self.host)}:{self.port}"
         try:
             with self._connect() as smtp:
@@ -99,7 +100,7 @@ class SmtpSender(NotificationSender):
                     smtp.starttls(context=self._context())
                 if self.username is not None and self._password is not None:
                     smtp.login(self.username, self._password)
-                refused = smtp.send_message(message, self.from_address, [email.to])
+                refused = smtp.sendmail(self.from_address, [email.to], data)
         except smtplib.SMTPAuthenticationError as error:
             raise CredentialsError(
                 f"SMTP server {where} rejected the login of {safe_repr(self.username)} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import json
 import sys
 from pathlib import Path
@@ -70,6 +71,21 @@ def test_doctor_all_good(world: DaemonWorld) -> None:
     document = json.loads(CliRunner().invoke(cli, ["doctor", "--json"]).output)
     assert document["ok"] is True
     assert {c["name"] for c in document["checks"]} >= {"config", "drive", "gmail", "clock"}
+
+
+def test_doctor_warns_about_an_interpreter_without_the_header_fix(world: DaemonWorld) -> None:
+    _init(world)
+    result = CliRunner().invoke(cli, ["doctor", "--json"])
+    assert result.exit_code == 0, result.output
+    (check,) = [c for c in json.loads(result.output)["checks"] if c["name"] == "python"]
+    # CPython 3.11.7 here has no fix; the fix added `verify_generated_headers` (also backported).
+    if hasattr(email.policy.compat32, "verify_generated_headers"):
+        assert check["outcome"] == "ok"
+    else:
+        assert check["outcome"] == "warn"
+        assert "(CVE-2024-6923)" in check["detail"]
+        assert "syft-monitor neutralises them in every header it writes" in check["detail"]
+        assert "upgrade to Python 3.11.10+" in check["hint"]
 
 
 def test_doctor_warns_about_a_send_only_gmail_token(world: DaemonWorld) -> None:

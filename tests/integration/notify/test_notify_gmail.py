@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,12 @@ from syft_monitors.events import Event, EventKind, JobDetails, JobRef
 from syft_monitors.google.clients import build_gmail_service
 from syft_monitors.google.retry import RetryPolicy
 from syft_monitors.notify.email import KEY_HEADER, OutgoingEmail
-from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
+from syft_monitors.notify.plan import (
+    NotifyConfig,
+    ThreadInfo,
+    plan_heartbeat,
+    plan_notifications,
+)
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.sandbox import FaultRule, Sandbox, SandboxServer
@@ -130,6 +137,20 @@ def test_find_sent_falls_back_to_the_reference_word(sender: GmailSender) -> None
     assert found is not None
     assert found.provider_id == result.provider_id
     assert found.message_id == "<replaced-by-gmail@mail.gmail.com>"
+
+
+def test_find_sent_reads_a_folded_key_header(sender: GmailSender, sandbox: Sandbox) -> None:
+    # A heartbeat key is too long for one 78-column line: the key header is folded, and read
+    # back with the folding space in front. Without trimming it the lookup missed the email.
+    planned = plan_heartbeat(DO, 86400, datetime(2026, 5, 14, tzinfo=UTC))
+    replaced = dataclasses.replace(planned, message_id="<replaced-by-gmail@mail.gmail.com>")
+    result = sender.send(replaced)
+    (sent,) = sandbox.sent_mail(DO)
+    assert f"{KEY_HEADER}:\r\n {planned.notification_key}".encode() in sent.raw
+
+    found = sender.find_sent(planned)
+    assert found is not None
+    assert found.provider_id == result.provider_id
 
 
 def test_a_quote_of_the_reference_word_is_not_a_send(sender: GmailSender) -> None:

@@ -1,8 +1,9 @@
 """Bad config files through the CLI: `syft-bg run notify --once`, `syft-bg start`, `syft-bg doctor`.
 
-Each defect (12: YAML syntax, unknown key, wrong type, invalid do_email, nesting too deep, a
+Each defect (YAML syntax, unknown key, wrong type, invalid do_email, nesting too deep, a
 5000-digit number, larger than 1 MiB, a directory instead of the file, no file, a missing Drive
-token, a Gmail token path that is a directory, a token file that is a FIFO) must give, for `run
+token, a Gmail token path that is a directory, a token file that is a FIFO, a token file that is
+not JSON, empty, `{}`, a list or nested too deeply) must give, for `run
 --once` and `start`, exactly one `error: ...` line on stderr, exit code 2, nothing on stdout for
 `run`, and no daemon; for `doctor`, exit code 1 with its check lines (one `FAIL`). The commands
 run in-process through `run_cli` (what the `syft-bg` entry point calls); one case per command
@@ -82,6 +83,14 @@ def _token_is_a_fifo(home: Home) -> None:
     home.write(drive_token_path=str(home.tokens / "fifo.json"))
 
 
+def _drive_token(content: bytes) -> Callable[[Home], None]:
+    def make(home: Home) -> None:
+        (home.tokens / "drive.json").write_bytes(content)
+        home.write()
+
+    return make
+
+
 GOOD = f"do_email: {DO}\n".encode()
 CASES: list[tuple[str, Callable[[Home], None], str]] = [
     ("yaml-syntax", _raw(b"do_email: [unclosed\n"), "line"),
@@ -90,12 +99,19 @@ CASES: list[tuple[str, Callable[[Home], None], str]] = [
     ("invalid-do-email", _raw(b'do_email: "a@b.example\\r\\nBcc: x@y.example"\n'), "do_email"),
     ("too-deep", _raw(GOOD + b"approve: " + b"[" * 5000), "nested too deeply"),
     ("huge-number", _raw(GOOD + b"interval: " + b"7" * 5000 + b"\n"), "cannot be read"),
+    ("duplicate-key", _raw(GOOD + b"interval: 5\ninterval: 6\n"), "duplicate key 'interval'"),
     ("too-large", _raw(GOOD + b"#" * (MAX_CONFIG_BYTES + 10)), "larger than"),
     ("directory", _directory, "Is a directory"),
     ("missing-config", _missing, "config file not found"),
     ("missing-drive-token", _no_drive_token, "drive_token_path: token file"),
     ("gmail-token-directory", _gmail_token_is_a_directory, "is a directory, not a token file"),
     ("token-fifo", _token_is_a_fifo, "not a regular file"),
+    ("token-not-json", _drive_token(b"not json"), "is not valid JSON"),
+    ("token-empty", _drive_token(b""), "is empty"),
+    ("token-empty-object", _drive_token(b"{}"), "is not an authorized-user token"),
+    ("token-list", _drive_token(b"[]"), "must be a JSON object"),
+    # `doctor` printed a RecursionError traceback for this one.
+    ("token-deep", _drive_token(b"[" * 30_000 + b"]" * 30_000), "deeper than 64 levels"),
 ]
 IDS = [case for case, _, _ in CASES]
 
@@ -157,7 +173,11 @@ def test_start(
     assert not list(home.root.glob("*.log"))
 
 
-TOKEN_CASES = ("missing-drive-token", "gmail-token-directory", "token-fifo")
+TOKEN_CASES = (
+    "missing-drive-token",
+    "gmail-token-directory",
+    *[c for c in IDS if c.startswith("token-")],
+)
 
 
 @pytest.mark.parametrize(("make", "fragment"), [(m, f) for _, m, f in CASES], ids=IDS)
@@ -220,3 +240,18 @@ def test_the_real_entry_point(home: Home, args: tuple[str, ...]) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     assert_one_error_line(done.stderr, "notify_on_aproved: unknown key")
+
+
+@pytest.mark.parametrize("command", ["stop", "status"])
+def test_stop_and_status_read_a_too_deep_config_without_a_traceback(
+    home: Home,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    # They look for a `daemon_dir` even in a broken config; PyYAML's RecursionError escaped.
+    _raw(GOOD + b"approve: " + b"[" * 700 + b"]" * 700)(home)
+    code, out, err = invoke(home, monkeypatch, capsys, command)
+    assert "Traceback" not in out + err
+    assert "notify" in out, out + err
+    assert code in (0, 2), err

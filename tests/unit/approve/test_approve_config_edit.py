@@ -82,5 +82,16 @@ def test_invalid_config_is_refused_and_not_written(tmp_path: Path) -> None:
         read_settings(tmp_path / "missing.yaml")
 
 
+def test_a_repeated_key_is_refused_and_not_written(tmp_path: Path) -> None:
+    # Rewriting would have kept only the last `approve:` block, silently dropping the first.
+    path = tmp_path / "config.yaml"
+    text = "do_email: owner@x.org\napprove:\n  interval: 5\napprove:\n  interval: 9\n"
+    path.write_text(text)
+    for action in (lambda: edit_settings(path, with_domain("a.org")), lambda: read_settings(path)):
+        with pytest.raises(ConfigError, match=r"duplicate key 'approve' \(first on line 2\)"):
+            action()
+    assert path.read_text() == text
+
+
 def test_replace_section_refuses_two_sections() -> None:
     assert replace_section("approve: {}\napprove: {}\n", "approve: {}\n") is None

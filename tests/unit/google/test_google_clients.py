@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,10 @@ def test_load_credentials_applies_token_uri_or_api_root(tmp_path: Path) -> None:
         "not json {",
         json.dumps({"token": "sbx-at-SECRETVALUE", "client_id": "c"}),  # no refresh token
         json.dumps(["a list"]),
+        "",
+        "{}",
+        "[" * 50_000 + "]" * 50_000,  # was a RecursionError out of google-auth's json.load
+        json.dumps({"refresh_token": "SECRETVALUE", "client_id": "c", "client_secret": 7}),
     ],
 )
 def test_bad_token_files_are_credentials_errors(tmp_path: Path, content: str | None) -> None:
@@ -126,3 +131,11 @@ def test_bad_token_files_are_credentials_errors(tmp_path: Path, content: str | N
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError):
         load_credentials(tmp_path)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    # Swapped in after start-up: opening it for reading used to wait for a writer forever.
+    fifo = tmp_path / "token.json"
+    os.mkfifo(fifo)
+    with pytest.raises(CredentialsError, match="not a regular file"):
+        load_credentials(fifo)

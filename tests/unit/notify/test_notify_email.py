@@ -8,14 +8,17 @@ from email.message import EmailMessage
 
 import pytest
 
-from syft_monitors.errors import InvalidEmailError
+from syft_monitors.errors import InvalidEmailError, UnsafeHeaderError
 from syft_monitors.notify.email import (
     KEY_HEADER,
     MAX_SUBJECT_CHARS,
     OutgoingEmail,
+    checked_bytes,
+    email_package_is_fixed,
     is_message_id,
     message_id_for,
     reference_token,
+    to_bytes,
     to_mime,
 )
 
@@ -114,8 +117,11 @@ def test_in_reply_to_is_added_to_references() -> None:
     assert mime["References"].split() == [older, parent]
 
 
-def test_unsafe_thread_ids_are_dropped() -> None:
-    hostile = "<x@y>\r\nBcc: victim@example.com"
+@pytest.mark.parametrize(
+    "hostile",
+    ["<x@y>\r\nBcc: victim@example.com", "<=?utf-8?q?a=0D=0ABcc=3A_victim=40example.com?=@x.y>"],
+)
+def test_unsafe_thread_ids_are_dropped(hostile: str) -> None:
     mime = to_mime(make(in_reply_to=hostile, references=(hostile, "not-an-id")))
     assert mime["In-Reply-To"] is None
     assert mime["References"] is None
@@ -207,3 +213,37 @@ def test_lone_surrogates_do_not_break_encoding() -> None:
     message = make(subject="Job: bad\udcff", text="body \udcff")
     assert "\ufffd" in message.subject
     assert "body ?" in reparse(to_mime(message, None, "text")).get_content()
+
+
+def test_to_bytes_reads_back_what_was_set() -> None:
+    message = make(subject="Job: =?utf-8?q?a=0D=0ABcc=3A_m=40evil.example?=")
+    raw = to_bytes(message, "do@example.org")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == "Job: = ?utf-8?q?a=0D=0ABcc=3A_m=40evil.example?="
+    assert parsed.get_all("Bcc") is None
+    assert parsed[KEY_HEADER] == message.notification_key
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # What sanitising prevents, set behind its back: the check alone must refuse it, on an
+        # interpreter with or without the CVE-2024-6923 fix (which raises or encodes instead).
+        ("Subject", "=?utf-8?q?a=0D=0ABcc=3A_m=40evil.example?="),
+        ("X-Extra", "=?utf-8?b?YQ0KQmNjOiBtQGV2aWwuZXhhbXBsZQ0KDQpib2R5?="),
+        ("Subject", "not the subject the email was planned with"),
+    ],
+)
+def test_headers_that_do_not_read_back_are_refused(name: str, value: str) -> None:
+    message = make()
+    mime = to_mime(message)
+    del mime[name]
+    mime[name] = value
+    with pytest.raises(UnsafeHeaderError, match=r"not sent|cannot be written"):
+        checked_bytes(mime, message)
+
+
+def test_the_interpreter_probe_agrees_with_the_fix_marker() -> None:
+    # The fix (3.11.10, 3.12.5, distribution backports) added `verify_generated_headers`; the
+    # probe judges by behaviour, and on the CPython 3.11.7 here it must see the injection.
+    assert email_package_is_fixed() == hasattr(email.policy.compat32, "verify_generated_headers")

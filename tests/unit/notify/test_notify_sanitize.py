@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from syft_monitors.notify.sanitize import clean_block, clean_line, sanitize_header, truncate
+from syft_monitors.notify.sanitize import (
+    clean_block,
+    clean_line,
+    neutralize_encoded_words,
+    sanitize_header,
+    truncate,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,10 +24,24 @@ from syft_monitors.notify.sanitize import clean_block, clean_line, sanitize_head
         ("sep\u2028line\u2029para", "sep line para"),
         ("lone\udc80", "lone\ufffd"),
         ("naïve 数据 🙂", "naïve 数据 🙂"),
+        # RFC 2047 encoded words, which unpatched CPython decodes into raw CR LF (CVE-2024-6923).
+        ("=?utf-8?q?a=0D=0ABcc=3A_m=40e.x?=", "= ?utf-8?q?a=0D=0ABcc=3A_m=40e.x?="),
+        ("x=?utf-8?b?QQ==?=y", "x= ?utf-8?b?QQ== ?=y"),
+        ("=\u200b?utf-8?q?a?=", "= ?utf-8?q?a?="),
+        ("=\r\n?utf-8?q?a?=", "= ?utf-8?q?a?="),
+        ("a = b? c ?= d", "a = b? c ?= d"),
     ],
 )
 def test_sanitize_header(raw: str, clean: str) -> None:
     assert sanitize_header(raw) == clean
+
+
+@pytest.mark.parametrize("raw", ["=?=?", "==??", "=?" * 150, "a=\u200b\u200b?b", "=\u2028?"])
+def test_no_encoded_word_opener_survives(raw: str) -> None:
+    clean = sanitize_header(raw, limit=100)
+    assert "=?" not in clean
+    assert sanitize_header(clean, limit=100) == clean  # each layer sanitises again
+    assert neutralize_encoded_words(clean) == clean
 
 
 def test_header_cap() -> None:

@@ -54,6 +54,9 @@ def test_smtp_password_needs_only_a_value() -> None:
             "SecretMalformed",
         ),
         ({"data": {"token.json": "%%%not-base64%%%"}}, "SecretMalformed"),
+        # Once a RecursionError out of the reconcile handler.
+        (secret({"token.json": b"[" * 30_000 + b"]" * 30_000}), "SecretMalformed"),
+        (secret({"token.json": b"{}"}), "SecretMalformed"),
     ],
 )
 def test_failures_have_a_reason(body: dict[str, Any] | None, reason: str) -> None:

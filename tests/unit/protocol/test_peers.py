@@ -175,11 +175,14 @@ def test_bad_files_are_refused_with_a_clear_message(data: bytes, fragment: str) 
     assert "\n" not in str(caught.value)
 
 
-def test_deep_nesting_is_refused() -> None:
-    depth = 100_000
+@pytest.mark.parametrize("depth", [63, 100_000])
+def test_deep_nesting_is_refused(depth: int) -> None:
+    # 63 + the two objects around it: one level past the bound, far below Python's recursion limit.
     data = b'{"a@x.io": {"state": "accepted", "x": ' + b"[" * depth + b"]" * depth + b"}}"
-    with pytest.raises(SyftFileError, match="too deeply"):
+    with pytest.raises(SyftFileError, match="nests JSON values deeper than 64 levels"):
         parse_peers_file(data)
+    shallow = b'{"a@x.io": {"state": "accepted", "x": ' + b"[" * 62 + b"]" * 62 + b"}}"
+    assert parse_peers_file(shallow).accepted() == {"a@x.io"}
 
 
 def test_size_limit_is_enforced_before_parsing_and_configurable() -> None:

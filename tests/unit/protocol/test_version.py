@@ -167,3 +167,10 @@ def test_any_info_round_trips(
         attestation_token=token,
     )
     assert parse_version_file(info.dumps()) == info
+
+
+def test_deep_nesting_is_one_line_error() -> None:
+    data = b'{"version": "0.1.0", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(SyftFileError, match="nests JSON values deeper than 64 levels") as caught:
+        parse_version_file(data)
+    assert "\n" not in str(caught.value)

@@ -73,6 +73,22 @@ TEXT_CASES: list[tuple[str, bytes, str]] = [
     ("unhashable-key", b"? [a, b]\n: 1\n" + GOOD.encode(), "unhashable key"),
     ("date-as-key", b"2020-01-01: x\n" + GOOD.encode(), "Keys should be strings"),
     ("too-large", GOOD.encode() + b"#" * (2 * MAX_CONFIG_BYTES) + b"\n", "larger than"),
+    # Last-wins before: the second `interval` silently replaced the first.
+    (
+        "duplicate-key",
+        GOOD.encode() + b"interval: 5\ninterval: 3600\n",
+        "duplicate key 'interval' (first on line 2) (line 3, column 1)",
+    ),
+    (
+        "duplicate-nested-key",
+        GOOD.encode() + b"approve:\n  interval: 5\n  approved_peers: []\n  interval: 9\n",
+        "duplicate key 'interval' (first on line 3) (line 5, column 3)",
+    ),
+    (
+        "duplicate-key-in-flow-mapping",
+        GOOD.encode() + b"smtp: {host: a.example, host: b.example}\n",
+        "duplicate key 'host' (first on line 2) (line 2, column 25)",
+    ),
     ("configmap-without-section", GOOD.encode() + b"state_backend: configmap\n", "state_configmap"),
     ("ftp-api-root", GOOD.encode() + b"google_api_root: ftp://x.example/\n", "http://"),
     ("port-too-big", GOOD.encode() + b"metrics_port: 70000\n", "metrics_port"),
@@ -166,6 +182,14 @@ def _token(path: Path) -> Path:
     return path
 
 
+def _drive_token(content: bytes) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        (folder / "drive.json").write_bytes(content)
+        _token(folder / "gmail.json")
+
+    return make
+
+
 def _drive_token_is_a_directory(folder: Path) -> None:
     (folder / "drive.json").mkdir()
     _token(folder / "gmail.json")
@@ -181,6 +205,25 @@ TOKEN_DEFECTS: list[tuple[str, Callable[[Path], object], str]] = [
     ("missing-gmail-token", lambda p: _token(p / "drive.json"), "gmail_token_path: token file"),
     ("drive-token-is-a-directory", _drive_token_is_a_directory, "is a directory"),
     ("gmail-token-is-a-fifo", _gmail_token_is_a_fifo, "not a regular file"),
+    # Accepted by `start` before, after which every poll failed.
+    ("drive-token-not-json", _drive_token(b"refresh_token=x"), "is not valid JSON (line 1"),
+    ("drive-token-empty", _drive_token(b""), "is empty"),
+    ("drive-token-blank", _drive_token(b" \n"), "is empty"),
+    ("drive-token-empty-object", _drive_token(b"{}"), "no refresh_token, client_id, client_secret"),
+    ("drive-token-list", _drive_token(b'["x"]'), "must be a JSON object, found an array"),
+    (
+        "drive-token-missing-key",
+        _drive_token(b'{"refresh_token": "x", "client_id": "y"}'),
+        "not an authorized-user token: no client_secret",
+    ),
+    (
+        "drive-token-empty-value",
+        _drive_token(b'{"refresh_token": "", "client_id": "y", "client_secret": "z"}'),
+        "no refresh_token",
+    ),
+    ("drive-token-deep", _drive_token(b"[" * 30_000 + b"]" * 30_000), "deeper than 64 levels"),
+    ("drive-token-huge", _drive_token(b" " * 70_000 + b"{}"), "larger than 65536 bytes"),
+    ("drive-token-not-utf8", _drive_token(b'{"refresh_token": "\xff"}'), "is not UTF-8"),
 ]
 
 

@@ -136,6 +136,9 @@ def test_leftover_temporary_files_are_swept(tmp_path: Path) -> None:
         (b'{"schema_version": 1, "surprise": true}', "not a valid state document"),
         (b'{"schema_version": "1x"}', "not a valid state document"),
         (b'{"notified_jobs": ["not", "a", "map"]}', "legacy format"),
+        # Once a RecursionError traceback; a seed-format file takes the same path.
+        (b'{"schema_version": 1, "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "deeper than 64"),
+        (b'{"notified_jobs": ' + b'{"a": ' * 5_000 + b"1" + b"}" * 5_001, "deeper than 64"),
     ],
 )
 def test_corrupt_file_is_an_error_by_default(tmp_path: Path, content: bytes, reason: str) -> None:
