@@ -113,7 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {key.lower(): value for key, value in self.headers.items()}
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        outcome = self.server.app.handle(self.command, self.path, headers, body, f"http://{host}/")
+        # Reached as Google itself (through a TLS-terminating proxy, as upstream's client must be):
+        # links the answers carry, like resumable-upload URLs, keep Google's https scheme.
+        scheme = "https" if host.rsplit(":", 1)[0].endswith(".googleapis.com") else "http"
+        outcome = self.server.app.handle(
+            self.command, self.path, headers, body, f"{scheme}://{host}/"
+        )
         if outcome.response is None:
             self._reset()
             return
