@@ -166,6 +166,12 @@ def parse_config(data: Any, *, source: str = "config") -> MonitorConfig:
         raise ConfigError(f"{source}: {error}") from error
 
 
+class ConfigNotFoundError(ConfigError):
+    """No config file yet: every command that needs one says how to make it."""
+
+    hint = "`syft-bg init` writes one; it asks for your email and signs you in"
+
+
 def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
     """Read and validate a YAML config file."""
     file = Path(os.path.expanduser(str(path)))
@@ -174,7 +180,7 @@ def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
             # Bounded: a huge file, a FIFO or /dev/zero must not be read whole.
             raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError as error:
-        raise ConfigError(f"config file not found: {file}") from error
+        raise ConfigNotFoundError(f"config file not found: {file}") from error
     except OSError as error:
         raise ConfigError(f"cannot read config file {file}: {error.strerror}") from error
     if len(raw) > MAX_CONFIG_BYTES:
