@@ -62,7 +62,8 @@ class MonitorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     do_email: str
-    syftbox_root: Path | None = Path("~/SyftBox")
+    #: Unset: upstream's folder for do_email (see `default_syftbox_root`); null: none.
+    syftbox_root: Path | None = None
     gmail_token_path: Path = DEFAULT_CREDS_DIR / "gmail_token.json"
     drive_token_path: Path | None = DEFAULT_CREDS_DIR / "token_do.json"
     state_file: Path = DEFAULT_CREDS_DIR / "state.json"
@@ -93,6 +94,16 @@ class MonitorConfig(BaseModel):
     state_backend: Literal["file", "configmap"] = "file"
     state_configmap: ConfigMapStateSettings | None = None
     approve: ApproveSettings = ApproveSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_syftbox_root(cls, data: Any) -> Any:
+        # Computed per data owner: upstream's folder name carries the email.
+        if isinstance(data, dict) and "syftbox_root" not in data:
+            email = data.get("do_email")
+            if isinstance(email, str) and email.strip():
+                return {**data, "syftbox_root": default_syftbox_root(email.strip())}
+        return data
 
     @field_validator("do_email")
     @classmethod
@@ -140,6 +151,16 @@ class MonitorConfig(BaseModel):
             for name in type(self).model_fields
             if name.startswith("notify_on_")
         }
+
+
+def default_syftbox_root(email: str) -> Path:
+    """The SyftBox folder of `email`'s own client: `~/SyftBox_{email}` (upstream's clients), else
+    an existing `~/SyftBox` (older clients), else `~/SyftBox_{email}`."""
+    home = Path(os.path.expanduser("~"))
+    current, older = home / f"SyftBox_{email}", home / "SyftBox"
+    if not current.is_dir() and older.is_dir():
+        return older
+    return current
 
 
 def monitor_home() -> Path:

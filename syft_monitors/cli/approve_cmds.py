@@ -18,6 +18,7 @@ import click
 from syft_monitors.approve.authoring import add_rule, build_rule, remove_peer, remove_rule
 from syft_monitors.approve.config_file import EditResult, edit_settings, read_settings
 from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
+from syft_monitors.cli.hints import approve_service_note
 from syft_monitors.config import default_config_path
 
 _config_option = click.option(
@@ -116,6 +117,7 @@ def auto_approve_command(
         f"added auto-approval rule {rule.name!r}: {len(rule.file_contents)} file(s) matched by "
         f"content, {len(rule.file_paths)} by name only; submitters: {who}"
     )
+    click.echo(approve_service_note(path, read_settings(path).interval))
 
 
 @click.command("list-auto-approvals")

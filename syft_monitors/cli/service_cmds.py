@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -93,12 +94,23 @@ def start_command(ctx: click.Context, service: str | None, interval: int | None)
             ok = daemon.start(interval)
         if ok:
             click.echo(f"{name}: started (PID {daemon.get_pid()}), log {daemon.log_file}")
+            if name == "approve":
+                _approve_note(manager.config_path)
         else:
             failures += 1
             hint = f"`syft-bg logs {name} --errors` and `syft-bg doctor` tell more"
             click.echo(f"error: {name}: {daemon.last_error} (hint: {hint})", err=True)
     if failures:
         ctx.exit(EXIT_FAILURE)
+
+
+def _approve_note(config_path: Path) -> None:
+    from syft_monitors.cli.hints import approve_scope_note  # noqa: PLC0415
+    from syft_monitors.config import load_config  # noqa: PLC0415
+
+    note = approve_scope_note(load_config(config_path).approve)
+    if note is not None:
+        click.echo(note)
 
 
 @click.command(name="stop")

@@ -19,7 +19,7 @@ from syft_monitors.cli.service_cmds import output_console
     "-r",
     "--syftbox-root",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Your SyftBox folder (default ~/SyftBox).",
+    help="Your SyftBox folder (default ~/SyftBox_EMAIL, else an existing ~/SyftBox).",
 )
 @click.option(
     "-t",

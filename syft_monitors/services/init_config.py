@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from syft_monitors.config import MonitorConfig, load_config
+from syft_monitors.config import MonitorConfig, default_syftbox_root, load_config
 from syft_monitors.errors import ConfigError, InvalidEmailError
 from syft_monitors.protocol.emails import validate_email
 
@@ -24,11 +24,14 @@ do_email: {do_email}
 
 # Your local SyftBox folder: job status (approved, done, ...) is read from it, and the approve
 # service writes approvals there. It may be missing; then only Drive is watched.
+# Default: ~/SyftBox_<do_email> (upstream's clients), else an existing ~/SyftBox.
 syftbox_root: {syftbox_root}
 
 # Authorized-user token files (the JSON written by Google's OAuth flow, with a refresh token).
 # The Drive token needs the scope https://www.googleapis.com/auth/drive; the Gmail token needs
-# https://www.googleapis.com/auth/gmail.send. One token with both scopes may serve both.
+# https://www.googleapis.com/auth/gmail.modify (sends, and finds an email in Sent mail after a
+# failed send, so it is never sent twice). gmail.send alone also works, but then an email whose
+# send failed ambiguously may arrive twice. One token with both scopes may serve both.
 drive_token_path: {drive_token_path}
 gmail_token_path: {gmail_token_path}
 
@@ -128,7 +131,7 @@ def render_config(
         raise ConfigError(str(error)) from error
     drive_token = token_path or home / "token_do.json"
     gmail_token = token_path or home / "gmail_token.json"
-    root = syftbox_root or Path("~/SyftBox")
+    root = syftbox_root or default_syftbox_root(email)
     api_line = (
         f"google_api_root: {_quote(api_root)}"
         if api_root
