@@ -12,6 +12,7 @@ from pathlib import Path
 
 from syft_monitors.config import MonitorConfig, default_syftbox_root, load_config
 from syft_monitors.errors import ConfigError, InvalidEmailError
+from syft_monitors.private_files import write_private_text
 from syft_monitors.protocol.emails import validate_email
 
 _TEMPLATE = """\
@@ -175,12 +176,7 @@ def write_config(
         raise ConfigError(f"{path} is a directory, not a config file")
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists (use --force to overwrite it)")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temporary, path)
+    write_private_text(path, text)
     return load_config(path)
 
 
