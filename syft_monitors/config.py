@@ -76,6 +76,9 @@ class MonitorConfig(BaseModel):
     notify_on_rejected: bool = True
     notify_on_new_peer: bool = True
     notify_on_peer_granted: bool = True
+    notify_ds_on_failed: bool = True
+    share_stderr_with_ds: bool = False
+    notify_on_peer_accepted_by_rule: bool = True
 
     interval: int = Field(default=30, ge=1, le=86400)
     strategy: Literal["changes", "list"] = "changes"

@@ -74,6 +74,12 @@ notify_on_failed: true
 notify_on_rejected: true
 notify_on_new_peer: true
 notify_on_peer_granted: true
+# The data scientist is told their job failed (status and exit code); the tail of its stderr
+# only with share_stderr_with_ds (it may show your data or paths).
+notify_ds_on_failed: true
+share_stderr_with_ds: false
+# You are told when the approve service accepted a peer by a rule.
+notify_on_peer_accepted_by_rule: true
 
 # At most this many emails per minute (Gmail's own limits are far higher; this stops floods).
 rate_limit_per_minute: 150

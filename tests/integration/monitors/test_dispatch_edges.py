@@ -66,3 +66,23 @@ def test_log_lines_name_the_job_and_the_peer_and_no_token(
     everything = "\n".join(r.getMessage() for r in caplog.records)
     for secret in (token["token"], token["refresh_token"]):
         assert secret not in everything
+
+
+def test_the_scientist_hears_their_job_failed_without_the_owners_stderr(
+    world: DemoWorld,
+) -> None:
+    world.poll()  # baseline
+    alice = world.scientists[DS_ALICE]
+    alice.request_peer(DO_EMAIL)
+    alice.submit_job(DO_EMAIL, "row count", {"main.py": "print(1)\n"})
+    world.poll()
+    world.owner.set_status(DS_ALICE, "row count", "failed", return_code=2, stderr="/srv/x.csv")
+    sent = world.poll()
+    (failed,) = [m for m in sent if m.to == DS_ALICE and m.subject == "Job Failed: row count"]
+    message = failed.record.message
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "It stopped with exit code 2." in text
+    assert "/srv/x.csv" not in message.as_string()
+    assert "/srv/x.csv" not in text
+    # The owner still gets the whole story in the job's thread.
+    assert any(m.to == DO_EMAIL and m.subject == "Re: Job: row count" for m in sent)

@@ -37,14 +37,16 @@ def every_job_email(value: str) -> list[OutgoingEmail]:
     for kind in EventKind:
         if kind.is_job:
             event = Event(kind=kind, do_email=DO, job=job, details=details)
-            emails += plan_notifications(event, config=NotifyConfig(), thread=THREAD)
+            # The submitter's failure email with stderr shared: every hostile field rendered.
+            config = NotifyConfig(share_stderr_with_ds=True)
+            emails += plan_notifications(event, config=config, thread=THREAD)
     return emails
 
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_strings_are_escaped_in_html(value: str) -> None:
     emails = every_job_email(value)
-    assert len(emails) == 9
+    assert len(emails) == 10
     for email in emails:
         assert email.html is not None
         assert "<script>" not in email.html
