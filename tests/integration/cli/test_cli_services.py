@@ -86,7 +86,11 @@ def test_start_all_includes_approve_when_configured(world: DaemonWorld) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["start"])
     assert result.exit_code == 0, result.output + result.stderr
-    assert [line.split(":")[0] for line in result.output.splitlines()] == ["notify", "approve"]
+    assert [line.split(":")[0] for line in result.output.splitlines()] == [
+        "notify",
+        "approve",
+        "note",  # approve has domains but no rules: it only accepts peers, and says so
+    ]
     pids = {name: s["pid"] for name, s in _status(world)[1].items()}
     assert pids["notify"] != pids["approve"]
     assert (world.home / "syft-approve.pid").exists()
