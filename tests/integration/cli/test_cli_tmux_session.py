@@ -223,3 +223,27 @@ def test_first_hour_as_the_readme_says(session: Tmux, tmp_path: Path) -> None:
             assert code == 0, out
     assert not (home / "syft-notify.pid").exists()
     assert pid, "the README's block never started the daemon"
+
+
+def test_bare_syft_bg_opens_the_dashboard_in_a_terminal(session: Tmux, tmp_path: Path) -> None:
+    token = tmp_path / "token.json"
+    token.write_text("{}")
+    home = tmp_path / "home"
+    session.type(
+        "main",
+        f"export SYFT_MONITOR_HOME={home}; syft-bg init -e {DO} -t {token} --no-interactive"
+        " && syft-bg; echo __BARE_DONE__ rc=$?",
+    )
+    shown = wait_for(
+        lambda: "events today" in (text := session.pane("main")) and text, "the dashboard"
+    )
+    assert "notify  stopped" in shown, shown
+    assert "Recent events" in shown, shown
+    session("send-keys", "-t", "e2e:main", "q")
+    wait_for(lambda: "__BARE_DONE__ rc=0" in session.pane("main"), "the dashboard to quit")
+    # Piped, the same command prints the table instead of taking over the screen.
+    session.type("main", "syft-bg | cat; echo __PIPED_DONE__")
+    piped = wait_for(
+        lambda: (t := session.pane("main")).count("__PIPED_DONE__") >= 2 and t, "the table"
+    )
+    assert "main commands:" in piped.rpartition("__PIPED_DONE__")[0]
