@@ -34,7 +34,7 @@ LOG_VIEW_LINES = 200
 #: and every warning or error.
 _EVENT = re.compile(
     r" - (?:WARNING|ERROR|CRITICAL) - |"
-    r" - INFO - .*(?:sent \S+ email|auto-accepted|approved job|withdrew|starting \(PID|stopping \()"
+    r" - INFO - .*(?:sent \S+ email|auto-accepted|auto-approved|withdr|starting \(PID|stopping \()"
 )
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d (\d\d:\d\d:\d\d)),?\d* - [\w.]+ - (\w+) - (.*)$")
 
