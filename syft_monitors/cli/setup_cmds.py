@@ -48,7 +48,7 @@ from syft_monitors.cli.service_cmds import output_console
 @click.option(
     "--interactive/--no-interactive",
     default=None,
-    help="Ask for what is missing (default: when run in a terminal).",
+    help="Ask for what is missing (default: in a terminal when -e is not given).",
 )
 @click.option("--api-root", help="Google API root (a sandbox URL); unset for real Google.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
@@ -77,7 +77,8 @@ def init_command(
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists (use --force to overwrite it)")
     if interactive is None:
-        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        # A person who typed the email in the command line is scripting: ask nothing.
+        interactive = email is None and sys.stdin.isatty() and sys.stdout.isatty()
     home = monitor_home().absolute()
     answers: InitAnswers = gather_answers(
         home,
