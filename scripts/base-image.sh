@@ -20,7 +20,7 @@ DOCKER="${DOCKER:-docker}"
 CACHE="${SYFT_CACHE:-/var/cache/syft-monitor}"
 SUITE=bookworm
 # Bump when the recipe below changes: a cached substitute of another revision is rebuilt.
-REVISION=1
+REVISION=2
 SUBSTITUTE="syft-monitor-base:substitute-$SUITE"
 TARBALL="$CACHE/base/substitute-$SUITE-r$REVISION.tar"
 REAL="${PYTHON_IMAGE:-$(sed -n 's/^ARG PYTHON_IMAGE=//p' "$ROOT/Dockerfile")}"
@@ -86,16 +86,19 @@ WORK="$(mktemp -d "$CACHE/base/rootfs.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 say "debootstrap $SUITE from ${MIRROR:-the default mirror} (a few minutes, once per machine)"
 # python-is-python3: the Dockerfile says `python`, as the official image names it.
+# --cache-dir keeps the downloaded packages: a new revision of the recipe fetches only what changed.
+mkdir -p "$CACHE/base/debs"
 debootstrap --variant=minbase --include=python3,python3-venv,python-is-python3,ca-certificates \
-    "$SUITE" "$WORK/rootfs" ${MIRROR:+"$MIRROR"} >"$WORK/debootstrap.log" 2>&1 || {
+    --cache-dir="$CACHE/base/debs" "$SUITE" "$WORK/rootfs" ${MIRROR:+"$MIRROR"} >"$WORK/debootstrap.log" 2>&1 || {
     tail -n 20 "$WORK/debootstrap.log" >&2
     say "debootstrap failed"
     exit 1
 }
-# As in the slim images: no package lists, downloaded packages, docs or man pages.
+# As in the slim images: no package lists, downloaded packages, docs, man pages or translations.
 rm -rf "$WORK"/rootfs/var/lib/apt/lists/* "$WORK"/rootfs/var/cache/apt/*.bin \
     "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/usr/share/doc/* \
-    "$WORK"/rootfs/usr/share/man/* "$WORK"/rootfs/usr/share/info/*
+    "$WORK"/rootfs/usr/share/man/* "$WORK"/rootfs/usr/share/info/* \
+    "$WORK"/rootfs/usr/share/locale/*
 tar --numeric-owner --xattrs -C "$WORK/rootfs" -cf "$TARBALL.part" .
 rm -f "$CACHE"/base/substitute-"$SUITE"-r*.tar
 mv "$TARBALL.part" "$TARBALL"

@@ -53,11 +53,15 @@ engine_answers() { docker info >/dev/null 2>&1; }
 install_docker_io() {
     command -v apt-get >/dev/null 2>&1 || return 1
     export DEBIAN_FRONTEND=noninteractive
+    local log="$STATE/apt.log"
     # A fresh machine may have no package lists (or old ones): update once, only when needed.
     if ! apt-cache policy docker.io 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        apt-get update -qq >&2 || return 1
+        apt-get update -qq >"$log" 2>&1 || return 1
     fi
-    apt-get install -y -qq --no-install-recommends docker.io >&2 </dev/null
+    apt-get install -y -qq --no-install-recommends docker.io >>"$log" 2>&1 </dev/null || {
+        tail -n 20 "$log" >&2
+        return 1
+    }
 }
 
 start() {
@@ -66,8 +70,9 @@ start() {
     fi
     if ! engine_answers; then
         [[ "$(id -u)" == 0 ]] || skip "no Docker Engine answers and installing one needs root"
+        mkdir -p "$STATE"
         if ! command -v dockerd >/dev/null 2>&1; then
-            say "installing Debian's docker.io"
+            say "installing Debian's docker.io (log: $STATE/apt.log)"
             install_docker_io || skip "no Docker Engine answers and Debian's docker.io could not be installed"
         fi
         mkdir -p "$CACHE/docker" "$STATE"
@@ -105,12 +110,17 @@ stop() {
         say "stopping dockerd $pid"
         kill -TERM "$pid"
         for _ in $(seq 60); do
-            kill -0 "$pid" 2>/dev/null || return 0
+            kill -0 "$pid" 2>/dev/null || break
             sleep 0.5
         done
-        say "dockerd $pid ignored SIGTERM for 30 s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
+        if kill -0 "$pid" 2>/dev/null; then
+            say "dockerd $pid ignored SIGTERM for 30 s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
     fi
+    # dockerd leaves its network namespace mounted under its exec root.
+    awk -v root="$STATE/docker/" 'index($2, root) == 1 {print $2}' /proc/mounts |
+        xargs -r umount 2>/dev/null || true
 }
 
 case "${1:-}" in

@@ -18,31 +18,38 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SYFT_TEST_IMAGE:-syft-monitor:test}"
 LOGDIR="$ROOT/.cache/container"
 mkdir -p "$LOGDIR"
+rm -f "$LOGDIR"/*.log
 unset SYFT_TEST_IMAGE SYFT_CONTAINER_SKIP SYFT_CONTAINER_BUILD_LOG
 
-timed() {
-    local what="$1" start=$SECONDS
-    shift
-    "$@"
-    local status=$?
-    echo "with-test-image: $what took $((SECONDS - start)) s" >&2
+# run_logged WHAT LOG COMMAND...: COMMAND's output goes to LOG; says how long it took.
+run_logged() {
+    local what="$1" log="$2" start=$SECONDS status=0
+    shift 2
+    "$@" >"$log" 2>&1 || status=$?
+    echo "with-test-image: $what took $((SECONDS - start)) s (log: $log)" >&2
     return $status
 }
 
 DOCKER="" ENGINE_SKIP=""
-engine="$(timed "the engine" bash "$ROOT/scripts/docker-engine.sh" start)"
-eval "$engine"
+start=$SECONDS
+eval "$(bash "$ROOT/scripts/docker-engine.sh" start)"
+echo "with-test-image: the engine took $((SECONDS - start)) s" >&2
 trap 'bash "$ROOT/scripts/docker-engine.sh" stop' EXIT
 
+# The base on its own clock: minutes once per machine (debootstrap), then instant.
 if [[ -n "$ENGINE_SKIP" ]]; then
     export SYFT_CONTAINER_SKIP="$ENGINE_SKIP"
-elif timed "the image build (base included)" env DOCKER="$DOCKER" \
-    bash "$ROOT/scripts/build-image.sh" "$IMAGE" >"$LOGDIR/build.log" 2>&1; then
+elif run_logged "the base image" "$LOGDIR/base.log" \
+    env DOCKER="$DOCKER" bash "$ROOT/scripts/base-image.sh" &&
+    run_logged "the image build" "$LOGDIR/build.log" \
+        env DOCKER="$DOCKER" bash "$ROOT/scripts/build-image.sh" "$IMAGE"; then
     export SYFT_DOCKER="$DOCKER" SYFT_TEST_IMAGE="$IMAGE"
 else
-    echo "with-test-image: the image build failed; its log: $LOGDIR/build.log" >&2
-    tail -n 30 "$LOGDIR/build.log" >&2
-    export SYFT_DOCKER="$DOCKER" SYFT_CONTAINER_BUILD_LOG="$LOGDIR/build.log"
+    cat "$LOGDIR/base.log" >"$LOGDIR/failed.log"
+    [[ -f "$LOGDIR/build.log" ]] && cat "$LOGDIR/build.log" >>"$LOGDIR/failed.log"
+    echo "with-test-image: no image; the tail of $LOGDIR/failed.log:" >&2
+    tail -n 30 "$LOGDIR/failed.log" >&2
+    export SYFT_DOCKER="$DOCKER" SYFT_CONTAINER_BUILD_LOG="$LOGDIR/failed.log"
 fi
 
 "$@"
