@@ -28,3 +28,6 @@ fi
 echo "build-image: $IMAGE on $base" >&2
 DOCKER_BUILDKIT=1 "$DOCKER" build --network host --progress plain \
     --build-arg "PYTHON_IMAGE=$base" "${secrets[@]}" --tag "$IMAGE" "$ROOT"
+# Each source change leaves the previous build untagged (its venv layer is new): drop ours only.
+"$DOCKER" image prune --force --filter dangling=true \
+    --filter label=org.opencontainers.image.title=syft-monitor >/dev/null || true

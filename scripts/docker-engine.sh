@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A Docker Engine for the container tests (make test) and scripts/kind-e2e.sh.
 #
-#   eval "$(bash scripts/docker-engine.sh start)"   # sets DOCKER=<client> or ENGINE_SKIP=<reason>
-#   bash scripts/docker-engine.sh stop              # stops the dockerd that `start` started, only
+#   eval "$(bash scripts/docker-engine.sh start)"   # sets DOCKER=<client> or ENGINE_SKIP=<reason>,
+#                                                   # and ENGINE_STARTED=<pid> if it started dockerd
+#   bash scripts/docker-engine.sh stop "$ENGINE_STARTED"   # stops that dockerd; no PID: nothing
 #
 # `start`, in this order:
 #  1. an engine that already answers `docker info` is used as it is (and never stopped by us);
@@ -82,17 +83,19 @@ start() {
         setsid dockerd --host "unix://$SOCKET" --bridge=none --iptables=false \
             --data-root "$CACHE/docker" --exec-root "$STATE/docker" --pidfile "$PIDFILE" \
             </dev/null >"$LOG" 2>&1 &
-        echo $! >"$STARTED"
+        local pid=$!
+        echo "$pid" >"$STARTED"
         for _ in $(seq 120); do
             engine_answers && break
-            kill -0 "$(cat "$STARTED")" 2>/dev/null || break
+            kill -0 "$pid" 2>/dev/null || break
             sleep 0.5
         done
         if ! engine_answers; then
             tail -n 5 "$LOG" >&2 || true
-            stop
+            stop "$pid"
             skip "dockerd did not start (log: $LOG)"
         fi
+        emit ENGINE_STARTED "$pid"
     fi
     local client
     client="$(pick_client)" || skip "no docker client with BuildKit (install the buildx plugin)"
@@ -101,11 +104,11 @@ start() {
 }
 
 stop() {
-    [[ -f "$STARTED" ]] || return 0
-    local pid
-    pid="$(cat "$STARTED")"
+    local pid="${1:-}"
+    # Only a dockerd that `start` started (its PID is in the marker), and only while it is one:
+    # a caller that found an engine running passes no PID and stops nothing.
+    [[ -n "$pid" && -f "$STARTED" && "$(cat "$STARTED")" == "$pid" ]] || return 0
     rm -f "$STARTED"
-    # Only the process this script started, and only while it is still a dockerd.
     if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == dockerd ]]; then
         say "stopping dockerd $pid"
         kill -TERM "$pid"
@@ -125,9 +128,9 @@ stop() {
 
 case "${1:-}" in
 start) start ;;
-stop) stop ;;
+stop) stop "${2:-}" ;;
 *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start | stop [PID]" >&2
     exit 2
     ;;
 esac

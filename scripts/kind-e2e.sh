@@ -60,7 +60,7 @@ fail() {
 # kind first: nothing here can provide it, while an engine may be installed for the run.
 command -v kind >/dev/null 2>&1 || skip "kind is not installed"
 [[ -x "$PY" ]] || fail "no project venv at $PY (run: make venv)"
-DOCKER="" ENGINE_SKIP=""
+DOCKER="" ENGINE_SKIP="" ENGINE_STARTED=""
 eval "$(bash "$ROOT/scripts/docker-engine.sh" start)"
 [[ -z "$ENGINE_SKIP" ]] || skip "$ENGINE_SKIP"
 
@@ -99,7 +99,7 @@ cleanup() {
         kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
     fi
     rm -rf "$WORK"
-    bash "$ROOT/scripts/docker-engine.sh" stop
+    bash "$ROOT/scripts/docker-engine.sh" stop "$ENGINE_STARTED"
     exit $status
 }
 trap cleanup EXIT

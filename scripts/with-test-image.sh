@@ -30,11 +30,11 @@ run_logged() {
     return $status
 }
 
-DOCKER="" ENGINE_SKIP=""
+DOCKER="" ENGINE_SKIP="" ENGINE_STARTED=""
 start=$SECONDS
 eval "$(bash "$ROOT/scripts/docker-engine.sh" start)"
 echo "with-test-image: the engine took $((SECONDS - start)) s" >&2
-trap 'bash "$ROOT/scripts/docker-engine.sh" stop' EXIT
+trap 'bash "$ROOT/scripts/docker-engine.sh" stop "$ENGINE_STARTED"' EXIT
 
 # The base on its own clock: minutes once per machine (debootstrap), then instant.
 if [[ -n "$ENGINE_SKIP" ]]; then
