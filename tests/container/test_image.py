@@ -21,6 +21,7 @@ found = {
     "paths": {p: os.path.exists(p) for p in ("/src", "/wheels", "/root/.cache", "/tmp/.cache")},
     "discovery": sorted(p.name for p in docs.iterdir()),
     "kubernetes_aio": (site / "kubernetes" / "aio").exists(),
+    "vendored_tests": sorted(str(p.relative_to(site)) for p in site.glob("*/tests")),
     "build_files": sorted(
         str(p) for p in pathlib.Path("/").glob("*/pyproject.toml")
     ) + sorted(str(p) for p in pathlib.Path("/opt").rglob("pyproject.toml")),
@@ -50,3 +51,4 @@ def test_ships_only_what_runs(docker: Docker) -> None:
     # syft_monitors/google/discovery.py builds the clients from these two and no others.
     assert found["discovery"] == ["drive.v3.json", "gmail.v1.json"]
     assert found["kubernetes_aio"] is False
+    assert found["vendored_tests"] == []
