@@ -68,10 +68,13 @@ fi
 }
 if ! command -v debootstrap >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
+    # As for docker.io (scripts/docker-engine.sh): update when there is no candidate or the
+    # install fails on old package lists.
     if ! apt-cache policy debootstrap 2>/dev/null | grep -q 'Candidate: [0-9]'; then
         apt-get update -qq >&2
     fi
-    apt-get install -y -qq --no-install-recommends debootstrap >&2 </dev/null || {
+    apt-get install -y -qq --no-install-recommends debootstrap >&2 </dev/null ||
+        { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends debootstrap >&2 </dev/null; } || {
         say "cannot make the substitute: debootstrap could not be installed"
         exit 1
     }

@@ -55,14 +55,19 @@ install_docker_io() {
     command -v apt-get >/dev/null 2>&1 || return 1
     export DEBIAN_FRONTEND=noninteractive
     local log="$STATE/apt.log"
-    # A fresh machine may have no package lists (or old ones): update once, only when needed.
+    : >"$log"
+    # A fresh machine may have no package lists, or old ones whose files the mirror no longer
+    # has: update when there is no candidate, and once more if the install fails.
     if ! apt-cache policy docker.io 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-        apt-get update -qq >"$log" 2>&1 || return 1
+        apt-get update -qq >>"$log" 2>&1 || return 1
     fi
-    apt-get install -y -qq --no-install-recommends docker.io >>"$log" 2>&1 </dev/null || {
-        tail -n 20 "$log" >&2
-        return 1
-    }
+    local try
+    for try in 1 2; do
+        apt-get install -y -qq --no-install-recommends docker.io >>"$log" 2>&1 </dev/null && return 0
+        [[ $try == 1 ]] && apt-get update -qq >>"$log" 2>&1
+    done
+    tail -n 20 "$log" >&2
+    return 1
 }
 
 start() {
