@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +41,7 @@ from syft_monitors.state.compaction import (
     DEFAULT_RETENTION,
     CompactionPolicy,
 )
+from syft_monitors.state.holders import file_lease_alive, hold_file_lease
 from syft_monitors.state.model import SCHEMA_VERSION, StateDocument
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,22 @@ _TOKEN_SIZE = 16
 _CORRUPT_HINT = "move the state file away, or start with on_corrupt='backup'"
 
 _CacheKey = tuple[int, int, int, bytes]
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for a one-line error ("a FIFO", "a directory", ...)."""
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 class _CorruptError(Exception):
@@ -88,6 +106,8 @@ class JsonStateManager(StateManager):
         )
         self.path = Path(path).expanduser()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        #: One flock'ed file per live process that may send (see `holders`).
+        self.lease_dir = self.path.with_name(self.path.name + ".holders")
         self.on_corrupt: OnCorrupt = on_corrupt
         self._thread_lock = threading.RLock()
         self._local = threading.local()
@@ -123,6 +143,16 @@ class JsonStateManager(StateManager):
                     return result
                 finally:
                     self._in_update = False
+
+    def _hold_lease(self) -> None:
+        self._ensure_directory()
+        hold_file_lease(self.lease_dir)
+
+    def _holder_alive(self, holder: str, doc: StateDocument) -> bool:
+        return file_lease_alive(self.lease_dir, holder)
+
+    def _renew_lease(self, doc: StateDocument) -> None:
+        pass  # the flock is the lease: nothing to renew, nothing stored in the document
 
     def size_bytes(self) -> int:
         try:
@@ -167,13 +197,17 @@ class JsonStateManager(StateManager):
             return StateDocument()
         except OSError as e:
             raise StateError(f"cannot read state file {self._name}: {e.strerror}") from e
+        self._refuse_special(st.st_mode)
         token = os.pread(lock_fd, _TOKEN_SIZE, 0) if lock_fd is not None else b""
         key = (st.st_mtime_ns, st.st_size, st.st_ino, token)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
+            # O_NONBLOCK: a FIFO swapped in after the stat above must not hang the open.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(fd, "rb") as f:
+                st = os.fstat(fd)
+                self._refuse_special(st.st_mode)
                 raw = f.read()
         except FileNotFoundError:
             # Only possible for lock-less reads (read-only directory) racing a writer.
@@ -195,6 +229,40 @@ class JsonStateManager(StateManager):
             return StateDocument()
         self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
         return doc
+
+    def _refuse_special(self, mode: int) -> None:
+        # A FIFO would block every read (and ignore SIGTERM); /dev/null would swallow the state;
+        # a directory cannot be replaced by a file.
+        if not stat.S_ISREG(mode):
+            error = StateError(f"state file {self._name} is {file_kind(mode)}, not a regular file")
+            error.hint = "set state_file to a file path in a private folder"
+            raise error
+
+    def check(self) -> None:
+        """Raise StateError (one line) unless the state can be read and written here: the path
+        is a regular file (or absent) holding a readable document, in a writable folder."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise StateError(f"cannot use state file {self._name}: {e.strerror}") from e
+        if st is not None:
+            self._refuse_special(st.st_mode)
+        folder = self.path.parent
+        while not folder.exists() and folder.parent != folder:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            error = StateError(
+                f"state file {self._name} cannot be written: folder"
+                f" {safe_repr(str(folder), limit=200)} is not writable"
+            )
+            error.hint = "fix the folder's permissions or set state_file elsewhere"
+            raise error
+        if st is not None:
+            self._committed()  # corrupt, newer schema, unreadable: its own one-line StateError
+            if self.lock_path.exists() and not os.access(self.lock_path, os.R_OK | os.W_OK):
+                raise StateError(f"state lock {self._name}.lock is not writable")
 
     def _parse(self, raw: bytes) -> StateDocument:
         try:
@@ -252,7 +320,9 @@ class JsonStateManager(StateManager):
         """Hold the flock; yields the lock file descriptor, or None for an unlockable read."""
         if exclusive:
             self._ensure_directory()
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            with contextlib.suppress(FileNotFoundError):
+                self._refuse_special(os.stat(self.path).st_mode)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = os.open(self.lock_path, flags, 0o600)
         except OSError as e:
@@ -263,6 +333,8 @@ class JsonStateManager(StateManager):
                 return
             raise StateError(f"cannot open state lock {self._name}.lock: {e.strerror}") from e
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StateError(f"state lock {self._name}.lock is not a regular file")
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield fd
         finally:

@@ -95,6 +95,9 @@ class SendIntent(_Record):
     last_error: str | None = None
     #: When the last attempt failed (its fate unknown until Sent mail has settled).
     failed_at: Timestamp | None = None
+    #: The process sending it right now (`state.holders.holder_id()`); None once an attempt
+    #: has ended. Nobody else may claim the intent while that holder is alive.
+    owner: str | None = None
 
 
 class ThreadRecord(_Record):
@@ -182,6 +185,8 @@ class StateDocument(BaseModel):
     work: dict[str, WorkRecord] = Field(default_factory=dict)
     #: Free-form JSON values (the seed API's get_data / set_data).
     data: dict[str, Any] = Field(default_factory=dict)
+    #: Holder id -> when it last renewed its lease, for stores without OS locks (ConfigMap).
+    holders: dict[str, Timestamp] = Field(default_factory=dict)
 
     @field_validator("schema_version")
     @classmethod
@@ -219,6 +224,7 @@ class StateDocument(BaseModel):
             folders=dict(self.folders),
             work=dict(self.work),
             data=copy.deepcopy(self.data),
+            holders=dict(self.holders),
         )
 
     def to_json_bytes(self) -> bytes:
