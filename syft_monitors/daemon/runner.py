@@ -21,6 +21,8 @@ from syft_monitors.errors import ConfigError, SyftMonitorError
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.base import Monitor
 from syft_monitors.services.registry import ServiceSpec
+from syft_monitors.state.holders import describe_holder
+from syft_monitors.state.json_file import JsonStateManager
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,26 @@ class ServiceRunner:
         self.monitor = self.spec.build(config, self.metrics, self.config_path)
         self.config = config
         self._serve_metrics()
+        self._announce()
+
+    def _announce(self) -> None:
+        """Say so when another process runs this service on the same state (they share it
+        safely, see `state.holders`, but polling twice is rarely what was meant)."""
+        state = getattr(self.monitor, "state", None)
+        if not isinstance(state, JsonStateManager):
+            return
+        others = state.announce(self.spec.name)
+        if not others:
+            return
+        who = ", ".join(describe_holder(holder) for holder in others)
+        logger.warning(
+            "%s: another %s process (%s) uses the same state file %s; both poll and share"
+            " the work: an email one of them is sending is left to it, never sent twice",
+            self.spec.name,
+            self.spec.name,
+            who,
+            state.path,
+        )
 
     @property
     def interval(self) -> int:

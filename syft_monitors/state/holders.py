@@ -54,8 +54,9 @@ def _lease_file(folder: Path, holder: str) -> Path:
     return folder / holder.rsplit(":", 1)[-1]
 
 
-def hold_file_lease(folder: Path) -> None:
-    """Take (once per process) this holder's lease in `folder`; held until the process ends."""
+def hold_file_lease(folder: Path, role: str = "") -> None:
+    """Take (once per process) this holder's lease in `folder`; held until the process ends.
+    `role` (a service name) is written into it for `live_holders`."""
     me = holder_id()
     with _lock:
         if folder in _leases:
@@ -72,7 +73,7 @@ def hold_file_lease(folder: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.ftruncate(fd, 0)
-            os.write(fd, f"{me}\n".encode())
+            os.write(fd, f"{me} {role}".strip().encode() + b"\n")
         except OSError as e:
             os.close(fd)
             raise StateError(f"cannot lock the state lease in {folder}: {e.strerror}") from e
@@ -101,6 +102,31 @@ def file_lease_alive(folder: Path, holder: str) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def live_holders(folder: Path) -> list[tuple[str, str]]:
+    """(holder id, role) of every other process holding a lease in `folder`."""
+    found: list[tuple[str, str]] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return found
+    me = holder_id()
+    for entry in entries:
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            words = os.read(fd, 512).decode("utf-8", "replace").split()
+        except OSError:
+            words = []
+        finally:
+            os.close(fd)
+        if not words or words[0] == me or not file_lease_alive(folder, words[0]):
+            continue
+        found.append((words[0], words[1] if len(words) > 1 else ""))
+    return found
 
 
 def release_file_leases() -> None:

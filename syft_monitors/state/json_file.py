@@ -41,7 +41,7 @@ from syft_monitors.state.compaction import (
     DEFAULT_RETENTION,
     CompactionPolicy,
 )
-from syft_monitors.state.holders import file_lease_alive, hold_file_lease
+from syft_monitors.state.holders import file_lease_alive, hold_file_lease, live_holders
 from syft_monitors.state.model import SCHEMA_VERSION, StateDocument
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,12 @@ class JsonStateManager(StateManager):
 
     def _holder_alive(self, holder: str, doc: StateDocument) -> bool:
         return file_lease_alive(self.lease_dir, holder)
+
+    def announce(self, role: str) -> list[str]:
+        """Take this process's lease as `role` now; the other live holders with that role."""
+        self._ensure_directory()
+        hold_file_lease(self.lease_dir, role)
+        return [holder for holder, theirs in live_holders(self.lease_dir) if theirs == role]
 
     def _renew_lease(self, doc: StateDocument) -> None:
         pass  # the flock is the lease: nothing to renew, nothing stored in the document

@@ -89,4 +89,5 @@ def test_two_notify_processes_never_send_an_email_twice(world: DaemonWorld) -> N
     assert not duplicates, (len(duplicates), errors[-3000:])
     # They did share the work (each deferred to the other at least once) and said so.
     assert "is being sent by another process on this state" in errors, errors[-3000:]
+    assert "another notify process (PID" in errors  # the later of the two says so at start
     assert DS in {m.message["To"] for m in world.sandbox.sent_mail(DO)}
