@@ -297,6 +297,7 @@ def run_command(ctx: click.Context, service: str, once: bool, interval: int | No
     """
     from syft_monitors.daemon.logsetup import configure_foreground_logging  # noqa: PLC0415
     from syft_monitors.daemon.runner import ServiceRunner  # noqa: PLC0415
+    from syft_monitors.interrupt import StopRequested  # noqa: PLC0415
     from syft_monitors.services.registry import get_service  # noqa: PLC0415
 
     configure_foreground_logging()
@@ -305,6 +306,8 @@ def run_command(ctx: click.Context, service: str, once: bool, interval: int | No
     try:
         runner.setup()
         ok = runner.run(once=once)
+    except StopRequested:  # SIGTERM while start-up waited on the network
+        ok = False
     finally:
         runner.close()
     if once and not ok:

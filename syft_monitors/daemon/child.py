@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from syft_monitors.daemon.pidfile import AlreadyLockedError, PidFileLock
+from syft_monitors.interrupt import StopRequested
 
 logger = logging.getLogger("syft_monitors.daemon")
 
@@ -116,6 +117,9 @@ def _daemon(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         logger.warning("%s interrupted", args.service)
         return EXIT_INTERRUPTED
+    except StopRequested:  # SIGTERM while start-up waited on the network
+        logger.info("%s stopped during start-up", args.service)
+        return 0
     finally:
         runner.close()
         lock.release()

@@ -1,8 +1,11 @@
 """The loop a service runs, as a daemon or in the foreground: poll, sleep, reload, stop.
 
-Signals only set flags and wake the sleep; the loop acts on them between polls, so a poll in
-progress always finishes and saves its state. SIGTERM and SIGINT stop the loop (a second SIGINT
-interrupts at once, for a stuck foreground run); SIGHUP re-reads the config file and, when it is
+SIGTERM and SIGINT stop the loop: at once when it sleeps, and mid-poll when the poll waits on
+the network or a retry backoff (`interrupt`: what was detected is already in the state, so the
+next start resumes it). A send in progress is left to finish for up to the grace period
+($SYFT_STOP_GRACE, 8 s: below `syft-bg stop`'s and Docker's 10 s before SIGKILL), then cut off
+and recorded as unsettled. A second SIGINT interrupts at once, for a stuck foreground run.
+SIGHUP only sets a flag and wakes the sleep: it re-reads the config file and, when it is
 valid, builds a new monitor from it for the next poll, which runs right away. The state lives in
 the state store, not in the monitor, so nothing is lost by the swap. An `--interval` given at
 start keeps winning over the config's interval after reloads.
@@ -11,11 +14,13 @@ start keeps winning over the config's interval after reloads.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
 from types import FrameType
 
+from syft_monitors import interrupt
 from syft_monitors.config import MonitorConfig, check_token_files, load_config
 from syft_monitors.errors import ConfigError, SyftMonitorError
 from syft_monitors.metrics import MonitorMetrics
@@ -25,6 +30,20 @@ from syft_monitors.state.holders import describe_holder
 from syft_monitors.state.json_file import JsonStateManager
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a send in progress may take after SIGTERM before it is cut off.
+STOP_GRACE = 8.0
+GRACE_ENV = "SYFT_STOP_GRACE"
+
+
+def stop_grace() -> float:
+    """$SYFT_STOP_GRACE when it is a positive number of seconds, else STOP_GRACE."""
+    raw = os.environ.get(GRACE_ENV, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return STOP_GRACE
+    return value if 0 < value < 3600 else STOP_GRACE
 
 
 class ServiceRunner:
@@ -45,6 +64,8 @@ class ServiceRunner:
         self._stop_reason: str | None = None
         self._reload_requested = False
         self._wake = threading.Event()
+        self.stop_grace = stop_grace()
+        self._grace_over = False
 
     # --- control (safe from signal handlers: flags and an event only) -----------------------
 
@@ -67,11 +88,20 @@ class ServiceRunner:
         def on_stop(signum: int, frame: FrameType | None) -> None:
             if signum == signal.SIGINT and self.stopping:
                 raise KeyboardInterrupt
+            first = not self.stopping
             self.request_stop(signal.Signals(signum).name)
+            if first:
+                signal.setitimer(signal.ITIMER_REAL, self.stop_grace)
+            interrupt.request_stop()  # raises when the poll waits somewhere safe to leave
+
+        def on_grace_over(signum: int, frame: FrameType | None) -> None:
+            self._grace_over = True
+            interrupt.force_stop()
 
         def on_reload(signum: int, frame: FrameType | None) -> None:
             self.request_reload()
 
+        signal.signal(signal.SIGALRM, on_grace_over)
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
@@ -128,8 +158,21 @@ class ServiceRunner:
                 self.reload()
             monitor = self.monitor
             assert monitor is not None
-            # check() would drop the outcome, which `run --once` turns into its exit code.
-            ok = monitor._check_once()
+            try:
+                # check() would drop the outcome, which `run --once` turns into its exit code.
+                ok = monitor._check_once()
+            except interrupt.StopRequested:
+                logger.info(
+                    "%s: stop interrupted the poll in progress (%s); what it found is kept in"
+                    " the state and handled at the next start",
+                    self.spec.name,
+                    "a send was cut off after the grace period"
+                    if self._grace_over
+                    else "waiting on the network or a retry",
+                )
+                ok = False
+                self.polls += 1
+                continue  # the loop's top logs the stop and ends
             self.polls += 1
             if once:
                 break
@@ -173,6 +216,7 @@ class ServiceRunner:
         return True
 
     def close(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # no grace alarm after the loop
         monitor, self.monitor = self.monitor, None
         if monitor is not None:
             monitor.stop()

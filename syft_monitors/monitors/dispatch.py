@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from syft_monitors import interrupt
 from syft_monitors.errors import (
     MissingScopeError,
     RateLimitedError,
@@ -120,6 +121,7 @@ class Dispatcher:
                 outcome.recovered += 1
                 return
         self._wait_for_slot(email)
+        interrupt.checkpoint()  # a backlog stops after the email in progress
         claimed = self.state.record_intent(
             SendIntent(
                 notification_key=email.notification_key,
@@ -138,7 +140,17 @@ class Dispatcher:
             )
         try:
             thread_id = thread.thread_id if thread and email.in_reply_to else None
-            result = self.sender.send(email, thread_id=thread_id)
+            with interrupt.shielded():
+                result = self.sender.send(email, thread_id=thread_id)
+        except interrupt.StopRequested:
+            # Cut off by a stop (backoff, or past the grace period): its fate is unknown, like
+            # an ambiguous failure's, so the next start settles and looks before resending.
+            self.state.fail_intent(
+                email.notification_key,
+                "send interrupted by a stop",
+                now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
+            )
+            raise
         except SyftMonitorError as error:
             self.metrics.notifications.labels(label, "failed").inc()
             self.state.fail_intent(
