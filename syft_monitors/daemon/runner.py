@@ -17,11 +17,13 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from syft_monitors import interrupt
 from syft_monitors.config import MonitorConfig, check_token_files, load_config
+from syft_monitors.daemon.health import check_state_file, health_of, write_health
 from syft_monitors.errors import ConfigError, SyftMonitorError
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.base import Monitor
@@ -50,7 +52,12 @@ class ServiceRunner:
     """One service's monitor, driven until `request_stop` (or a signal)."""
 
     def __init__(
-        self, spec: ServiceSpec, config_path: Path, *, interval: int | None = None
+        self,
+        spec: ServiceSpec,
+        config_path: Path,
+        *,
+        interval: int | None = None,
+        health_file: Path | None = None,
     ) -> None:
         if interval is not None and interval < 1:
             raise ConfigError("interval must be at least 1 second")
@@ -65,6 +72,8 @@ class ServiceRunner:
         self._reload_requested = False
         self._wake = threading.Event()
         self.stop_grace = stop_grace()
+        #: Where a daemon reports each poll's outcome for `syft-bg status` (see `health`).
+        self.health_file = health_file
         self._grace_over = False
 
     # --- control (safe from signal handlers: flags and an event only) -----------------------
@@ -112,6 +121,7 @@ class ServiceRunner:
         """Load the config and build the monitor; ConfigError (or another of ours) on failure."""
         config = load_config(self.config_path)
         check_token_files(config)
+        check_state_file(config)
         self.monitor = self.spec.build(config, self.metrics, self.config_path)
         self.config = config
         self._serve_metrics()
@@ -143,8 +153,15 @@ class ServiceRunner:
         assert self.config is not None, "setup() first"
         return self.spec.interval(self.config)
 
-    def run(self, *, once: bool = False) -> bool:
-        """Poll until stopped (or once); returns whether the last poll succeeded."""
+    def run(
+        self,
+        *,
+        once: bool = False,
+        on_first_poll: Callable[[bool, str | None], None] | None = None,
+    ) -> bool:
+        """Poll until stopped (or once); returns whether the last poll succeeded.
+        `on_first_poll(ok, problem)` hears how the first poll went (`syft-bg start` waits
+        for it)."""
         if self.monitor is None:
             self.setup()
         ok = True
@@ -174,11 +191,22 @@ class ServiceRunner:
                 self.polls += 1
                 continue  # the loop's top logs the stop and ends
             self.polls += 1
+            self._report_health(monitor)
+            if on_first_poll is not None:
+                on_first_poll(ok, monitor.health_problem)
+                on_first_poll = None
             if once:
                 break
             # The monitor stretches the wait while its token is rejected (capped backoff).
             self._wake.wait(monitor._next_wait(float(self.interval)))
         return ok
+
+    def _report_health(self, monitor: Monitor) -> None:
+        if self.health_file is not None:
+            write_health(
+                self.health_file,
+                health_of(os.getpid(), monitor.health_problem, monitor.failing_since),
+            )
 
     def reload(self) -> bool:
         """Re-read the config; a valid one replaces the monitor, an invalid one is only logged."""
