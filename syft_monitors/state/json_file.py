@@ -55,6 +55,11 @@ _CORRUPT_HINT = "move the state file away, or start with on_corrupt='backup'"
 
 _CacheKey = tuple[int, int, int, bytes]
 
+#: Per state path, the last document this process read or wrote in our own format: what a reset
+#: (the file replaced by `{}` or a seed-format file under a running service) is undone with.
+#: Per process, not per manager: a config reload builds a new manager on the same file.
+_last_known: dict[Path, StateDocument] = {}
+
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO"),
@@ -113,6 +118,7 @@ class JsonStateManager(StateManager):
         self._local = threading.local()
         self._cache: tuple[_CacheKey, StateDocument] | None = None
         self._swept = False
+        self._told_fresh = False
 
     def __repr__(self) -> str:
         return f"JsonStateManager({str(self.path)!r})"
@@ -179,6 +185,10 @@ class JsonStateManager(StateManager):
         self._local.in_update = value
 
     @property
+    def _key(self) -> Path:
+        return self.path.absolute()
+
+    @property
     def _name(self) -> str:
         return safe_repr(str(self.path), limit=200)
 
@@ -233,8 +243,37 @@ class JsonStateManager(StateManager):
             self._move_aside(corrupt.reason)
             self._cache = None
             return StateDocument()
+        if b'"schema_version"' not in raw:  # `{}` or a seed file: not written by us
+            known = _last_known.get(self._key)
+            if known is not None and lock_fd is not None:
+                if not exclusive:
+                    raise _NeedsExclusiveError
+                return self._undo_reset(lock_fd, known)
+            if doc.is_empty and not self._told_fresh:
+                self._told_fresh = True
+                logger.warning(
+                    "state file %s holds no record of earlier polls: starting fresh (what is"
+                    " already in Drive is recorded without emails)",
+                    self._name,
+                )
+        else:
+            _last_known[self._key] = doc
         self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
         return doc
+
+    def _undo_reset(self, lock_fd: int, known: StateDocument) -> StateDocument:
+        # Accepting it would make the next poll a silent baseline: the jobs waiting since the
+        # last poll would never be emailed, and every record of what was sent would be gone.
+        logger.error(
+            "state file %s was reset (replaced by an empty or seed-format document) while this"
+            " service was running; restored the last state it knew (%d sent, %d pending)."
+            " Stop the services before resetting their state",
+            self._name,
+            len(known.notified),
+            len(known.intents) + len(known.work),
+        )
+        self._write_locked(lock_fd, known)
+        return known
 
     def _refuse_special(self, mode: int) -> None:
         # A FIFO would block every read (and ignore SIGTERM); /dev/null would swallow the state;
@@ -403,6 +442,7 @@ class JsonStateManager(StateManager):
             self._cache = None
             raise
         self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
+        _last_known[self._key] = doc
         self._fsync_directory(directory)
 
     def _fsync_directory(self, directory: Path) -> None:

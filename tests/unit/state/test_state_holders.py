@@ -130,3 +130,24 @@ def test_check_names_a_corrupt_or_unwritable_state(tmp_path: Path) -> None:
                 JsonStateManager(folder / "state.json").check()
         finally:
             folder.chmod(0o700)
+
+
+def test_a_reset_under_a_running_service_is_undone_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state.json"
+    state = JsonStateManager(path)
+    state.set_cursor("page-7")
+    state.mark_seen(["file:a"], "job")
+    path.write_text("{}")  # someone "resets" the state while the service runs
+    assert state.get_cursor() == "page-7"  # a silent re-baseline would swallow waiting jobs
+    assert state.is_seen("file:a")
+    assert b'"schema_version"' in path.read_bytes()  # written back
+    [record] = [r for r in caplog.records if "was reset" in r.getMessage()]
+    assert record.levelname == "ERROR"
+    # A process that never knew the file's state starts fresh, and says so.
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    fresh = JsonStateManager(other)
+    assert fresh.get_cursor() is None
+    assert any("holds no record of earlier polls" in r.getMessage() for r in caplog.records)
