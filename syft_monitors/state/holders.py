@@ -58,26 +58,52 @@ def hold_file_lease(folder: Path, role: str = "") -> None:
     """Take (once per process) this holder's lease in `folder`; held until the process ends.
     `role` (a service name) is written into it for `live_holders`."""
     me = holder_id()
+    path = _lease_file(folder, me)
     with _lock:
         if folder in _leases:
             return
-        try:
-            folder.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(
-                _lease_file(folder, me),
-                os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
-                0o600,
-            )
-        except OSError as e:
-            raise StateError(f"cannot create the state lease in {folder}: {e.strerror}") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{me} {role}".strip().encode() + b"\n")
-        except OSError as e:
-            os.close(fd)
-            raise StateError(f"cannot lock the state lease in {folder}: {e.strerror}") from e
+        while True:
+            try:
+                folder.mkdir(mode=0o700, exist_ok=True)
+                fd = os.open(
+                    path,
+                    os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
+                    0o600,
+                )
+            except OSError as e:
+                raise StateError(f"cannot create the state lease in {folder}: {e.strerror}") from e
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if not _same_file(fd, path):
+                    # A sweep took our new file for a dead holder's between open and flock.
+                    os.close(fd)
+                    continue
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{me} {role}".strip().encode() + b"\n")
+            except OSError as e:
+                os.close(fd)
+                raise StateError(f"cannot lock the state lease in {folder}: {e.strerror}") from e
+            break
         _leases[folder] = fd
+    _sweep(folder, me)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def _sweep(folder: Path, me: str) -> None:
+    """Remove the lease files of processes that are gone (killed ones leave theirs behind)."""
+    mine = _lease_file(folder, me).name
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if entry.name != mine:
+                file_lease_alive(folder, f"::{entry.name}")
 
 
 def file_lease_alive(folder: Path, holder: str) -> bool:

@@ -151,3 +151,23 @@ def test_a_reset_under_a_running_service_is_undone_loudly(
     fresh = JsonStateManager(other)
     assert fresh.get_cursor() is None
     assert any("holds no record of earlier polls" in r.getMessage() for r in caplog.records)
+
+
+def _claim_and_exit(path: str) -> None:
+    JsonStateManager(path).record_intent(_intent("new_job:other:do"))
+
+
+def test_lease_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    ctx = multiprocessing.get_context("spawn")
+    for _ in range(2):
+        child = ctx.Process(target=_claim_and_exit, args=(str(path),))
+        child.start()
+        child.join(30)
+    holders = tmp_path / "state.json.holders"
+    # An exited (or killed) process leaves its file; the next one to take a lease sweeps it.
+    [left] = list(holders.iterdir())
+    JsonStateManager(path).record_intent(_intent())
+    [mine] = list(holders.iterdir())
+    assert mine != left
+    assert holder_id() in mine.read_text()
