@@ -72,7 +72,12 @@ from syft_monitors.approve.rules import ApproveSettings
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.drive.api import DriveApi, InvalidCursorError
 from syft_monitors.drive.writes import DriveWriter
-from syft_monitors.errors import CredentialsError, InvalidNameError, SyftMonitorError
+from syft_monitors.errors import (
+    CredentialsError,
+    InvalidNameError,
+    SendDeferredError,
+    SyftMonitorError,
+)
 from syft_monitors.events import Event, EventKind, JobDetails, JobRef
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.base import Monitor, error_kind
@@ -556,6 +561,16 @@ class ApproveMonitor(Monitor):
                 continue
             try:
                 outcome = self.dispatcher.dispatch(event)
+            except SendDeferredError as deferred:
+                # Waiting on purpose (another process is sending it, a send settling, the
+                # sending limit): not a failure, so no backoff grows.
+                logger.info(
+                    "%s email(s) wait %.0fs: %s", event.kind.value, deferred.retry_after, deferred
+                )
+                self._pending_events.append(
+                    _PendingEvents(events[index:], attempts, self.clock() + deferred.retry_after)
+                )
+                return
             except SyftMonitorError as error:
                 self.metrics.errors.labels(error_kind(error)).inc()
                 delay = min(RETRY_CAP, RETRY_BASE * 2**attempts)

@@ -104,7 +104,14 @@ def test_notify_and_approve_processes_share_one_state_under_slow_lagging_gmail(
     errors = ""
     try:
         state = world.workdir / "state.json"
-        wait_for(lambda: state.exists() and JsonStateManager(state).load().cursors, "baselines")
+        # Both first polls done (their silent baselines taken) before anything is submitted.
+        wait_for(
+            lambda: (
+                state.exists()
+                and {"notify", "approve"} <= set(JsonStateManager(state).load().heartbeats)
+            ),
+            "both services' first polls",
+        )
         world.scientists[ALICE].request_peer(DO)
         for n in range(jobs):
             world.submit(ALICE, f"train{n:02d}", {"main.py": MAIN_PY})
@@ -114,12 +121,12 @@ def test_notify_and_approve_processes_share_one_state_under_slow_lagging_gmail(
                 for n in range(jobs)
             ),
             "every job approved",
-            120,
+            60,
         )
         wanted = {(DO, f"Job: train{n:02d}") for n in range(jobs)}
         wanted |= {(ALICE, f"Job Submitted: train{n:02d}") for n in range(jobs)}
-        wait_for(lambda: wanted <= set(world.mail()), "the new-job emails", 120)
-        wait_for(lambda: not JsonStateManager(state).load().intents, "no pending intent", 60)
+        wait_for(lambda: wanted <= set(world.mail()), "the new-job emails", 40)
+        wait_for(lambda: not JsonStateManager(state).load().intents, "no pending intent", 15)
     finally:
         errors = _stop(notify) + _stop(approve)
     keys = world.mail_keys()
