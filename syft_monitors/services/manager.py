@@ -130,9 +130,10 @@ class ServiceManager:
         problem: str | None = None
         if pid is not None:
             health = read_health(daemon.health_file)
-            if health is not None and health.pid == pid and not health.ok:
-                problem = health.problem
-            problem = problem or beat.get("current_error") or snapshot.state_problem
+            if health is not None and health.pid == pid:
+                problem = health.problem  # the daemon's own word on its last poll
+            else:  # an older daemon, or none written yet: what the state says
+                problem = beat.get("current_error") or snapshot.state_problem
         return ServiceStatus(
             name=spec.name,
             description=spec.description,

@@ -305,6 +305,10 @@ class JsonStateManager(StateManager):
             error.hint = "fix the folder's permissions or set state_file elsewhere"
             raise error
         if st is not None:
+            if not os.access(self.path, os.W_OK):
+                error = StateError(f"state file {self._name} is read-only")
+                error.hint = "make it writable (chmod u+w) or set state_file elsewhere"
+                raise error
             self._committed()  # corrupt, newer schema, unreadable: its own one-line StateError
             if self.lock_path.exists() and not os.access(self.lock_path, os.R_OK | os.W_OK):
                 raise StateError(f"state lock {self._name}.lock is not writable")

@@ -121,7 +121,11 @@ def test_check_names_a_corrupt_or_unwritable_state(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(StateError, match="corrupt"):
         JsonStateManager(path).check()
-    if os.geteuid() != 0:
+    if os.geteuid() != 0:  # root may write anything
+        path.write_text("{}")
+        path.chmod(0o444)
+        with pytest.raises(StateError, match="read-only"):
+            JsonStateManager(path).check()
         folder = tmp_path / "ro"
         folder.mkdir()
         folder.chmod(0o500)
