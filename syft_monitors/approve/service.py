@@ -79,6 +79,7 @@ from syft_monitors.errors import (
     SyftMonitorError,
 )
 from syft_monitors.events import Event, EventKind, JobDetails, JobRef
+from syft_monitors.files import read_regular
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.base import Monitor, error_kind
 from syft_monitors.monitors.dispatch import Dispatcher
@@ -243,7 +244,7 @@ class ApproveMonitor(Monitor):
     def _remember_config(self) -> None:
         assert self.config_path is not None
         try:
-            self._config_raw = self.config_path.read_bytes()
+            self._config_raw = read_regular(self.config_path)
         except OSError:
             self._config_raw = None
 
@@ -252,7 +253,7 @@ class ApproveMonitor(Monitor):
         if self.config_path is None:
             return False
         try:
-            raw = self.config_path.read_bytes()
+            raw = read_regular(self.config_path)
         except OSError as error:
             self._config_problem(f"cannot read {self.config_path}: {error.strerror}")
             return False

@@ -28,6 +28,7 @@ from syft_monitors.daemon.logtail import LogFollower, file_size, tail_lines
 from syft_monitors.daemon.pidfile import is_locked, read_pid, remove_stale
 from syft_monitors.daemon.process import CHILD_MODULE, is_alive, is_our_daemon
 from syft_monitors.errors import ConfigError
+from syft_monitors.files import read_regular
 from syft_monitors.services.registry import get_service
 
 logger = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ def daemon_home(config_path: Path) -> Path:
     except ConfigError:
         pass
     try:
-        data = yaml.safe_load(config_path.read_bytes())
+        data = yaml.safe_load(read_regular(config_path, 1024 * 1024))
     except (OSError, yaml.YAMLError):
         data = None
     folder = data.get("daemon_dir") if isinstance(data, dict) else None

@@ -34,6 +34,7 @@ from typing import Literal, TypeVar, cast
 from pydantic import ValidationError
 
 from syft_monitors.errors import StateError
+from syft_monitors.files import file_kind
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.compaction import (
@@ -59,22 +60,6 @@ _CacheKey = tuple[int, int, int, bytes]
 #: (the file replaced by `{}` or a seed-format file under a running service) is undone with.
 #: Per process, not per manager: a config reload builds a new manager on the same file.
 _last_known: dict[Path, StateDocument] = {}
-
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, for a one-line error ("a FIFO", "a directory", ...)."""
-    for test, name in _KINDS:
-        if test(mode):
-            return name
-    return "not a regular file"
 
 
 class _CorruptError(Exception):

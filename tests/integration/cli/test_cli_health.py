@@ -128,3 +128,13 @@ def test_state_that_stops_accepting_writes_shows_as_failing(world: DaemonWorld) 
     finally:
         assert manager.stop() is True
     assert not manager.health_file.exists()
+
+
+def test_a_fifo_config_hangs_no_command(world: DaemonWorld) -> None:
+    world.config_path.unlink()
+    os.mkfifo(world.config_path)  # nobody ever writes to it
+    for args in (["status"], ["start", "notify"], ["run", "notify", "--once"], ["doctor"]):
+        done = _cli(world, *args)
+        assert done.returncode != 0, (args, done)
+        assert "a FIFO, not a regular file" in done.stdout + done.stderr, (args, done)
+    assert _cli(world, "stop").returncode == 0  # needs no config: nothing runs
