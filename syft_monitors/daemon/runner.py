@@ -75,6 +75,7 @@ class ServiceRunner:
         #: Where a daemon reports each poll's outcome for `syft-bg status` (see `health`).
         self.health_file = health_file
         self._grace_over = False
+        self._grace_armed = False
 
     # --- control (safe from signal handlers: flags and an event only) -----------------------
 
@@ -100,7 +101,10 @@ class ServiceRunner:
             first = not self.stopping
             self.request_stop(signal.Signals(signum).name)
             if first:
+                # Only now: SIGALRM stays whoever's it was until a stop needs the alarm.
+                signal.signal(signal.SIGALRM, on_grace_over)
                 signal.setitimer(signal.ITIMER_REAL, self.stop_grace)
+                self._grace_armed = True
             interrupt.request_stop()  # raises when the poll waits somewhere safe to leave
 
         def on_grace_over(signum: int, frame: FrameType | None) -> None:
@@ -110,7 +114,6 @@ class ServiceRunner:
         def on_reload(signum: int, frame: FrameType | None) -> None:
             self.request_reload()
 
-        signal.signal(signal.SIGALRM, on_grace_over)
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
@@ -244,7 +247,9 @@ class ServiceRunner:
         return True
 
     def close(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)  # no grace alarm after the loop
+        if self._grace_armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # no grace alarm after the loop
+            self._grace_armed = False
         monitor, self.monitor = self.monitor, None
         if monitor is not None:
             monitor.stop()
