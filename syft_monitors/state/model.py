@@ -22,7 +22,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticSerializationError
 
 #: The version this code writes. Files with a larger number are refused, never downgraded.
-SCHEMA_VERSION = 1
+#: 2: send intents name their holder (`owner`) and the document holds leases (`holders`);
+#: version 1 files are read and rewritten as 2, which an older release refuses by its number
+#: instead of taking the unknown fields for corruption.
+SCHEMA_VERSION = 2
 
 #: Stored error strings are cut to this length: they are for humans and must not bloat state.
 MAX_ERROR_LENGTH = 500
@@ -209,7 +212,7 @@ class StateDocument(BaseModel):
     def working_copy(self) -> StateDocument:
         """A copy that can be mutated freely without touching this document."""
         return StateDocument.model_construct(
-            schema_version=self.schema_version,
+            schema_version=SCHEMA_VERSION,  # what is written is always in this version's format
             cursor=self.cursor,
             cursor_baselined_at=self.cursor_baselined_at,
             notified=dict(self.notified),
