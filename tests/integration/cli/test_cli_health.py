@@ -138,3 +138,12 @@ def test_a_fifo_config_hangs_no_command(world: DaemonWorld) -> None:
         assert done.returncode != 0, (args, done)
         assert "a FIFO, not a regular file" in done.stdout + done.stderr, (args, done)
     assert _cli(world, "stop").returncode == 0  # needs no config: nothing runs
+
+
+@pytest.mark.parametrize("name", ["syft-notify.pid", "syft-notify.log", "syft-notify.health.json"])
+def test_a_fifo_among_the_daemon_files_hangs_no_command(world: DaemonWorld, name: str) -> None:
+    os.mkfifo(world.home / name)
+    status = _cli(world, "status")
+    assert status.returncode == 1, status  # notify is configured and not running
+    assert _cli(world, "logs", "notify").returncode == 0
+    assert _cli(world, "stop", "notify").returncode == 0
