@@ -109,7 +109,7 @@ def stop_command(ctx: click.Context, service: str | None) -> None:
             daemon.stop()  # also clears a stale PID file
             click.echo(f"{name}: not running")
             continue
-        with _progress(f"stopping {name} (finishing the current poll)…"):
+        with _progress(f"stopping {name} (finishing a send in progress)…"):
             ok = daemon.stop()
         if ok:
             click.echo(f"{name}: stopped")

@@ -25,7 +25,7 @@ from typing import Any, TypeVar, cast
 
 from syft_monitors.errors import StateConflictError, StateError
 from syft_monitors.state.compaction import CompactionPolicy, CompactionReport, compact_document
-from syft_monitors.state.holders import holder_id
+from syft_monitors.state.holders import gone_from_this_host, holder_id
 from syft_monitors.state.model import (
     Heartbeat,
     NotifiedRecord,
@@ -248,6 +248,8 @@ class StateManager(abc.ABC):
     def _holder_alive(self, holder: str, doc: StateDocument) -> bool:
         if holder == holder_id():
             return True
+        if gone_from_this_host(holder):  # a crashed process or restarted container: no wait
+            return False
         renewed = doc.holders.get(holder)
         if renewed is None:
             return False

@@ -50,6 +50,26 @@ def describe_holder(holder: str) -> str:
     return holder
 
 
+def gone_from_this_host(holder: str) -> bool:
+    """True when `holder` ran on this host and its process is certainly gone: its PID no longer
+    exists, or is our own (a restarted container gets PID 1 again). Otherwise (another host, or
+    a live PID that may or may not be it) False: only its lease can tell."""
+    parts = holder.split(":")
+    me = holder_id().split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != me[0]:
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return holder != holder_id()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
 def _lease_file(folder: Path, holder: str) -> Path:
     return folder / holder.rsplit(":", 1)[-1]
 

@@ -175,3 +175,30 @@ def test_lease_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
     [mine] = list(holders.iterdir())
     assert mine != left
     assert holder_id() in mine.read_text()
+
+
+def test_a_crashed_holder_on_this_host_is_not_waited_for() -> None:
+    # The ConfigMap lease is time-based; a holder on this host whose process is gone (a crash,
+    # a restarted container) is known dead at once, however fresh its lease.
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=os.getpid)
+    child.start()
+    child.join(30)
+    host = holder_id().split(":")[0]
+    dead = f"{host}:{child.pid}:0badf00d"
+    doc = StateDocument()
+    doc.intents["new_job:k:do"] = _intent().model_copy(update={"owner": dead})
+    doc.holders[dead] = to_timestamp()
+    state = MemoryStateManager(doc)
+    assert state.held_by("new_job:k:do") is None
+    assert state.record_intent(_intent()) is not None
+    # The same PID as ours with another token: an earlier life of this container.
+    earlier = f"{host}:{os.getpid()}:0badf00d"
+    assert MemoryStateManager(_held(earlier)).held_by("new_job:k:do") is None
+
+
+def _held(owner: str) -> StateDocument:
+    doc = StateDocument()
+    doc.intents["new_job:k:do"] = _intent().model_copy(update={"owner": owner})
+    doc.holders[owner] = to_timestamp()
+    return doc
