@@ -30,6 +30,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DaemonManager",
     "FileSender",
     "GmailSender",
     "JobMonitor",
@@ -49,6 +50,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from syft_monitors.config import MonitorConfig, load_config
+    from syft_monitors.daemon.manager import DaemonManager
     from syft_monitors.google.clients import build_drive_service, build_gmail_service
     from syft_monitors.monitors.base import Monitor
     from syft_monitors.monitors.monitors import JobMonitor, NotificationMonitor, PeerMonitor

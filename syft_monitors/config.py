@@ -65,7 +65,8 @@ class MonitorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     do_email: str
-    syftbox_root: Path | None = Path("~/SyftBox")
+    #: Unset: upstream's folder for do_email (see `default_syftbox_root`); null: none.
+    syftbox_root: Path | None = None
     gmail_token_path: Path = DEFAULT_CREDS_DIR / "gmail_token.json"
     drive_token_path: Path | None = DEFAULT_CREDS_DIR / "token_do.json"
     state_file: Path = DEFAULT_CREDS_DIR / "state.json"
@@ -78,6 +79,9 @@ class MonitorConfig(BaseModel):
     notify_on_rejected: bool = True
     notify_on_new_peer: bool = True
     notify_on_peer_granted: bool = True
+    notify_ds_on_failed: bool = True
+    share_stderr_with_ds: bool = False
+    notify_on_peer_accepted_by_rule: bool = True
 
     interval: int = Field(default=30, ge=1, le=86400)
     strategy: Literal["changes", "list"] = "changes"
@@ -98,6 +102,16 @@ class MonitorConfig(BaseModel):
     state_backend: Literal["file", "configmap"] = "file"
     state_configmap: ConfigMapStateSettings | None = None
     approve: ApproveSettings = ApproveSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_syftbox_root(cls, data: Any) -> Any:
+        # Computed per data owner: upstream's folder name carries the email.
+        if isinstance(data, dict) and "syftbox_root" not in data:
+            email = data.get("do_email")
+            if isinstance(email, str) and email.strip():
+                return {**data, "syftbox_root": default_syftbox_root(email.strip())}
+        return data
 
     @field_validator("do_email")
     @classmethod
@@ -147,6 +161,16 @@ class MonitorConfig(BaseModel):
         }
 
 
+def default_syftbox_root(email: str) -> Path:
+    """The SyftBox folder of `email`'s own client: `~/SyftBox_{email}` (upstream's clients), else
+    an existing `~/SyftBox` (older clients), else `~/SyftBox_{email}`."""
+    home = Path(os.path.expanduser("~"))
+    current, older = home / f"SyftBox_{email}", home / "SyftBox"
+    if not current.is_dir() and older.is_dir():
+        return older
+    return current
+
+
 def monitor_home() -> Path:
     """$SYFT_MONITOR_HOME or ~/.syft-creds, expanded."""
     return Path(os.path.expanduser(os.environ.get(HOME_ENV) or str(DEFAULT_CREDS_DIR)))
@@ -171,6 +195,12 @@ def parse_config(data: Any, *, source: str = "config") -> MonitorConfig:
         raise ConfigError(f"{source}: {error}") from error
 
 
+class ConfigNotFoundError(ConfigError):
+    """No config file yet: every command that needs one says how to make it."""
+
+    hint = "`syft-bg init` writes one; it asks for your email and signs you in"
+
+
 def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
     """Read and validate a YAML config file."""
     file = Path(os.path.expanduser(str(path)))
@@ -179,7 +209,7 @@ def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
             # Bounded: a huge file, a FIFO or /dev/zero must not be read whole.
             raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError as error:
-        raise ConfigError(f"config file not found: {file}") from error
+        raise ConfigNotFoundError(f"config file not found: {file}") from error
     except OSError as error:
         raise ConfigError(f"cannot read config file {file}: {error.strerror}") from error
     if len(raw) > MAX_CONFIG_BYTES:

@@ -108,10 +108,20 @@ class Notifications(_Model):
     new_job: bool = Field(default=True, description="Email the data owner about a new job.")
     job_approved: bool = Field(default=True, description="Email the submitter on approval.")
     job_executed: bool = Field(default=True, description="Email the submitter when results exist.")
-    job_failed: bool = Field(default=True, description="Email the submitter when a job failed.")
+    job_failed: bool = Field(default=True, description="Email the data owner when a job failed.")
+    failed_to_submitter: bool = Field(
+        default=True, description="Also tell the submitter their job failed (status, exit code)."
+    )
+    share_stderr_with_submitter: bool = Field(
+        default=False,
+        description="Include the job's stderr tail in the submitter's email (may show your data).",
+    )
     job_rejected: bool = Field(default=True, description="Email the submitter on rejection.")
     new_peer: bool = Field(default=True, description="Email the data owner about a peer request.")
     peer_granted: bool = Field(default=True, description="Email the peer when access is granted.")
+    peer_accepted_by_rule: bool = Field(
+        default=True, description="Email the data owner when a rule accepted a peer."
+    )
 
 
 class SmtpSpec(_Model):

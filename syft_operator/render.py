@@ -121,6 +121,9 @@ def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) ->
         "notify_on_rejected": toggles.job_rejected,
         "notify_on_new_peer": toggles.new_peer,
         "notify_on_peer_granted": toggles.peer_granted,
+        "notify_ds_on_failed": toggles.failed_to_submitter,
+        "share_stderr_with_ds": toggles.share_stderr_with_submitter,
+        "notify_on_peer_accepted_by_rule": toggles.peer_accepted_by_rule,
         "interval": spec.intervals.notify,
         "sender": spec.sender.type,
         # A CronJob pod lives for one poll: nothing would scrape it.

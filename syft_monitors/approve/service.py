@@ -81,7 +81,7 @@ from syft_monitors.approve.peers import (
     PeerRequest,
     request_from_folder,
 )
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
+from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule, email_domain
 from syft_monitors.approve.run_script import JobDeclaration
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.drive.api import DriveApi, InvalidCursorError
@@ -411,7 +411,13 @@ class ApproveMonitor(Monitor):
             doc.peers[key] = PeerState.ACCEPTED.value
 
         self.state.update(write)
-        event = Event(EventKind.PEER_GRANTED, self.do_email, peer=request.email, source="approve")
+        event = Event(
+            EventKind.PEER_GRANTED,
+            self.do_email,
+            peer=request.email,
+            details=JobDetails(reason=acceptance_reason(self.settings, request.email)),
+            source="approve",
+        )
         self._notify([event], report)
 
     def _save_drive_progress(
@@ -733,3 +739,12 @@ def _request_from_retry(entry: Mapping[str, Any]) -> PeerRequest | None:
     if not isinstance(channel, PeerChannel):
         return None
     return PeerRequest(email, channel, folder)
+
+
+def acceptance_reason(settings: ApproveSettings, email: str) -> str:
+    """Which setting accepted `email` (for the data owner's email)."""
+    if normalize_email(email) in {normalize_email(peer) for peer in settings.approved_peers}:
+        return "it is listed in approved_peers"
+    if normalize_email(email) in settings.auto_accept_emails():
+        return "an auto-approval rule names it"
+    return f"its domain {email_domain(email)} is in approved_domains"

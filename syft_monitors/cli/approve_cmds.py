@@ -26,6 +26,7 @@ from syft_monitors.approve.authoring import (
 )
 from syft_monitors.approve.config_file import EditResult, edit_settings, read_settings
 from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
+from syft_monitors.cli.hints import approve_service_note
 from syft_monitors.config import default_config_path
 
 _config_option = click.option(
@@ -179,6 +180,7 @@ def auto_approve_command(
     )
     for line in _pins(rule):
         click.echo(f"  {line}")
+    click.echo(approve_service_note(path, read_settings(path).interval))
 
 
 def _pins(rule: AutoApprovalRule) -> list[str]:

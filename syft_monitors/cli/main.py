@@ -9,7 +9,7 @@ import click
 
 from syft_monitors import __version__
 from syft_monitors.cli.approve_cmds import approve_commands
-from syft_monitors.cli.context import attach_state
+from syft_monitors.cli.context import attach_state, config_path_of
 from syft_monitors.cli.demo import demo_command
 from syft_monitors.cli.errors import run_cli
 from syft_monitors.cli.inspect import inspect_group, jobs_command
@@ -25,6 +25,7 @@ from syft_monitors.cli.service_cmds import (
 )
 from syft_monitors.cli.setup_cmds import doctor_command, init_command
 from syft_monitors.cli.systemd_cmds import install_command, uninstall_command
+from syft_monitors.cli.tui_cmd import in_a_terminal, tui_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
@@ -44,6 +45,12 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Monitor SyftBox jobs and peers and email the right person, exactly once."""
     attach_state(ctx, config_path)
     if ctx.invoked_subcommand is None:
+        # A person at a terminal with a config gets the dashboard; scripts and pipes the text.
+        if in_a_terminal() and config_path_of(ctx).exists():
+            from syft_monitors.cli.tui import run_tui  # noqa: PLC0415
+
+            run_tui(config_path_of(ctx))
+            ctx.exit(0)
         ctx.exit(show_overview(ctx))
 
 
@@ -62,6 +69,7 @@ for _command in (
     run_command,
     install_command,
     uninstall_command,
+    tui_command,
 ):
     cli.add_command(_command)
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -64,6 +65,14 @@ def _targets(ctx: click.Context, service: str | None, *, running_too: bool) -> l
     return [n for n in manager.list_services() if n in names]
 
 
+def _configured_or_exit(ctx: click.Context) -> list[str]:
+    """The configured services; a missing or invalid config raises ConfigError (with its hint,
+    exit 2)."""
+    manager = _manager(ctx)
+    configured = manager.configured_services()
+    return [n for n in manager.list_services() if n in configured]
+
+
 # --- start / stop / restart ---------------------------------------------------------------
 
 
@@ -85,12 +94,23 @@ def start_command(ctx: click.Context, service: str | None, interval: int | None)
             ok = daemon.start(interval)
         if ok:
             click.echo(f"{name}: started (PID {daemon.get_pid()}), log {daemon.log_file}")
+            if name == "approve":
+                _approve_note(manager.config_path)
         else:
             failures += 1
             hint = f"`syft-bg logs {name} --errors` and `syft-bg doctor` tell more"
             click.echo(f"error: {name}: {daemon.last_error} (hint: {hint})", err=True)
     if failures:
         ctx.exit(EXIT_FAILURE)
+
+
+def _approve_note(config_path: Path) -> None:
+    from syft_monitors.cli.hints import approve_scope_note  # noqa: PLC0415
+    from syft_monitors.config import load_config  # noqa: PLC0415
+
+    note = approve_scope_note(load_config(config_path).approve)
+    if note is not None:
+        click.echo(note)
 
 
 @click.command(name="stop")
@@ -139,14 +159,18 @@ def restart_command(ctx: click.Context, service: str | None, interval: int | Non
 
 
 @click.command(name="ensure-running")
-@click.argument("services", type=SERVICE, nargs=-1, required=True)
+@click.argument("services", type=SERVICE, nargs=-1, required=False)
 @click.option("--restart", is_flag=True, help="Restart services that are already running.")
 @click.pass_context
 def ensure_running_command(ctx: click.Context, services: tuple[str, ...], restart: bool) -> None:
-    """Start each SERVICE that is not running (for cron, login scripts and notebooks)."""
+    """Start each SERVICE that is not running (default: every configured service).
+
+    For cron, login scripts and notebooks.
+    """
     manager = _manager(ctx)
+    names = list(dict.fromkeys(services)) or _configured_or_exit(ctx)
     with _progress("checking services…"):
-        result = manager.ensure_running(list(dict.fromkeys(services)), restart=restart)
+        result = manager.ensure_running(names, restart=restart)
     for name, running in result.items():
         pid = manager.daemon(name).get_pid()
         click.echo(f"{name}: running (PID {pid})" if running else f"{name}: NOT running")
@@ -188,7 +212,7 @@ def show_status(ctx: click.Context, *, as_json: bool = False) -> int:
     else:
         output_console().print(_status_table(list(statuses.values())))
         if problem is not None:
-            hint = "`syft-bg init -e YOUR_EMAIL` writes one; `syft-bg doctor` checks it"
+            hint = "`syft-bg init` writes one and signs you in; `syft-bg doctor` checks it"
             click.echo(f"error: {problem} (hint: {hint})", err=True)
     if problem is not None:
         return EXIT_USAGE
@@ -211,7 +235,7 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
             state,
             str(status.pid) if status.pid else "-",
             _duration(status.uptime_seconds),
-            _ago(status.last_poll_at),
+            _last_poll(status),
             escape(status.last_error) if status.last_error else "-",
             str(status.events_today) if status.events_today is not None else "-",
         )
@@ -232,6 +256,18 @@ def _duration(seconds: float | None) -> str:
     if minutes:
         return f"{minutes}m {secs}s"
     return f"{secs}s"
+
+
+def _last_poll(status: ServiceStatus) -> str:
+    """How long ago the last poll was, saying so when an earlier process made it."""
+    shown = _ago(status.last_poll_at)
+    if status.last_poll_at is None or not status.running or status.uptime_seconds is None:
+        return shown
+    from syft_monitors.state.model import parse_timestamp  # noqa: PLC0415
+
+    age = time.time() - parse_timestamp(status.last_poll_at).timestamp()
+    # A second of slack: the uptime comes from the process start, the poll stamp from the clock.
+    return f"{shown} (previous run)" if age > status.uptime_seconds + 1 else shown
 
 
 def _ago(stamp: str | None) -> str:
@@ -257,7 +293,7 @@ def show_overview(ctx: click.Context) -> int:
         "  syft-bg doctor            check config, tokens, Google, clock and disk\n"
         "  syft-bg start [SERVICE]   start notify (and approve when configured)\n"
         "  syft-bg status            this table (--json for scripts)\n"
-        "  syft-bg logs SERVICE -f   follow a service's log\n"
+        "  syft-bg logs -f           follow the services' logs\n"
         "  syft-bg stop [SERVICE]    stop services\n"
         "  syft-bg --help            every command"
     )
@@ -268,19 +304,21 @@ def show_overview(ctx: click.Context) -> int:
 
 
 @click.command(name="logs")
-@click.argument("service", type=SERVICE)
+@click.argument("service", type=SERVICE, required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True)
 @click.option("--errors", is_flag=True, help="Show the error log (WARNING and above).")
 @click.pass_context
-def logs_command(ctx: click.Context, service: str, follow: bool, lines: int, errors: bool) -> None:
-    """Print the last lines of SERVICE's log; with -f, follow it across rotations."""
-    daemon = _manager(ctx).daemon(service)
-    path = daemon.error_log_file if errors else daemon.log_file
-    if not path.exists() and not follow:
-        click.echo(f"{service}: no log yet at {path}", err=True)
-        return
-    daemon.logs(follow=follow, lines=lines, errors=errors, out=sys.stdout)
+def logs_command(
+    ctx: click.Context, service: str | None, follow: bool, lines: int, errors: bool
+) -> None:
+    """Print the last lines of SERVICE's log (default: every configured service); with -f,
+    follow it across rotations. Several services' lines are prefixed with the service name."""
+    from syft_monitors.cli.logs import show_logs  # noqa: PLC0415
+
+    names = [service] if service else _configured_or_exit(ctx)
+    manager = _manager(ctx)
+    show_logs([manager.daemon(name) for name in names], follow=follow, lines=lines, errors=errors)
 
 
 @click.command(name="run")
@@ -305,6 +343,10 @@ def run_command(ctx: click.Context, service: str, once: bool, interval: int | No
     try:
         runner.setup()
         ok = runner.run(once=once)
+        if once:
+            from syft_monitors.cli.summary import poll_summary  # noqa: PLC0415
+
+            click.echo(poll_summary(service, runner.monitor, ok))
     finally:
         runner.close()
     if once and not ok:

@@ -25,6 +25,11 @@ def install_command(ctx: click.Context, service: str | None) -> None:
     results = [install(manager.daemon(name)) for name in names]
     for result in results:
         click.echo(f"{result.service}: {result.message}")
+    if results:
+        click.echo(
+            "note: user units stop when you log out; to keep them running, enable lingering "
+            "once: `loginctl enable-linger $USER` (may need sudo)"
+        )
     if not all(result.systemd for result in results):
         ctx.exit(EXIT_FAILURE)
 

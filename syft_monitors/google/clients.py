@@ -45,13 +45,14 @@ def resolve_api_root(explicit: str | None) -> str | None:
 def build_drive_service(
     credentials: BaseCredentials, *, api_root: str | None = None, timeout: float = DEFAULT_TIMEOUT
 ) -> Any:
-    return build_service("drive", credentials, api_root=api_root, timeout=timeout)
+    """Drive v3 at `api_root`, else $SYFT_GOOGLE_API_ROOT, else Google (as the monitors do)."""
+    return build_service("drive", credentials, api_root=resolve_api_root(api_root), timeout=timeout)
 
 
 def build_gmail_service(
     credentials: BaseCredentials, *, api_root: str | None = None, timeout: float = DEFAULT_TIMEOUT
 ) -> Any:
-    return build_service("gmail", credentials, api_root=api_root, timeout=timeout)
+    return build_service("gmail", credentials, api_root=resolve_api_root(api_root), timeout=timeout)
 
 
 def build_service(

@@ -97,9 +97,10 @@ class Monitor(abc.ABC):
             wait = self._next_wait(float(interval))
             if deadline is not None:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= wait:
+                    # The next check would fall at or after the deadline: none is due any more.
+                    self._stop_event.wait(max(0.0, remaining))
                     return
-                wait = min(wait, remaining)
             if self._stop_event.wait(wait):
                 return
 

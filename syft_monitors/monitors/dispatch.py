@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable
 
 from syft_monitors.errors import (
+    CredentialsError,
     FloodDeferredError,
     MissingScopeError,
     QuotaError,
     RateLimitedError,
     SendUnsettledError,
+    ServiceError,
     SyftMonitorError,
 )
 from syft_monitors.events import Event
@@ -31,6 +33,7 @@ from syft_monitors.notify import flood as flood_policy
 from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
+from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.model import (
     DigestItem,
@@ -100,8 +103,22 @@ class Dispatcher:
         emails = plan_notifications(event, config=self.config, thread=thread)
         if self._folded(event, emails, outcome):
             return outcome
+        about = (
+            f"job {safe_repr(event.job.name)} from {event.job.submitter}"
+            if event.job is not None
+            else f"peer {event.peer}"
+        )
         for email in emails:
-            self._deliver(email, label, thread, job_key, event.do_email, outcome, event.counterpart)
+            self._deliver(
+                email,
+                label,
+                thread,
+                job_key,
+                event.do_email,
+                outcome,
+                counterpart=event.counterpart,
+                about=about,
+            )
         return outcome
 
     def _folded(self, event: Event, emails: list[OutgoingEmail], outcome: Outcome) -> bool:
@@ -224,7 +241,9 @@ class Dispatcher:
         job_key: str | None,
         do_email: str,
         outcome: Outcome,
+        *,
         counterpart: str | None = None,
+        about: str | None = None,
     ) -> None:
         assert self.sender is not None
         # Shared read-only views: a full working copy per email would copy the whole state.
@@ -257,11 +276,15 @@ class Dispatcher:
             result = self.sender.send(email, thread_id=thread_id)
         except SyftMonitorError as error:
             self.metrics.notifications.labels(label, "failed").inc()
-            self.state.fail_intent(
-                email.notification_key,
-                str(error),
-                now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
-            )
+            if _certainly_not_sent(error):
+                # Nothing can be in Sent mail, so the next attempt must not wait for it to settle.
+                self.state.drop_intent(email.notification_key)
+            else:
+                self.state.fail_intent(
+                    email.notification_key,
+                    str(error),
+                    now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
+                )
             if isinstance(error, QuotaError):
                 self._pause_low(error, label)
             raise
@@ -269,8 +292,9 @@ class Dispatcher:
         self._count_send(label, counterpart, to_owner=email.to.lower() == do_email.lower())
         self.metrics.notifications.labels(label, "sent").inc()
         logger.info(
-            "sent %s email to the %s",
+            "sent %s email%s to the %s",
             label,
+            f" about {about}" if about else "",
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
@@ -378,3 +402,12 @@ class Dispatcher:
             ),
             thread_job_key=job_key if starts_thread else None,
         )
+
+
+def _certainly_not_sent(error: SyftMonitorError) -> bool:
+    """A refusal that proves the email did not leave: no usable token (the request was never
+    made, or Google answered 401), or any other 4xx answer (429 and 403 included)."""
+    if isinstance(error, CredentialsError):
+        return True
+    status = getattr(error, "status", None) if isinstance(error, ServiceError) else None
+    return status is not None and 400 <= status < 500

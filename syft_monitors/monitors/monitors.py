@@ -14,6 +14,7 @@ from typing import Any
 
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.drive.api import DriveApi
+from syft_monitors.errors import CredentialsError
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.base import Monitor
@@ -121,7 +122,7 @@ class JobMonitor(_PipelineMonitor):
         metrics: MonitorMetrics | None = None,
     ) -> None:
         if drive_token_path is None and drive is None and client is not None:
-            drive_token_path = client_drive_token_path(client)
+            drive_token_path = _require_drive_token(client)
         super().__init__(
             do_email=do_email,
             sender=sender,
@@ -145,7 +146,9 @@ class JobMonitor(_PipelineMonitor):
         **kwargs: Any,
     ) -> JobMonitor:
         """Create from a logged-in upstream client (`sc.login_do(...)`), by duck typing."""
-        email, root, token = _client_parts(client, drive_token_path)
+        email, root, token = _client_parts(
+            client, drive_token_path, needs_token=kwargs.get("drive") is None
+        )
         sender, state = _defaults(gmail_token_path, notifications, kwargs.get("google_api_root"))
         return cls(root, email, sender, state, {}, token, **kwargs)
 
@@ -218,7 +221,9 @@ class PeerMonitor(_PipelineMonitor):
         drive_token_path: str | Path | None = None,
         **kwargs: Any,
     ) -> PeerMonitor:
-        email, _root, token = _client_parts(client, drive_token_path)
+        email, _root, token = _client_parts(
+            client, drive_token_path, needs_token=kwargs.get("drive") is None
+        )
         sender, state = _defaults(gmail_token_path, notifications, kwargs.get("google_api_root"))
         return cls(email, token, sender, state, {}, **kwargs)
 
@@ -267,29 +272,90 @@ class NotificationMonitor(_PipelineMonitor):
         return cls.from_config_model(load_config(config_path))
 
 
-def client_drive_token_path(client: Any) -> Path | None:
-    """Where an upstream client keeps its Drive token (attribute names vary across versions)."""
-    for name in ("token_path", "drive_token_path", "_token_path"):
-        value = getattr(client, name, None)
-        if value:
-            return Path(os.path.expanduser(str(value)))
-    connection = getattr(client, "connection_router", None) or getattr(client, "connection", None)
-    for name in ("token_path", "_token_path"):
-        value = getattr(connection, name, None)
+#: Where upstream's clients keep the Drive token path. `sc.login_do()` returns a SyftboxManager
+#: whose token sits in the connection configs of its sub-configs and on its live Drive
+#: connections; older clients and stand-ins carry it directly.
+_DIRECT_TOKEN_ATTRIBUTES = ("token_path", "drive_token_path", "_token_path")
+_SUB_CONFIGS = (
+    "datasite_owner_syncer_config",
+    "peer_manager_config",
+    "datasite_watcher_syncer_config",
+)
+_ROUTER_OWNERS = ("datasite_owner_syncer", "peer_manager", "datasite_watcher_syncer")
+_LOOKED_AT = (
+    "token_path, drive_token_path, connection_router.connections[].token_path, "
+    "config.*.connection_configs[].token_path"
+)
+
+
+def _attribute(owner: Any, name: str) -> Any:
+    # Upstream exposes some of these as properties that raise when a role is missing.
+    try:
+        return getattr(owner, name, None)
+    except Exception:
+        return None
+
+
+def _token_of(owner: Any) -> Path | None:
+    for name in _DIRECT_TOKEN_ATTRIBUTES:
+        value = _attribute(owner, name)
         if value:
             return Path(os.path.expanduser(str(value)))
     return None
 
 
+def _from_each(items: Any) -> Path | None:
+    if not isinstance(items, list | tuple):
+        return None
+    for item in items:
+        found = _token_of(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _from_router(router: Any) -> Path | None:
+    if router is None:
+        return None
+    return _token_of(router) or _from_each(_attribute(router, "connections"))
+
+
+def client_drive_token_path(client: Any) -> Path | None:
+    """Where an upstream client keeps its Drive token, None when it has none (e.g. Colab)."""
+    found = _token_of(client)
+    for name in ("connection_router", "connection", "_connection_router"):
+        found = found or _from_router(_attribute(client, name))
+    for owner in _ROUTER_OWNERS:
+        found = found or _from_router(_attribute(_attribute(client, owner), "connection_router"))
+    config = _attribute(client, "config")
+    found = found or _from_each(_attribute(config, "connection_configs"))
+    for name in _SUB_CONFIGS:
+        found = found or _from_each(_attribute(_attribute(config, name), "connection_configs"))
+    return found
+
+
+def _require_drive_token(client: Any) -> Path:
+    token = client_drive_token_path(client)
+    if token is None:
+        raise CredentialsError(
+            f"no Drive token found on the client (looked at {_LOOKED_AT}): pass "
+            "drive_token_path=... (the authorized-user token file sc.login_do() was given)"
+        )
+    return token
+
+
 def _client_parts(
-    client: Any, drive_token_path: str | Path | None
+    client: Any, drive_token_path: str | Path | None, *, needs_token: bool = True
 ) -> tuple[str, Path | None, Path | None]:
     email = getattr(client, "email", None)
     if not isinstance(email, str):
         raise TypeError("client has no `email` attribute: pass a client from sc.login_do()")
     root = getattr(client, "syftbox_folder", None)
-    token = Path(os.path.expanduser(str(drive_token_path))) if drive_token_path else None
-    return email, Path(str(root)) if root else None, token or client_drive_token_path(client)
+    if drive_token_path:
+        token: Path | None = Path(os.path.expanduser(str(drive_token_path)))
+    else:
+        token = _require_drive_token(client) if needs_token else client_drive_token_path(client)
+    return email, Path(str(root)) if root else None, token
 
 
 def _defaults(

@@ -6,11 +6,15 @@
 | JOB_APPROVED  | ``Re: Job: {job}`` (approved by / method)       | ``Job Approved: {job}``        |
 | JOB_RUNNING   | nothing                                         | nothing                        |
 | JOB_EXECUTED  | ``Re: Job: {job}``                              | ``Job Completed: {job}``       |
-| JOB_FAILED    | ``Re: Job: {job}`` (return code, stderr tail)   | nothing                        |
+| JOB_FAILED    | ``Re: Job: {job}`` (return code, stderr tail)   | ``Job Failed: {job}`` (code)   |
 | JOB_REJECTED  | ``Re: Job: {job}`` (reason)                     | ``Job Not Approved: {job}``    |
 | APPROVAL_WITHDRAWN | ``Re: Job: {job}`` (what changed)          | nothing                        |
 | NEW_PEER      | ``New Peer Request from {ds}``                  | ``Peer Request Sent to {do}``  |
-| PEER_GRANTED  | nothing                                         | ``Peer Request Accepted: {do}``|
+| PEER_GRANTED  | by a rule: ``Peer Accepted Automatically: {ds}``| ``Peer Request Accepted: {do}``|
+
+The data scientist's failure email has the exit code; the stderr tail only with
+`share_stderr_with_ds` (it may show the owner's data). Toggles: `notify_ds_on_failed`,
+`notify_on_peer_accepted_by_rule` (the owner's email when the approve service accepted a peer).
 
 DO emails about one job form one thread: they share `thread_key` (the job key) and, once the
 first one was sent, reply to it (`In-Reply-To`/`References` = its Message-ID, subject
@@ -76,6 +80,12 @@ class NotifyConfig(BaseModel):
     notify_on_rejected: bool = True
     notify_on_new_peer: bool = True
     notify_on_peer_granted: bool = True
+    #: The data scientist is told their job failed (status and exit code).
+    notify_ds_on_failed: bool = True
+    #: ... and also sees the tail of the job's stderr, which may hold the owner's data or paths.
+    share_stderr_with_ds: bool = False
+    #: The data owner is told when the approve service accepted a peer by a rule.
+    notify_on_peer_accepted_by_rule: bool = True
     email_format: EmailFormat = "html"
     heartbeat_enabled: bool = False
     #: Seconds between heartbeat emails; one day, so silence for more than a day means trouble.
@@ -95,7 +105,8 @@ class NotifyConfig(BaseModel):
             # A security notice: the owner must learn that an approval no longer stands.
             EventKind.APPROVAL_WITHDRAWN: True,
             EventKind.NEW_PEER: self.notify_on_new_peer,
-            EventKind.PEER_GRANTED: self.notify_on_peer_granted,
+            EventKind.PEER_GRANTED: self.notify_on_peer_granted
+            or self.notify_on_peer_accepted_by_rule,
         }
         return toggles[kind]
 
@@ -241,7 +252,11 @@ class _Planner:
         )
 
     def ds_status(
-        self, status: str, subject_prefix: str, reason_text: str = ""
+        self,
+        status: str,
+        subject_prefix: str,
+        reason_text: str = "",
+        extra: Mapping[str, object] | None = None,
     ) -> OutgoingEmail | None:
         return self.email(
             "ds",
@@ -253,6 +268,10 @@ class _Planner:
                 "status": status,
                 "status_label": _STATUS_LABELS[status],
                 "reason_text": reason_text,
+                "return_code": None,
+                "stderr": None,
+                "max_stderr_bytes": MAX_STDERR_BYTES,
+                **(extra or {}),
             },
         )
 
@@ -311,7 +330,24 @@ class _Planner:
         do = self.do_thread_reply(
             "failed", "Job Failed", {"return_code": details.return_code, "stderr": stderr}
         )
-        return [do]
+        if not self.config.notify_ds_on_failed:
+            return [do]
+        # The owner's stderr may show their data or paths: the submitter sees it only if allowed.
+        reason = (
+            f"It stopped with exit code {details.return_code}."
+            if details.return_code is not None
+            else "It did not complete."
+        )
+        ds = self.ds_status(
+            "failed",
+            "Job Failed",
+            reason,
+            {
+                "return_code": details.return_code,
+                "stderr": stderr if self.config.share_stderr_with_ds else None,
+            },
+        )
+        return [do, ds]
 
     def job_rejected(self) -> list[OutgoingEmail | None]:
         reason = self.event.details.reason
@@ -354,13 +390,28 @@ class _Planner:
         return [do, ds]
 
     def peer_granted(self) -> list[OutgoingEmail | None]:
-        ds = self.email(
-            "ds",
-            subject=f"Peer Request Accepted: {self.event.do_email}",
-            template="peer_granted_ds",
-            title="Peer request accepted",
-        )
-        return [ds]
+        planned: list[OutgoingEmail | None] = []
+        if self.event.source == "approve" and self.config.notify_on_peer_accepted_by_rule:
+            reason = self.event.details.reason
+            planned.append(
+                self.email(
+                    "do",
+                    subject=f"Peer Accepted Automatically: {self.event.counterpart}",
+                    template="peer_accepted_do",
+                    title="Peer accepted automatically",
+                    context={"reason": clean_line(reason) if reason else None},
+                )
+            )
+        if self.config.notify_on_peer_granted:
+            planned.append(
+                self.email(
+                    "ds",
+                    subject=f"Peer Request Accepted: {self.event.do_email}",
+                    template="peer_granted_ds",
+                    title="Peer request accepted",
+                )
+            )
+        return planned
 
 
 _STATUS_LABELS: Mapping[str, str] = {

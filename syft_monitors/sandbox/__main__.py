@@ -28,8 +28,22 @@ DEFAULT_USERS = ("do@sandbox.example.org", "ds@sandbox.example.org")
     default=None,
     help="Where to write one authorized-user token file per user. Default: a new temp folder.",
 )
+@click.option(
+    "--client-secrets",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a Desktop-app OAuth client file whose sign-in is this sandbox "
+    "(for `syft-bg init --client-secrets`).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed for ids and fault injection.")
-def main(host: str, port: int, users: tuple[str, ...], token_dir: Path | None, seed: int) -> None:
+def main(
+    host: str,
+    port: int,
+    users: tuple[str, ...],
+    token_dir: Path | None,
+    client_secrets: Path | None,
+    seed: int,
+) -> None:
     """Serve a local Google Drive v3 + Gmail v1 sandbox until interrupted."""
     sandbox = Sandbox(seed=seed)
     for user in users or DEFAULT_USERS:
@@ -41,6 +55,9 @@ def main(host: str, port: int, users: tuple[str, ...], token_dir: Path | None, s
         click.echo(f"export SYFT_GOOGLE_API_ROOT={server.url}")
         for user, path in server.write_token_files(folder).items():
             click.echo(f"token file for {user}: {path}")
+        if client_secrets is not None:
+            path = server.write_client_secrets(client_secrets)
+            click.echo(f"OAuth client file (sign-in at this sandbox): {path}")
         click.echo("Ctrl-C to stop.")
         threading.Event().wait()
     except KeyboardInterrupt:

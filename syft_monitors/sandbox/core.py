@@ -24,6 +24,15 @@ from syft_monitors.sandbox.drive_resources import file_info
 from syft_monitors.sandbox.faults import FaultInjector
 from syft_monitors.sandbox.gmail import GmailApi
 from syft_monitors.sandbox.gmail_model import Mailboxes, MailRecord, StoredMessage
+from syft_monitors.sandbox.oauth import (
+    AUTHORIZE_PATH,
+    AuthorizationCodes,
+    PendingCode,
+    is_loopback_redirect,
+    oauth_error,
+    redirect,
+    s256,
+)
 from syft_monitors.sandbox.requestlog import RequestLog, RequestRecord
 from syft_monitors.sandbox.routes import Router, route
 from syft_monitors.sandbox.tokenfiles import (
@@ -62,8 +71,14 @@ class Sandbox:
                 *drive_api.routes(),
                 *gmail_api.routes(),
                 route("POST", "/token", "oauth", "token", self._token_endpoint, public=True),
+                route("GET", AUTHORIZE_PATH, "oauth", "authorize", self._authorize, public=True),
             ]
         )
+        self.codes = AuthorizationCodes()
+        #: Who is signed in to the "browser" when an app asks without a known login_hint.
+        self.browser_user: str | None = None
+        #: The scopes the user leaves ticked on the consent screen (None: all requested).
+        self.consent_scopes: frozenset[str] | None = None
 
     # --- users and tokens -------------------------------------------------------------------
 
@@ -142,9 +157,60 @@ class Sandbox:
             raise SandboxError(f"unknown sandbox user {safe_repr(email)}")
         return address
 
+    def _authorize(self, request: Request) -> Response:
+        redirect_uri = request.param("redirect_uri") or ""
+        if not is_loopback_redirect(redirect_uri):
+            return oauth_error("invalid_request", "redirect_uri must be a loopback http address")
+        if request.param("response_type") != "code" or not request.param("client_id"):
+            return oauth_error("invalid_request", "response_type=code and client_id are required")
+        challenge = request.param("code_challenge") or ""
+        if request.param("code_challenge_method", "plain") != "S256" or not challenge:
+            return oauth_error("invalid_request", "PKCE with S256 is required")
+        state = request.param("state") or ""
+        hint = normalize_email(request.param("login_hint") or self.browser_user or "")
+        with self.lock:
+            if not self.tokens.has_user(hint):
+                return redirect(redirect_uri, error="access_denied", state=state)
+            requested = tuple((request.param("scope") or "").split())
+            granted = tuple(
+                scope
+                for scope in requested
+                if self.consent_scopes is None or scope in self.consent_scopes
+            )
+            code = self.codes.issue(
+                PendingCode(
+                    hint, request.param("client_id") or "", redirect_uri, granted, challenge
+                )
+            )
+        return redirect(redirect_uri, state=state, code=code, scope=" ".join(granted))
+
+    def _exchange_code(self, form: dict[str, list[str]]) -> Response:
+        with self.lock:
+            pending = self.codes.redeem(form.get("code", [""])[-1])
+            if pending is None:
+                return oauth_error("invalid_grant", "Malformed auth code.")
+            if form.get("redirect_uri", [""])[-1] != pending.redirect_uri:
+                return oauth_error("redirect_uri_mismatch", "Bad Request")
+            if s256(form.get("code_verifier", [""])[-1]) != pending.code_challenge:
+                return oauth_error("invalid_grant", "Missing code verifier.")
+            self.tokens.grant(pending.user, frozenset(pending.scopes))
+            access = self.tokens.issue_access_token(pending.user)
+            refresh = self.tokens.refresh_token(pending.user)
+        return json_response(
+            {
+                "access_token": access,
+                "expires_in": ACCESS_TOKEN_LIFETIME,
+                "refresh_token": refresh,
+                "scope": " ".join(pending.scopes),
+                "token_type": "Bearer",
+            }
+        )
+
     def _token_endpoint(self, request: Request) -> Response:
         form = parse_qs(request.body.decode("utf-8", "replace"))
         grant = form.get("grant_type", [""])[-1]
+        if grant == "authorization_code":
+            return self._exchange_code(form)
         if grant != "refresh_token":
             return json_response({"error": "unsupported_grant_type"}, 400)
         access = self.tokens.refresh(form.get("refresh_token", [""])[-1])

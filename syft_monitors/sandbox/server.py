@@ -113,7 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {key.lower(): value for key, value in self.headers.items()}
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        outcome = self.server.app.handle(self.command, self.path, headers, body, f"http://{host}/")
+        # Reached as Google itself (through a TLS-terminating proxy, as upstream's client must be):
+        # links the answers carry, like resumable-upload URLs, keep Google's https scheme.
+        scheme = "https" if host.rsplit(":", 1)[0].endswith(".googleapis.com") else "http"
+        outcome = self.server.app.handle(
+            self.command, self.path, headers, body, f"{scheme}://{host}/"
+        )
         if outcome.response is None:
             self._reset()
             return
@@ -212,6 +217,25 @@ class SandboxServer:
     @property
     def token_uri(self) -> str:
         return self.url + "token"
+
+    def write_client_secrets(self, path: Path) -> Path:
+        """A Desktop-app `credentials.json` whose sign-in and token endpoints are this server."""
+        from syft_monitors.sandbox.oauth import AUTHORIZE_PATH  # noqa: PLC0415
+        from syft_monitors.sandbox.tokenfiles import (  # noqa: PLC0415
+            CLIENT_ID,
+            CLIENT_SECRET,
+            write_token_file,
+        )
+
+        installed = {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "project_id": "syft-monitor-sandbox",
+            "auth_uri": self.url.rstrip("/") + AUTHORIZE_PATH,
+            "token_uri": self.token_uri,
+            "redirect_uris": ["http://localhost"],
+        }
+        return write_token_file(path, {"installed": installed})
 
     def write_token_files(self, folder: Path) -> dict[str, Path]:
         """One authorized-user JSON file per user (`<email>.json`), refreshing against `/token`."""

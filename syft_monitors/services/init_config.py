@@ -10,8 +10,9 @@ import json
 import os
 from pathlib import Path
 
-from syft_monitors.config import MonitorConfig, load_config
+from syft_monitors.config import MonitorConfig, default_syftbox_root, load_config
 from syft_monitors.errors import ConfigError, InvalidEmailError
+from syft_monitors.private_files import write_private_text
 from syft_monitors.protocol.emails import validate_email
 
 _TEMPLATE = """\
@@ -24,11 +25,14 @@ do_email: {do_email}
 
 # Your local SyftBox folder: job status (approved, done, ...) is read from it, and the approve
 # service writes approvals there. It may be missing; then only Drive is watched.
+# Default: ~/SyftBox_<do_email> (upstream's clients), else an existing ~/SyftBox.
 syftbox_root: {syftbox_root}
 
 # Authorized-user token files (the JSON written by Google's OAuth flow, with a refresh token).
 # The Drive token needs the scope https://www.googleapis.com/auth/drive; the Gmail token needs
-# https://www.googleapis.com/auth/gmail.send. One token with both scopes may serve both.
+# https://www.googleapis.com/auth/gmail.modify (sends, and finds an email in Sent mail after a
+# failed send, so it is never sent twice). gmail.send alone also works, but then an email whose
+# send failed ambiguously may arrive twice. One token with both scopes may serve both.
 drive_token_path: {drive_token_path}
 gmail_token_path: {gmail_token_path}
 
@@ -70,6 +74,12 @@ notify_on_failed: true
 notify_on_rejected: true
 notify_on_new_peer: true
 notify_on_peer_granted: true
+# The data scientist is told their job failed (status and exit code); the tail of its stderr
+# only with share_stderr_with_ds (it may show your data or paths).
+notify_ds_on_failed: true
+share_stderr_with_ds: false
+# You are told when the approve service accepted a peer by a rule.
+notify_on_peer_accepted_by_rule: true
 
 # At most this many emails per minute (Gmail's own limits are far higher; this stops floods).
 rate_limit_per_minute: 150
@@ -149,7 +159,7 @@ def render_config(
         raise ConfigError(str(error)) from error
     drive_token = token_path or home / "token_do.json"
     gmail_token = token_path or home / "gmail_token.json"
-    root = syftbox_root or Path("~/SyftBox")
+    root = syftbox_root or default_syftbox_root(email)
     api_line = (
         f"google_api_root: {_quote(api_root)}"
         if api_root
@@ -193,12 +203,7 @@ def write_config(
         raise ConfigError(f"{path} is a directory, not a config file")
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists (use --force to overwrite it)")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temporary, path)
+    write_private_text(path, text)
     return load_config(path)
 
 

@@ -34,7 +34,13 @@ def test_peer_listed_by_email_is_accepted_the_way_the_owner_client_does(
     review_acl = yaml.safe_load((jobs / "review" / ALICE / "syft.pub.yaml").read_text())
     assert inbox_acl["rules"][0]["access"]["write"] == [ALICE]
     assert review_acl["rules"][0]["access"]["read"] == [ALICE]
-    assert world.mail() == [(ALICE, f"Peer Request Accepted: {DO}")]
+    # The owner hears which setting accepted the peer; the peer hears they were accepted.
+    assert world.mail() == [
+        (DO, f"Peer Accepted Automatically: {ALICE}"),
+        (ALICE, f"Peer Request Accepted: {DO}"),
+    ]
+    owner_email = world.sandbox.sent_mail(DO)[0].message
+    assert "because it is listed in approved_peers" in str(owner_email)
     assert world.monitor.metrics.approvals.labels("peer", "approved")._value.get() == 1
 
 
@@ -71,7 +77,13 @@ def test_domain_accepts_exact_domain_only(world: ApproveWorld) -> None:
     assert peers.state_of(DANA) is PeerState.ACCEPTED
     assert peers.state_of(EVE) is None  # evil-example.com is not example.com
     assert peers.state_of(SUB) is None  # x.example.com is not example.com
-    assert [to for to, _ in world.mail()] == [DANA]
+    assert world.mail() == [
+        (DO, f"Peer Accepted Automatically: {DANA}"),
+        (DANA, f"Peer Request Accepted: {DO}"),
+    ]
+    assert "because its domain example.com is in approved_domains" in str(
+        world.sandbox.sent_mail(DO)[0].message
+    )
 
 
 def test_legacy_request_is_accepted_in_the_peers_file(world: ApproveWorld) -> None:
@@ -97,7 +109,7 @@ def test_requests_waiting_at_first_start_are_considered_once(world: ApproveWorld
     assert world.owner_peers().state_of(EVE) is None
     mark = world.sandbox.mark()
     assert world.tick().peers_accepted == 0
-    assert len(world.mail()) == 1
+    assert len(world.mail()) == 2  # the owner's and the peer's, once
     assert "files.list" not in world.drive_calls(mark)  # not listed again
 
 
@@ -150,4 +162,7 @@ def test_failed_acceptance_is_retried_after_its_backoff(world: ApproveWorld) -> 
     assert [name for name in world.owner_folders() if name.startswith("syft_datasite#")] == sorted(
         current_channel_name("0.1.117", ALICE, d, DO) for d in ("inbox", "outbox")
     )
-    assert world.mail() == [(ALICE, f"Peer Request Accepted: {DO}")]
+    assert world.mail() == [
+        (DO, f"Peer Accepted Automatically: {ALICE}"),
+        (ALICE, f"Peer Request Accepted: {DO}"),
+    ]

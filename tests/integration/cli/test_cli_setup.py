@@ -154,6 +154,8 @@ def test_install_without_systemd(
     unit = tmp_path / "xdg" / "systemd" / "user" / "syft-bg-notify.service"
     assert f"notify: wrote {unit}, but systemd is not available here" in result.output
     assert "approve" not in result.output  # not configured, not installed
+    # Units of a user stop at logout unless lingering is on: install says how, once.
+    assert result.output.count("loginctl enable-linger $USER") == 1
     result = CliRunner().invoke(cli, ["uninstall", "notify"])
     assert f"notify: removed {unit}" in result.output
     assert not unit.exists()

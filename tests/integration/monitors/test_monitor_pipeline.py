@@ -37,12 +37,13 @@ def test_scenario_sends_every_notification_once(world: DemoWorld) -> None:
         (DS_CAROL, "Job Completed: legacy_job"),
         (DS_BOB, "Job Not Approved: stats <script>alert(1)<script>"),
         (DO_EMAIL, "Job: crashy"),
+        (DS_ALICE, "Job Failed: crashy"),
     }
     assert expected <= set(sent)
     # Every notification key appears once: no duplicates across polls.
     keys = [m.message["X-Syft-Monitor-Key"] for m in world.sandbox.sent_mail(DO_EMAIL)]
     assert None not in keys
-    assert len(keys) == len(set(keys)) == 30
+    assert len(keys) == len(set(keys)) == 31
     assert result.idle_poll_requests == 1
     assert len(list(result.output_dir.glob("*.eml"))) == len(result.emails)
 

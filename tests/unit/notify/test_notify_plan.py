@@ -42,7 +42,7 @@ CATALOGUE = [
     (EventKind.NEW_JOB, [(DO, "Job: analysis"), (DS, "Job Submitted: analysis")]),
     (EventKind.JOB_APPROVED, [(DO, "Re: Job: analysis"), (DS, "Job Approved: analysis")]),
     (EventKind.JOB_EXECUTED, [(DO, "Re: Job: analysis"), (DS, "Job Completed: analysis")]),
-    (EventKind.JOB_FAILED, [(DO, "Re: Job: analysis")]),
+    (EventKind.JOB_FAILED, [(DO, "Re: Job: analysis"), (DS, "Job Failed: analysis")]),
     (EventKind.JOB_REJECTED, [(DO, "Re: Job: analysis"), (DS, "Job Not Approved: analysis")]),
     (EventKind.JOB_RUNNING, []),
 ]
@@ -53,7 +53,7 @@ def test_job_catalogue_with_thread(kind: EventKind, expected: list[tuple[str, st
     thread = None if kind is EventKind.NEW_JOB else THREAD
     emails = plan_notifications(job_event(kind), config=ALL_ON, thread=thread)
     assert summary(emails) == expected
-    roles = ["do", "ds"][: len(emails)] if kind is not EventKind.JOB_FAILED else ["do"]
+    roles = ["do", "ds"][: len(emails)]
     assert [e.notification_key for e in emails] == [f"{kind.value}:{JOB.key}:{r}" for r in roles]
 
 
@@ -171,7 +171,7 @@ def test_approval_names_who_and_how() -> None:
 
 def test_failure_reports_return_code_and_stderr_tail() -> None:
     event = job_event(EventKind.JOB_FAILED, return_code=2, stderr_tail="Traceback\nValueError: x")
-    (do_email,) = plan_notifications(event, config=ALL_ON, thread=THREAD)
+    do_email, _ds_email = plan_notifications(event, config=ALL_ON, thread=THREAD)
     assert "return code 2" in do_email.text
     assert "ValueError: x" in do_email.text
     assert "only the last" not in do_email.text
@@ -182,7 +182,7 @@ def test_failure_reports_return_code_and_stderr_tail() -> None:
 def test_long_stderr_is_cut_with_a_note() -> None:
     stderr = "first line\n" + "x" * (60 * 1024) + "\nlast line"
     event = job_event(EventKind.JOB_FAILED, return_code=1, stderr_tail=stderr)
-    (do_email,) = plan_notifications(event, config=ALL_ON, thread=THREAD)
+    do_email, _ds_email = plan_notifications(event, config=ALL_ON, thread=THREAD)
     assert "last line" in do_email.text
     assert "first line" not in do_email.text
     assert "only the last 50.0 KB of 60.0 KB" in do_email.text
@@ -261,3 +261,55 @@ def test_heartbeat_interval_is_compact(seconds: int, shown: str) -> None:
 def test_heartbeat_needs_a_valid_owner() -> None:
     with pytest.raises(InvalidEmailError):
         plan_heartbeat("nobody", 86400, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_the_scientist_is_told_their_job_failed_without_the_owners_stderr() -> None:
+    event = job_event(EventKind.JOB_FAILED, return_code=3, stderr_tail="/home/owner/secret.csv")
+    _do_email, ds_email = plan_notifications(event, config=ALL_ON, thread=THREAD)
+    assert ds_email.to == DS
+    assert ds_email.subject == "Job Failed: analysis"
+    assert "It stopped with exit code 3." in ds_email.text
+    assert "Status:     Failed" in ds_email.text
+    assert "secret.csv" not in ds_email.text
+    assert ds_email.html is not None
+    assert "secret.csv" not in ds_email.html
+    assert "stays with the data owner" in ds_email.text
+
+
+def test_the_owner_may_share_stderr_with_the_scientist() -> None:
+    event = job_event(EventKind.JOB_FAILED, return_code=1, stderr_tail="ValueError: bad column")
+    config = NotifyConfig(share_stderr_with_ds=True)
+    _do_email, ds_email = plan_notifications(event, config=config, thread=THREAD)
+    assert "ValueError: bad column" in ds_email.text
+    assert ds_email.html is not None
+    assert "ValueError: bad column" in ds_email.html
+
+
+def test_failure_email_to_the_scientist_has_its_toggle() -> None:
+    event = job_event(EventKind.JOB_FAILED, return_code=1)
+    off = NotifyConfig(notify_ds_on_failed=False)
+    assert summary(plan_notifications(event, config=off, thread=THREAD)) == [
+        (DO, "Re: Job: analysis")
+    ]
+
+
+def test_the_owner_is_told_when_a_rule_accepted_a_peer() -> None:
+    event = Event(
+        kind=EventKind.PEER_GRANTED,
+        do_email=DO,
+        peer=DS,
+        details=JobDetails(reason="its domain uni.edu is in approved_domains"),
+        source="approve",
+    )
+    do_email, ds_email = plan_notifications(event, config=ALL_ON)
+    assert (do_email.to, do_email.subject) == (DO, f"Peer Accepted Automatically: {DS}")
+    assert "because its domain uni.edu is in approved_domains" in do_email.text
+    assert f"syft-bg remove-peer {DS}" in do_email.text
+    assert (ds_email.to, ds_email.subject) == (DS, f"Peer Request Accepted: {DO}")
+    # Each has its own toggle; a peer accepted by the owner themselves gets no owner email.
+    only_ds = NotifyConfig(notify_on_peer_accepted_by_rule=False)
+    assert summary(plan_notifications(event, config=only_ds)) == [(DS, ds_email.subject)]
+    only_do = NotifyConfig(notify_on_peer_granted=False)
+    assert summary(plan_notifications(event, config=only_do)) == [(DO, do_email.subject)]
+    by_owner = peer_event(EventKind.PEER_GRANTED)
+    assert summary(plan_notifications(by_owner, config=ALL_ON)) == [(DS, ds_email.subject)]

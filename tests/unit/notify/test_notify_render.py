@@ -37,7 +37,9 @@ def every_job_email(value: str) -> list[OutgoingEmail]:
     for kind in EventKind:
         if kind.is_job:
             event = Event(kind=kind, do_email=DO, job=job, details=details)
-            emails += plan_notifications(event, config=NotifyConfig(), thread=THREAD)
+            # The submitter's failure email with stderr shared: every hostile field rendered.
+            config = NotifyConfig(share_stderr_with_ds=True)
+            emails += plan_notifications(event, config=config, thread=THREAD)
     return emails
 
 

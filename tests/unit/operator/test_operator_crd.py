@@ -127,8 +127,14 @@ def test_spec_fields_defaults_and_bounds() -> None:
         "jobRejected",
         "newPeer",
         "peerGranted",
+        "failedToSubmitter",
+        "shareStderrWithSubmitter",
+        "peerAcceptedByRule",
     }
-    assert all(p["default"] is True for p in props["notifications"]["properties"].values())
+    # Every email is on by default; the owner's stderr reaches the submitter only when asked.
+    defaults = {k: p["default"] for k, p in props["notifications"]["properties"].items()}
+    assert defaults.pop("shareStderrWithSubmitter") is False
+    assert all(value is True for value in defaults.values())
     assert props["emailFormat"]["enum"] == ["html", "text", "both"]
     assert props["sender"]["properties"]["type"]["default"] == "gmail"
     for ref in ("driveTokenSecretRef", "gmailTokenSecretRef"):

@@ -237,3 +237,22 @@ def test_resources_default_and_override() -> None:
     custom = spec(resources={"limits": {"cpu": 1, "memory": "1Gi"}})
     container = pod_spec(render("a", "ns", custom, OPTIONS).workload)["containers"][0]
     assert container["resources"] == {"limits": {"cpu": 1, "memory": "1Gi"}}
+
+
+def test_new_notification_toggles_reach_the_monitor_config() -> None:
+    rendered = render_monitor_config(
+        "bob",
+        spec(
+            notifications={
+                "failedToSubmitter": False,
+                "shareStderrWithSubmitter": True,
+                "peerAcceptedByRule": False,
+            }
+        ),
+        "notify",
+    )
+    config = parse_config(rendered)
+    assert config.notify_ds_on_failed is False
+    assert config.share_stderr_with_ds is True
+    assert config.notify_on_peer_accepted_by_rule is False
+    assert parse_config(render_monitor_config("bob", spec(), "notify")).notify_ds_on_failed

@@ -125,6 +125,8 @@ def _text(node: ast.AST, constants: dict[str, str]) -> str | None:
 def test_no_environment_variable_carries_a_secret() -> None:
     names = environment_names(ROOT / "syft_monitors") | environment_names(ROOT / "syft_operator")
     assert {"SYFT_MONITOR_HOME", "SYFT_OPERATOR_RETRY_DELAY"} <= names  # the scan works
+    # oauthlib's switch to accept a narrower grant than asked (sign-in sets it): holds no secret.
+    names -= {"OAUTHLIB_RELAX_TOKEN_SCOPE"}
     assert sorted(n for n in names if SECRETISH.search(n)) == []
 
 
