@@ -20,7 +20,7 @@ def test_status_shows_budget_digests_and_pause(world: DaemonWorld) -> None:
 
     def write(doc: StateDocument) -> None:
         flood = flood_policy.current(doc.flood, now)
-        for n in range(3):
+        for _ in range(3):
             flood = flood_policy.count_send(flood, "new_job", "a@x.example", to_owner=True, now=now)
         flood = flood_policy.count_send(flood, "new_peer", "s@x.example", to_owner=True, now=now)
         item = DigestItem(key="new_peer:k:do", counterpart="s2@x.example", subject="New Peer")
