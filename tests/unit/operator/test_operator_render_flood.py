@@ -49,5 +49,5 @@ def test_every_flood_field_is_rendered() -> None:
 
 
 def test_out_of_range_is_refused() -> None:
-    with pytest.raises(ValueError, match="lowPriorityPercent|low_priority_percent"):
+    with pytest.raises(ValueError, match=r"lowPriorityPercent|low_priority_percent"):
         SyftMonitorSpec.model_validate({**BASE, "flood": {"lowPriorityPercent": 101}})
