@@ -235,9 +235,10 @@ class Pipeline:
             if WorkKind(record.kind) in self.interests and record.next_at <= now
         ]
         # Jobs and accepted peers first: a flood of strangers' requests must not delay them.
+        prioritise = self.dispatcher.config.flood.enabled
         due.sort(
             key=lambda item: (
-                item[1].kind == WorkKind.PEER_CHANNEL.value,
+                prioritise and item[1].kind == WorkKind.PEER_CHANNEL.value,
                 _order_key(DriveFile.from_api(item[1].file)),
             )
         )

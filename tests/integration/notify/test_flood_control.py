@@ -15,9 +15,13 @@ import pytest
 
 from bench.world import add_strangers
 from syft_monitors.demo import DO_EMAIL, DS_ALICE, DemoWorld
+from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.monitors.monitors import NotificationMonitor
 from syft_monitors.notify.email import KEY_HEADER
 from syft_monitors.notify.flood import WINDOW_SECONDS, next_utc_midnight
+from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.sandbox.faults import FaultRule
+from syft_monitors.state.json_file import JsonStateManager
 
 FLOOD = 300
 
@@ -34,6 +38,9 @@ class Clock:
 
 def use_clock(world: DemoWorld) -> Clock:
     clock = Clock()
+    # Start a minute into an hourly window, so that no window closes before the test means it to.
+    now = time.time()
+    clock.offset = now - now % WINDOW_SECONDS + WINDOW_SECONDS + 60 - now
     world.monitor.dispatcher.clock = clock
     world.monitor.pipeline.clock = clock
     return clock
@@ -152,3 +159,66 @@ def test_user_rate_limit_on_a_job_email_pauses_strangers_first(world: DemoWorld)
     assert [m.subject for m in sent] == ["Job: rate limited", "Job Submitted: rate limited"]
     clock.offset += 3600
     assert len(world.poll()) == 6
+
+
+def test_noisy_accepted_peer_is_folded_past_its_hourly_budget(world: DemoWorld) -> None:
+    clock = use_clock(world)
+    accepted_alice(world)  # accepted before the poll: only her "accepted" email, not counted
+    for n in range(25):
+        world.scientists[DS_ALICE].submit_job(DO_EMAIL, f"noisy {n:02d}", {"main.py": "1\n"})
+    sent = world.poll()
+    to_owner = [m.subject for m in sent if m.to == DO_EMAIL]
+    assert len(to_owner) == 20
+    assert len(sent) == 40  # and their "Job Submitted" copies
+    assert world.monitor.metrics.senders_folded._value.get() == 1
+    clock.offset += WINDOW_SECONDS
+    [digest] = world.poll()
+    assert digest.subject == "5 more emails from 1 address"
+    body = text_of(digest.record.message)
+    folded = {f"Job: noisy {n:02d}" for n in range(25)} - set(to_owner)
+    assert len(folded) == 5
+    assert all(f"{DS_ALICE}: {subject}" in body for subject in folded)
+    assert "5 confirmation emails to the requesters were not sent" in body
+
+
+def test_sandbox_daily_send_limit_answers_gmails_quota_error(world: DemoWorld) -> None:
+    clock = use_clock(world)
+    accepted_alice(world)
+    world.sandbox.mail.daily_send_limit = len(world.sandbox.sent_mail(DO_EMAIL)) + 2
+    world.scientists[DS_ALICE].submit_job(DO_EMAIL, "fits", {"main.py": "1\n"})
+    assert len(world.poll()) == 2
+    add_strangers(world.sandbox, DO_EMAIL, 1)
+    assert world.poll() == []
+    assert world.monitor.metrics.notifications.labels("new_peer", "failed")._value.get() == 1
+    # Gmail's reason reached the dispatcher: a daily limit pauses low-priority mail for the day.
+    flood = world.monitor.state.load().flood
+    assert flood.paused_low_until == pytest.approx(next_utc_midnight(clock()), abs=5)
+
+
+def test_budget_and_sending_window_survive_a_restart(world: DemoWorld) -> None:
+    clock = use_clock(world)
+    accepted_alice(world)  # one send ("Peer Request Accepted") within the last minute
+    before = world.monitor.state.load().flood
+    assert before.sent_high + before.sent_low == 1
+    assert len(before.recent_sends) == 1
+    world.scientists[DS_ALICE].submit_job(DO_EMAIL, "after restart", {"main.py": "1\n"})
+    restarted = NotificationMonitor(
+        do_email=DO_EMAIL,
+        sender=GmailSender(
+            world.token_files[DO_EMAIL], api_root=world.server.url, rate_limit_per_minute=1
+        ),
+        state=JsonStateManager(world.workdir / "state.json"),
+        config={},
+        drive_token_path=world.token_files[DO_EMAIL],
+        syftbox_root=None,
+        google_api_root=world.server.url,
+        strategy="changes",
+        drive=None,
+        metrics=MonitorMetrics(),
+    )
+    restarted.dispatcher.clock = restarted.pipeline.clock = clock
+    mark = len(world.sandbox.sent_mail(DO_EMAIL))
+    restarted.check()
+    # The new process counts the old one's send: its window of 1 per minute is full.
+    assert len(world.sandbox.sent_mail(DO_EMAIL)) == mark
+    assert restarted.state.load().flood.sent_high == before.sent_high
