@@ -28,8 +28,10 @@ typecheck: $(STAMP)
 importlint: $(STAMP)
 	$(BIN)/lint-imports
 
+# The suite runs with the image built and an engine to run it on (tests/container): the script
+# starts Debian's dockerd if none runs (root), builds the Dockerfile, stops what it started.
 test: lint typecheck importlint
-	$(BIN)/python -m pytest -n 2 tests
+	bash scripts/with-test-image.sh $(BIN)/python -m pytest -n 2 tests
 
 clean:
 	rm -rf $(VENV) .venv-interop .cache .mypy_cache .pytest_cache .ruff_cache
@@ -40,7 +42,8 @@ clean:
 interop-venv:
 	bash scripts/setup-interop-venv.sh
 
-# A real cluster: kind + Docker (prints "skipped: ..." and exits 0 where they are missing).
+# A real cluster: kind + Docker (prints "skipped: ..." and exits 0 where kind or an engine is
+# missing); the engine and the image come from the same scripts as the container tests.
 kind-e2e: $(STAMP)
 	bash scripts/kind-e2e.sh
 

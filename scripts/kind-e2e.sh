@@ -5,7 +5,8 @@
 #   KEEP_CLUSTER=1 make kind-e2e       # keep the cluster afterwards for poking around
 #
 # 1. creates a kind cluster from kind-config.yaml (reuses it if it exists);
-# 2. builds the image (Dockerfile) and loads it into the cluster;
+# 2. builds the image (Dockerfile, scripts/build-image.sh: its own base, else the debootstrap
+#    substitute of scripts/base-image.sh) and loads it into the cluster;
 # 3. installs the CRD and the operator with the Helm chart (charts/syft-monitor), as users do;
 #    E2E_INSTALL=manifests applies deploy/crds and `python -m syft_operator.manifests` instead;
 # 4. runs the Drive/Gmail sandbox as an in-cluster service (deploy/e2e/sandbox.yaml);
@@ -17,7 +18,9 @@
 # 8. (chart install) `helm uninstall` removes the operator and keeps the CRD and the
 #    SyftMonitors (crds.keep: helm.sh/resource-policy: keep).
 #
-# Without docker, kind or a reachable docker daemon it prints "skipped: <reason>" and exits 0.
+# The Docker Engine comes from scripts/docker-engine.sh, as for the container tests (`make test`):
+# the running one, else Debian's docker.io started for this run and stopped afterwards.
+# Without kind, or without an engine, it prints "skipped: <reason>" and exits 0.
 # Needs the project venv (make venv) for the driver. Environment: KIND_CLUSTER, E2E_IMAGE,
 # KEEP_CLUSTER=1, E2E_INSTALL (chart | manifests), KUBECTL and HELM (else the ones on PATH, else
 # scripts/fetch-k8s-tools.sh's).
@@ -54,10 +57,12 @@ fail() {
     exit 1
 }
 
-command -v docker >/dev/null 2>&1 || skip "docker is not installed"
+# kind first: nothing here can provide it, while an engine may be installed for the run.
 command -v kind >/dev/null 2>&1 || skip "kind is not installed"
-docker info >/dev/null 2>&1 || skip "the docker daemon is not reachable"
 [[ -x "$PY" ]] || fail "no project venv at $PY (run: make venv)"
+DOCKER="" ENGINE_SKIP="" ENGINE_STARTED=""
+eval "$(bash "$ROOT/scripts/docker-engine.sh" start)"
+[[ -z "$ENGINE_SKIP" ]] || skip "$ENGINE_SKIP"
 
 KUBECTL="${KUBECTL:-$(command -v kubectl || true)}"
 HELM="${HELM:-$(command -v helm || true)}"
@@ -94,6 +99,7 @@ cleanup() {
         kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
     fi
     rm -rf "$WORK"
+    bash "$ROOT/scripts/docker-engine.sh" stop "$ENGINE_STARTED"
     exit $status
 }
 trap cleanup EXIT
@@ -106,7 +112,7 @@ fi
 kind get kubeconfig --name "$CLUSTER" >"$KUBECONFIG"
 
 step "image $IMAGE"
-docker build --tag "$IMAGE" "$ROOT"
+DOCKER="$DOCKER" bash "$ROOT/scripts/build-image.sh" "$IMAGE"
 kind load docker-image "$IMAGE" --name "$CLUSTER"
 
 step "CRD and operator ($INSTALL)"
