@@ -316,16 +316,19 @@ class Dispatcher:
             return
         now = self.clock()
         daily = error.reason in DAILY_QUOTA_REASONS
+        seconds = flood_policy.pause_seconds(
+            self.config.flood, error.reason, error.retry_after, daily=daily, now=now
+        )
 
         def pause(doc: StateDocument) -> None:
             flood = flood_policy.current(doc.flood, now)
-            doc.flood = flood_policy.pause_low(self.config.flood, flood, daily=daily, now=now)
+            doc.flood = flood_policy.pause_low(flood, seconds, now=now)
 
         self.state.update(pause)
         logger.warning(
             "Gmail quota error (%s): low-priority mail paused %s",
             error.reason or "rate limited",
-            "until the next UTC day" if daily else f"for {self.config.flood.quota_pause_seconds}s",
+            "until the next UTC day" if daily else f"for {seconds:.0f}s",
         )
         if flood_policy.priority(label) == "low":
             # Not a fault of this item: it waits for the pause, and the high-priority work after

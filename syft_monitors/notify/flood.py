@@ -21,9 +21,9 @@ also silence the emails about real jobs. So:
   digest, which is one work item with its own notification key, sent through the same
   exactly-once path as every other email when its window closes. Copies addressed to the
   requester ("Peer Request Sent") are counted in the digest instead of being sent.
-- **Quota errors.** A Gmail quota error (`dailyLimitExceeded`, `userRateLimitExceeded`, 429)
-  pauses low-priority mail (until the next UTC day for the daily limit, `quota_pause_seconds`
-  otherwise); high-priority mail keeps its own retry and backoff.
+- **Quota errors.** A Gmail quota error pauses low-priority mail: until the next UTC day for
+  `dailyLimitExceeded`, `quota_pause_seconds` for `userRateLimitExceeded`, and what Retry-After
+  asks (at least a minute) for a plain 429; high-priority mail keeps its own retry and backoff.
 
 Window, counters, pause and recent sends live in the state document (`FloodState`), so a restart
 neither refills the budget nor forgets a pending digest.
@@ -184,8 +184,26 @@ def count_send(
     )
 
 
-def pause_low(config: FloodConfig, flood: FloodState, *, daily: bool, now: float) -> FloodState:
-    until = next_utc_midnight(now) if daily else now + config.quota_pause_seconds
+#: Gmail's reason when an account's own sending quota, not a momentary rate, is exhausted.
+USER_RATE_REASONS = frozenset({"userRateLimitExceeded"})
+#: The shortest pause: a plain 429 asks for seconds, not an hour.
+MIN_PAUSE_SECONDS = 60.0
+
+
+def pause_seconds(
+    config: FloodConfig, reason: str | None, retry_after: float | None, *, daily: bool, now: float
+) -> float:
+    """How long low-priority mail waits after a quota error: the rest of the UTC day for the
+    daily limit, `quota_pause_seconds` for userRateLimitExceeded, else what Gmail asked for."""
+    if daily:
+        return next_utc_midnight(now) - now
+    if reason in USER_RATE_REASONS:
+        return float(config.quota_pause_seconds)
+    return max(MIN_PAUSE_SECONDS, retry_after or 0.0)
+
+
+def pause_low(flood: FloodState, seconds: float, *, now: float) -> FloodState:
+    until = now + seconds
     return flood.model_copy(update={"paused_low_until": max(flood.paused_low_until, until)})
 
 

@@ -88,8 +88,8 @@ rate_limit_per_minute: 150
 # Gmail about 500/day). Emails about jobs come first; peer requests are low priority and may use
 # at most low_priority_share of daily_budget. Beyond per_sender_per_hour emails about one
 # person, or burst_threshold peer requests per hour, the rest is folded into one digest email
-# per hour. A Gmail quota error pauses low-priority mail for quota_pause_seconds (until the next
-# UTC day for dailyLimitExceeded).
+# per hour. Gmail's userRateLimitExceeded pauses low-priority mail for quota_pause_seconds,
+# dailyLimitExceeded until the next UTC day.
 flood:
   enabled: true
   daily_budget: 400
