@@ -68,7 +68,7 @@ def test_sigkill_during_digest_send_loses_and_repeats_nothing(world: DemoWorld) 
     world.sandbox.faults.add(
         FaultRule.slow(0.3, api="gmail", method="messages.send", probability=0.8)
     )
-    config = base_config(world)
+    config = {**base_config(world), "flood": {"enabled": True}}
     state_file = Path(config["state_file"])
     state = JsonStateManager(state_file)
     child = ChildMonitor(write_config(world, config), world.workdir / "digest-child.log")
