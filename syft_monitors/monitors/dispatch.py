@@ -127,6 +127,8 @@ class Dispatcher:
         Deciding and folding happen in one state update, so an email is either in a digest that
         is still open or sent on its own, never both, and a restart cannot refill a budget.
         """
+        if not self.config.flood.enabled:
+            return False
         label = event.kind.value
         is_notified = self.state.is_notified
         keys = [e.notification_key for e in emails if not is_notified(e.notification_key)]
