@@ -109,6 +109,9 @@ class Mailboxes:
         #: dailyLimitExceeded, like the real service once an account hits its sending limit.
         self.daily_send_limit: int | None = None
         self._sent_today: dict[str, tuple[int, int]] = {}
+        #: Seconds before a stored message shows up in searches (`messages.list` with `q`),
+        #: as Gmail's search index lags behind sends. `messages.get` sees it at once.
+        self.index_lag = 0.0
 
     def add_user(self, email_address: str) -> None:
         self._boxes.setdefault(email_address, Mailbox(email_address))
@@ -189,6 +192,9 @@ class Mailboxes:
             if term.key == "rfc822msgid" and not term.negated:
                 ids = box.by_rfc_id.get(term.value.strip().strip("<>"), [])
                 candidates = [box.messages[i] for i in ids]
+        if self.index_lag > 0:
+            indexed_before = self._clock_ms() - self.index_lag * 1000
+            candidates = [m for m in candidates if m.internal_date <= indexed_before]
         found = [
             m
             for m in candidates

@@ -15,14 +15,18 @@ def test_auto_approve_says_the_approve_service_must_run(world: DaemonWorld, tmp_
     code = tmp_path / "main.py"
     code.write_text("print(1)\n")
     runner = CliRunner()
-    added = runner.invoke(cli, ["auto-approve", str(code), "-p", "alice@uni.example"])
+    added = runner.invoke(
+        cli, ["auto-approve", str(code), "-p", "alice@uni.example", "-d", "syft-client==0.1.117"]
+    )
     assert added.exit_code == 0, added.output
     assert "approve service, which is not running: `syft-bg start approve`" in added.output
 
     started = runner.invoke(cli, ["start", "approve"])
     assert started.exit_code == 0, started.output
     assert "note:" not in started.output  # it has a rule: nothing to warn about
-    again = runner.invoke(cli, ["auto-approve", str(code), "-n", "second"])
+    again = runner.invoke(
+        cli, ["auto-approve", str(code), "-n", "second", "-d", "syft-client==0.1.117"]
+    )
     assert "the approve service (PID " in again.output
     assert runner.invoke(cli, ["stop", "approve"]).exit_code == 0
 
