@@ -170,8 +170,16 @@ class Dispatcher:
                 do_email=event.do_email,
                 window_end=flood.window_start + flood_policy.WINDOW_SECONDS,
             )
+            room = max(0, flood_policy.MAX_DIGEST_ITEMS - len(digest.items))
+            kept, counted = fresh[:room], fresh[room:]
             digests = dict(flood.digests)
-            digests[decision.digest] = digest.model_copy(update={"items": [*digest.items, *fresh]})
+            digests[decision.digest] = digest.model_copy(
+                update={
+                    "items": [*digest.items, *kept],
+                    "more_to_owner": digest.more_to_owner + sum(i.to_owner for i in counted),
+                    "more_copies": digest.more_copies + sum(not i.to_owner for i in counted),
+                }
+            )
             doc.flood = flood.model_copy(update={"digests": digests})
             for item in fresh:
                 doc.notified[item.key] = NotifiedRecord(sent_at=stamp, digest=decision.digest)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,8 +48,9 @@ WINDOW_SECONDS = 3600.0
 DIGEST_LABEL = "digest"
 #: Event kinds whose mail is low priority: requests from people the owner has not accepted.
 LOW_PRIORITY: frozenset[str] = frozenset({EventKind.NEW_PEER.value})
-#: Addresses listed in a digest body; the rest are counted.
-MAX_LISTED = 2000
+#: Folded emails a digest keeps (and lists); beyond it they are only counted, so that a flood
+#: of any size keeps the state within a ConfigMap's 1 MiB (about 150 bytes per item).
+MAX_DIGEST_ITEMS = 2000
 
 Priority = Literal["high", "low"]
 
@@ -212,17 +212,19 @@ def plan_digest(
 ) -> OutgoingEmail:
     """The digest email for a closed window; the same bytes every time it is built."""
     listed = [item for item in record.items if item.to_owner]
-    addresses = Counter(item.counterpart.lower() for item in record.items)
-    confirmations = sum(1 for item in record.items if not item.to_owner)
     is_burst = record.group == BURST_GROUP
-    what = "peer requests" if is_burst else "emails"
-    subject = f"{len(listed)} more {what} from {len(addresses)} address" + (
-        "es" if len(addresses) != 1 else ""
+    # A peer request is one per address: every uncounted one is another address.
+    senders = len({item.counterpart.lower() for item in record.items}) + (
+        record.more_to_owner if is_burst else 0
     )
+    count = len(listed) + record.more_to_owner
+    confirmations = sum(1 for item in record.items if not item.to_owner) + record.more_copies
+    what = "peer requests" if is_burst else "emails"
+    subject = f"{count} more {what} from {senders} address" + ("es" if senders != 1 else "")
     window_end = dt.datetime.fromtimestamp(record.window_end, dt.UTC)
     lines = [
         (clean_line(item.counterpart, limit=120), clean_line(item.subject, limit=160))
-        for item in listed[:MAX_LISTED]
+        for item in listed
     ]
     body = (renderer or default_renderer()).render(
         "digest_do",
@@ -231,11 +233,11 @@ def plan_digest(
             "account": clean_line(record.do_email),
             "reference": reference_token(key),
             "do_email": clean_line(record.do_email),
-            "count": len(listed),
+            "count": count,
             "what": what,
-            "senders": len(addresses),
+            "senders": senders,
             "lines": lines,
-            "more": max(0, len(listed) - MAX_LISTED),
+            "more": record.more_to_owner,
             "confirmations": confirmations,
             "window_end": window_end.strftime("%Y-%m-%d %H:%M UTC"),
         },

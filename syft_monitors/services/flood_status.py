@@ -43,7 +43,9 @@ def flood_summary(config_path: Path, *, now: float | None = None) -> dict[str, A
             dt.datetime.fromtimestamp(paused, dt.UTC).isoformat() if paused else None
         ),
         "pending_digests": len(current.digests),
-        "folded_pending": sum(len(d.items) for d in current.digests.values()),
+        "folded_pending": sum(
+            len(d.items) + d.more_to_owner + d.more_copies for d in current.digests.values()
+        ),
     }
 
 

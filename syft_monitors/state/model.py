@@ -175,6 +175,10 @@ class DigestRecord(_Record):
     #: Unix time the window closes; nothing is added after it, so the email never changes.
     window_end: float
     items: list[DigestItem] = Field(default_factory=list)
+    #: Folded beyond the items kept (state stays bounded, e.g. in a 1 MiB ConfigMap): emails to
+    #: the owner (each a distinct address for peer requests) and copies to the requesters.
+    more_to_owner: int = Field(default=0, ge=0)
+    more_copies: int = Field(default=0, ge=0)
 
 
 class FloodState(_Record):

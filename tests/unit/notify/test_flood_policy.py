@@ -103,3 +103,19 @@ def test_digest_email_lists_every_request_and_is_the_same_every_time() -> None:
     assert "3 confirmation emails to the requesters were not sent" in email.text
     again = flood.plan_digest("digest:abc:do", record, html=True)
     assert (again.text, again.html, again.message_id) == (email.text, email.html, email.message_id)
+
+
+def test_a_digest_past_its_item_cap_counts_the_rest() -> None:
+    items = [DigestItem(key="k:do", counterpart="s@x.example", subject="New s")]
+    record = DigestRecord(
+        group=BURST_GROUP,
+        do_email="o@x.example",
+        window_end=NOON,
+        items=items,
+        more_to_owner=4999,
+        more_copies=5000,
+    )
+    email = flood.plan_digest("digest:abc:do", record, html=False)
+    assert email.subject == "5000 more peer requests from 5000 addresses"
+    assert "... and 4999 more not listed here." in email.text
+    assert "5000 confirmation emails" in email.text
