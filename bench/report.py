@@ -309,7 +309,11 @@ def render_flood(entry: dict[str, Any]) -> list[str]:
                     r["digests"],
                     r["folded"],
                     f"{r['job_emails_sent']} / {params['jobs']}",
-                    f"{r['job_latency_median_s']} / {r['job_latency_max_s']}",
+                    (
+                        f"{r['job_latency_median_s']} / {r['job_latency_max_s']}"
+                        if r["job_emails_sent"]
+                        else "never sent"
+                    ),
                     f"{r['budget_used']} of {params['gmail_daily_limit']}",
                     r["refused_sends"],
                     r["real_seconds"],
