@@ -95,7 +95,11 @@ class ApproveWorld:
     # --- config -------------------------------------------------------------------------------
 
     def write_config(
-        self, approve: Mapping[str, Any] | None = None, *, raw: str | None = None
+        self,
+        approve: Mapping[str, Any] | None = None,
+        *,
+        raw: str | None = None,
+        top_level: Mapping[str, Any] | None = None,
     ) -> None:
         if approve is not None:
             self.approve_settings = dict(approve)
@@ -108,6 +112,7 @@ class ApproveWorld:
             "google_api_root": self.server.url,
             "sender": "gmail",
             "approve": self.approve_settings,
+            **(top_level or {}),
         }
         text = raw if raw is not None else yaml.safe_dump(document, sort_keys=False)
         self.config_path.write_text(text, encoding="utf-8")
