@@ -167,7 +167,7 @@ def set_readiness(
     elif available != "True":
         conditions.set(status.READY, "False", reason, message)
     else:
-        conditions.set(status.READY, "True", "Available", message)
+        conditions.set(status.READY, "True", "Reconciled", message)
 
 
 def readiness(
