@@ -366,6 +366,8 @@ def _compare(want: Any, have: Any, path: str, found: list[str]) -> None:
                 continue
             if key == "creationTimestamp" and value is None:
                 continue
+            if key == "serviceAccount" and value == want.get("serviceAccountName"):
+                continue  # the deprecated alias API servers fill in
             found.append(f"{path}.{key}")
         return
     if isinstance(want, list) and isinstance(have, list):

@@ -170,19 +170,6 @@ def set_readiness(
         conditions.set(status.READY, "True", "Reconciled", message)
 
 
-def readiness(
-    body: Mapping[str, Any], workload: Mapping[str, Any], *, now: dt.datetime | None = None
-) -> ReconcileResult:
-    """Conditions from a workload's watch event alone (its status moved, its spec did not)."""
-    conditions = _Conditions(body, now or dt.datetime.now(dt.UTC))
-    result = ReconcileResult(verdict="success", status={})
-    suspended = bool((body.get("spec") or {}).get("suspend"))
-    set_readiness(conditions, workload, suspended=suspended)
-    result.status["conditions"] = conditions.items
-    result.events = conditions.events
-    return result
-
-
 def mirror_monitor_status(api: KubeApi, body: Mapping[str, Any]) -> dict[str, Any]:
     """lastPollTime, notificationsSent, lastError from the monitor's state ConfigMap."""
     meta = body.get("metadata") or {}
