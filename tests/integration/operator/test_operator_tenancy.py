@@ -56,13 +56,11 @@ def drift_cluster(
     kube_api.create_namespace(NAMESPACE)
     kube_api.apply_crd(CRD_FILE)
     port = free_port()
-    env = {
-        "SYFT_OPERATOR_STATUS_INTERVAL": "0",
-        "SYFT_OPERATOR_ALLOWED_IMAGES": ALLOWED_REGISTRY,
-        "SYFT_OPERATOR_ALLOWED_API_ROOTS": ALLOWED_ROOT,
-    }
+    # One allow-list from the environment (the chart's way), one from a flag.
+    env = {"SYFT_OPERATOR_STATUS_INTERVAL": "0", "SYFT_OPERATOR_ALLOWED_IMAGES": ALLOWED_REGISTRY}
+    flags = ("--metrics-port", str(port), "--allow-api-root", ALLOWED_ROOT)
     log_path = tmp_path / "operator.log"
-    process = start_operator(kube_api, kubeconfig, log_path, "--metrics-port", str(port), env=env)
+    process = start_operator(kube_api, kubeconfig, log_path, *flags, env=env)
     cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
     try:
         yield cluster, port
