@@ -432,7 +432,7 @@ def render_headline(results: dict[str, Any]) -> list[str]:
                 [
                     f"{size} SyftMonitors created at once",
                     "ours, operator (test API server)",
-                    f"all Ready after {ready:.1f} s (median of {len(runs)}); "
+                    f"all reconciled after {ready:.1f} s (median of {len(runs)}); "
                     f"{per:.1f} API requests per monitor; peak RSS {_mib(peak)} MiB",
                 ]
             )

@@ -10,7 +10,15 @@ Run with `syft-operator` (see `cli.py`) or directly with `kopf run -m syft_opera
   `lastPollTime`, `notificationsSent` and `lastError` from the monitor's state ConfigMap into the
   status;
 - an event handler keeps the `syft_operator_monitors` gauge in step with the watch stream, and
-  the newest body of each SyftMonitor for the resync loop.
+  the newest body of each SyftMonitor for the resync loop;
+- the children (ConfigMaps, ServiceAccounts, Roles, RoleBindings, Deployments, CronJobs with the
+  operator's `managed-by` label, filtered by the API server) are watched with `on.event`, which
+  writes nothing onto them. A change the operator did not make itself (a resourceVersion it did
+  not write or compare) queues a reconcile of the owning SyftMonitor: drift is repaired, and a
+  Deployment's status change moves the conditions, within about a second instead of a sweep;
+- a SyftMonitor whose spec cannot be served (InvalidSpec, a refused image or API root, a child
+  the API server rejects with 422) is not retried: nothing is tried again until its generation
+  changes or the operator restarts (with new allow-lists, say).
 
 There is no delete handler and no finalizer: children carry owner references and the API server's
 garbage collector removes them, so a SyftMonitor deleted while the operator is down goes at once.
@@ -32,6 +40,7 @@ from typing import Any
 import kopf
 
 from syft_operator import names
+from syft_operator.apply import ChildMemory, child_key
 from syft_operator.config import OperatorConfig
 from syft_operator.errors import KubeApiError
 from syft_operator.events import post_event
@@ -42,6 +51,18 @@ from syft_operator.reconcile import EventRequest, mirror_monitor_status, reconci
 logger = logging.getLogger(__name__)
 
 RESOURCE = (names.GROUP, names.VERSION, names.PLURAL)
+#: The kinds a SyftMonitor owns, watched for drift and for the workload's status.
+CHILD_RESOURCES = (
+    ("", "v1", "configmaps"),
+    ("", "v1", "serviceaccounts"),
+    ("rbac.authorization.k8s.io", "v1", "roles"),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    ("apps", "v1", "deployments"),
+    ("batch", "v1", "cronjobs"),
+)
+CHILD_SELECTOR = f"{names.LABEL_MANAGED_BY}={names.MANAGER}"
+#: Child events within this many seconds become one reconcile of their owner.
+REPAIR_DELAY = 0.2
 
 
 @dataclasses.dataclass
@@ -60,6 +81,13 @@ class Runtime:
     #: One reconcile at a time per object: kopf's handlers and the resync never overlap.
     object_locks: dict[str, threading.Lock] = dataclasses.field(default_factory=dict)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    #: The children's resourceVersions this process wrote or compared (own watch events).
+    memory: ChildMemory = dataclasses.field(default_factory=ChildMemory)
+    #: uid -> the generation whose spec cannot be served (permanent until it changes).
+    permanent: dict[str, object] = dataclasses.field(default_factory=dict)
+    #: SyftMonitors whose children changed, waiting for the repair loop.
+    pending: set[str] = dataclasses.field(default_factory=set)
+    wake: asyncio.Event | None = None
 
     def first_time(self, uid: str, event: EventRequest) -> bool:
         key = (event.type, event.reason, event.message)
@@ -74,6 +102,29 @@ class Runtime:
             self.last_events.pop(uid, None)
             self.bodies.pop(uid, None)
             self.object_locks.pop(uid, None)
+            self.permanent.pop(uid, None)
+
+    def is_permanent(self, uid: str, body: Mapping[str, Any]) -> bool:
+        generation = (body.get("metadata") or {}).get("generation")
+        with self.lock:
+            return uid in self.permanent and self.permanent[uid] == generation
+
+    def owner_of(self, child: Mapping[str, Any]) -> str | None:
+        """The uid of the SyftMonitor owning `child`: its controller reference, else (an
+        orphaned child, references stripped) its instance label in the same namespace."""
+        meta = child.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("kind") == names.KIND:
+                return str(ref.get("uid"))
+        instance = (meta.get("labels") or {}).get(names.LABEL_INSTANCE)
+        with self.lock:
+            for uid, body in self.bodies.items():
+                owner = body.get("metadata") or {}
+                if owner.get("name") == instance and owner.get("namespace") == meta.get(
+                    "namespace"
+                ):
+                    return uid
+        return None
 
     def object_lock(self, uid: str) -> threading.Lock:
         with self.lock:
@@ -130,19 +181,24 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.connect_timeout = 30
     # Log lines stay in the log (kopf's default); Events are only the ones posted explicitly.
     settings.posting.loggers = False
+    # Children are watched through the API server's label filter: other ConfigMaps and
+    # Deployments of the namespace never reach the operator.
+    for child in CHILD_RESOURCES:
+        settings.watching.label_selectors[child] = CHILD_SELECTOR
 
 
 @kopf.on.startup()
 async def start_resync(memo: kopf.Memo, **_: Any) -> None:
     memo.resync_task = asyncio.create_task(_resync_forever(memo), name="syft-operator-resync")
+    memo.repair_task = asyncio.create_task(_repair_forever(memo), name="syft-operator-repair")
 
 
 @kopf.on.cleanup()
 def close(memo: kopf.Memo, **_: Any) -> None:
-    task = getattr(memo, "resync_task", None)
-    if isinstance(task, asyncio.Task):
-        # kopf runs sync handlers in a worker thread: ask the loop to cancel it.
-        task.get_loop().call_soon_threadsafe(task.cancel)
+    for task in (getattr(memo, "resync_task", None), getattr(memo, "repair_task", None)):
+        if isinstance(task, asyncio.Task):
+            # kopf runs sync handlers in a worker thread: ask the loop to cancel it.
+            task.get_loop().call_soon_threadsafe(task.cancel)
     runtime = getattr(memo, "runtime", None)
     if isinstance(runtime, Runtime) and runtime.api is not None:
         runtime.api.close()
@@ -180,6 +236,50 @@ async def _resync_forever(memo: kopf.Memo) -> None:
             await asyncio.to_thread(_resync_one, runtime, uid)
 
 
+async def _repair_forever(memo: kopf.Memo) -> None:
+    """Reconcile the SyftMonitors whose children changed, soon after the change."""
+    runtime = getattr(memo, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        return
+    runtime.wake = asyncio.Event()
+    while True:
+        await runtime.wake.wait()
+        runtime.wake.clear()
+        # Several children of one SyftMonitor change together (a delete, a rollout).
+        await asyncio.sleep(REPAIR_DELAY)
+        with runtime.lock:
+            uids = sorted(runtime.pending)
+            runtime.pending.clear()
+        for uid in uids:
+            await asyncio.to_thread(_resync_one, runtime, uid)
+
+
+async def _child_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    # Async on purpose: it runs on the event loop, where the repair loop's Event lives.
+    runtime = getattr(memo, "runtime", None)
+    kind = event.get("type")
+    # The initial listing: the resume handlers reconcile every SyftMonitor anyway.
+    if not isinstance(runtime, Runtime) or kind is None:
+        return
+    obj = event.get("object") or {}
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if kind == "DELETED":
+        runtime.memory.forget(child_key(obj))
+    elif runtime.memory.is_own(obj) or labels.get(names.LABEL_COMPONENT) == "state":
+        # The state ConfigMap is the monitor's to write (every poll): the sweep mirrors it.
+        return
+    uid = runtime.owner_of(obj)
+    if uid is None or runtime.wake is None:
+        return
+    with runtime.lock:
+        runtime.pending.add(uid)
+    runtime.wake.set()
+
+
+for _child in CHILD_RESOURCES:
+    kopf.on.event(*_child, labels={names.LABEL_MANAGED_BY: names.MANAGER})(_child_changed)
+
+
 def _drop_vanished(runtime: Runtime) -> None:
     """Forget SyftMonitors deleted while a watch was down: with no finalizer, kopf's relist never
     tells of them, and a refresh would recreate the children of an owner that is gone."""
@@ -213,7 +313,7 @@ def _resync_one(runtime: Runtime, uid: str) -> None:
                 return  # deleted meanwhile
             meta = body.get("metadata") or {}
             namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-            if meta.get("deletionTimestamp"):
+            if meta.get("deletionTimestamp") or runtime.is_permanent(uid, body):
                 return
             patch = kopf.Patch()
             _reconcile_into(runtime, body, patch)
@@ -258,10 +358,21 @@ def _reconcile_into(
     if api is None:
         raise kopf.TemporaryError("Kubernetes API client is not ready", delay=5)
     started = time.monotonic()
-    result = reconcile(api, body, runtime.config)
+    meta = body.get("metadata", {})
+    uid = str(meta.get("uid"))
+    result = reconcile(api, body, runtime.config, memory=runtime.memory)
+    with runtime.lock:
+        if result.verdict == "error":
+            runtime.permanent[uid] = meta.get("generation")
+        else:
+            runtime.permanent.pop(uid, None)
     wanted = dict(result.status)
+    state_key = f"ConfigMap/{names.state_map_name(str(meta.get('name')))}"
+    fresh = result.report is not None and result.report.outcomes.get(state_key) == "created"
     try:
-        wanted.update(mirror_monitor_status(api, body))
+        # A state ConfigMap created in this pass is empty: nothing to mirror yet.
+        if not fresh:
+            wanted.update(mirror_monitor_status(api, body))
     except KubeApiError as error:
         logger.warning("cannot read the monitor's state ConfigMap: %s", error)
     current = body.get("status") or {}
@@ -271,10 +382,13 @@ def _reconcile_into(
             patch.status[key] = value
     runtime.metrics.reconcile_duration.observe(time.monotonic() - started)
     runtime.metrics.reconciles.labels(result.verdict).inc()
-    meta = body.get("metadata", {})
     where = f"{meta.get('namespace')}/{meta.get('name')}"
+    if result.report is not None:
+        for child, fields in result.report.drift.items():
+            runtime.metrics.drift_repairs.labels(child.split("/", 1)[0]).inc()
+            logger.warning("repaired drift of %s in %s: %s", child, where, ", ".join(fields))
     for event in result.events:
-        if runtime.first_time(str(meta.get("uid")), event):
+        if not event.once or runtime.first_time(uid, event):
             try:
                 post_event(api, body, event)
             except KubeApiError as error:

@@ -3,6 +3,8 @@
 - `syft_operator_reconciles_total{outcome}`: reconciles by outcome (`success`, `retry` when a
   Secret is missing or the API failed transiently, `error` when the spec cannot be served);
 - `syft_operator_reconcile_duration_seconds`: how long a reconcile took;
+- `syft_operator_drift_repairs_total{kind}`: children someone else changed and the operator
+  restored (replicas, image, securityContext, Role rules, ...);
 - `syft_operator_monitors{condition,status}`: SyftMonitors by condition and status, computed at
   scrape time from what the watch stream last showed (deleted objects drop out at once).
 
@@ -23,6 +25,7 @@ from prometheus_client.registry import Collector
 from syft_operator.status import CONDITION_TYPES, STATUSES
 
 OUTCOMES = ("success", "retry", "error")
+CHILD_KINDS = ("ConfigMap", "ServiceAccount", "Role", "RoleBinding", "Deployment", "CronJob")
 #: Reconciles are a few API calls: 5 ms to a slow API server's 30 s.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -77,10 +80,18 @@ class OperatorMetrics:
             buckets=DURATION_BUCKETS,
             registry=self.registry,
         )
+        self.drift_repairs = Counter(
+            "syft_operator_drift_repairs",
+            "Children changed outside the operator and restored, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.monitors = _MonitorConditions()
         self.registry.register(self.monitors)
         for outcome in OUTCOMES:
             self.reconciles.labels(outcome)
+        for kind in CHILD_KINDS:
+            self.drift_repairs.labels(kind)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
         """Serve `/metrics` from a daemon thread (prometheus_client's own server)."""

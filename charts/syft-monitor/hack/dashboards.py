@@ -379,6 +379,18 @@ def operator() -> dict[str, Any]:
             ],
         ),
         timeseries(
+            "Drift repairs per minute, by kind",
+            "Children someone else changed (replicas, image, securityContext, Role rules, ...) "
+            "that the operator restored; a steady rate means something keeps changing them.",
+            [
+                (
+                    "sum by (kind) (rate(syft_operator_drift_repairs_total"
+                    f"{{{s}}}[$__rate_interval])) * 60",
+                    "{{kind}}",
+                )
+            ],
+        ),
+        timeseries(
             "Reconcile duration p50 / p95",
             "Duration of one reconcile of a SyftMonitor.",
             [
