@@ -207,7 +207,11 @@ def apply_manifest(
     body["metadata"].setdefault("annotations", {})[names.APPLIED_HASH_ANNOTATION] = digest
     key = child_key(body)
     for attempt in range(MAX_CONFLICT_RETRIES):
-        live = None if create_first and attempt == 0 else api.get(resource, namespace, name)
+        if create_first and attempt == 0:
+            live = None
+        else:
+            # After a conflict the cached copy is what was stale: read the server's.
+            live = api.get(resource, namespace, name, fresh=attempt > 0)
         if live is None:
             try:
                 created = _write(lambda: api.create(resource, namespace, body), desired)
@@ -298,7 +302,7 @@ def ensure_exists(
             if memory is not None:
                 memory.remember(created)
             return "created"
-        live = api.get(resource, namespace, name)
+        live = api.get(resource, namespace, name, fresh=True)
         if live is None:
             raise KubeApiError(f"{desired['kind']} {name}: vanished while creating", status=409)
     if not _check_owner(live, owner_uid, owner_name):

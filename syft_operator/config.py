@@ -49,6 +49,10 @@ class OperatorConfig:
     metrics_port: int | None = None
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the pod
     watch_server_timeout: int = 300
+    #: Seconds between sweeps that read everything live instead of from the watch cache.
+    verify_interval: float = 3600.0
+    #: Reconciles per second the queue starts at most (0: no limit).
+    queue_rate: float = 50.0
     allowed_images: tuple[str, ...] = ()
     allowed_api_roots: tuple[str, ...] = ()
     allowed_smtp_hosts: tuple[str, ...] = ()
@@ -72,6 +76,8 @@ class OperatorConfig:
             watch_server_timeout=int(
                 _number(env, "SYFT_OPERATOR_WATCH_SERVER_TIMEOUT", defaults.watch_server_timeout)
             ),
+            verify_interval=_number(env, "SYFT_OPERATOR_VERIFY_INTERVAL", defaults.verify_interval),
+            queue_rate=_number(env, "SYFT_OPERATOR_QUEUE_RATE", defaults.queue_rate),
             allowed_images=_list(env, "SYFT_OPERATOR_ALLOWED_IMAGES"),
             allowed_api_roots=_list(env, "SYFT_OPERATOR_ALLOWED_API_ROOTS"),
             allowed_smtp_hosts=_list(env, "SYFT_OPERATOR_ALLOWED_SMTP_HOSTS"),

@@ -30,6 +30,7 @@ every object that has a timer, to stop it cleanly. (An operator version that had
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -41,10 +42,11 @@ import kopf
 
 from syft_operator import names
 from syft_operator.apply import ChildMemory, child_key
+from syft_operator.cache import CachedKubeApi, ObjectCache
 from syft_operator.config import OperatorConfig
 from syft_operator.errors import KubeApiError
 from syft_operator.events import post_event
-from syft_operator.kube import SYFT_MONITOR, KubeApi
+from syft_operator.kube import SECRET, SYFT_MONITOR, KubeApi
 from syft_operator.metrics import OperatorMetrics
 from syft_operator.reconcile import EventRequest, mirror_monitor_status, reconcile
 
@@ -86,8 +88,44 @@ class Runtime:
     #: uid -> the generation whose spec cannot be served (permanent until it changes).
     permanent: dict[str, object] = dataclasses.field(default_factory=dict)
     #: SyftMonitors whose children changed, waiting for the repair loop.
-    pending: set[str] = dataclasses.field(default_factory=set)
+    #: The work queue: uid -> monotonic time it is due (sweeps, child and Secret events).
+    pending: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: uid -> consecutive failed passes from the queue (its backoff grows with them).
+    failures: dict[str, int] = dataclasses.field(default_factory=dict)
     wake: asyncio.Event | None = None
+    #: uids whose next pass reads live (the periodic verification of the cache).
+    verify: set[str] = dataclasses.field(default_factory=set)
+    #: (namespace, Secret name) -> uids of the SyftMonitors naming it.
+    secret_users: dict[tuple[str, str], set[str]] = dataclasses.field(default_factory=dict)
+    cache: ObjectCache = dataclasses.field(init=False)
+    #: When the resync last read everything live (monotonic); 0: never.
+    verified_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.cache = ObjectCache(keep_secret=self.uses_secret)
+        self.metrics.track(queue_depth=self.queue_depth, cache_objects=self.cache.__len__)
+
+    def queue_depth(self) -> int:
+        with self.lock:
+            return len(self.pending)
+
+    def uses_secret(self, namespace: str, name: str) -> bool:
+        with self.lock:
+            return bool(self.secret_users.get((namespace, name)))
+
+    def enqueue(self, uid: str, delay: float = 0.0) -> None:
+        """Due in `delay` s; an object waiting out its backoff keeps its later time."""
+        due = time.monotonic() + delay
+        with self.lock:
+            if uid in self.failures and uid in self.pending:
+                return
+            self.pending[uid] = min(self.pending.get(uid, due), due)
+        if self.wake is not None:
+            self.wake.set()
+
+    def reader(self, *, fresh: bool = False) -> KubeApi | None:
+        api = self.api
+        return None if api is None else CachedKubeApi(api, self.cache, fresh=fresh)
 
     def first_time(self, uid: str, event: EventRequest) -> bool:
         key = (event.type, event.reason, event.message)
@@ -103,6 +141,9 @@ class Runtime:
             self.bodies.pop(uid, None)
             self.object_locks.pop(uid, None)
             self.permanent.pop(uid, None)
+            self.pending.pop(uid, None)
+            self.failures.pop(uid, None)
+            self._set_secret_users(uid, set())
 
     def is_permanent(self, uid: str, body: Mapping[str, Any]) -> bool:
         generation = (body.get("metadata") or {}).get("generation")
@@ -131,8 +172,24 @@ class Runtime:
             return self.object_locks.setdefault(uid, threading.Lock())
 
     def remember(self, uid: str, body: dict[str, Any]) -> None:
+        namespace = str((body.get("metadata") or {}).get("namespace"))
+        secrets = {(namespace, name) for name in secret_names(body.get("spec"))}
         with self.lock:
             self.bodies[uid] = body
+            self._set_secret_users(uid, secrets)
+
+    def _set_secret_users(self, uid: str, secrets: set[tuple[str, str]]) -> None:
+        for key in [k for k, users in self.secret_users.items() if uid in users]:
+            if key not in secrets:
+                self.secret_users[key].discard(uid)
+                if not self.secret_users[key]:
+                    del self.secret_users[key]
+        for key in secrets:
+            self.secret_users.setdefault(key, set()).add(uid)
+
+    def users_of_secret(self, namespace: str, name: str) -> set[str]:
+        with self.lock:
+            return set(self.secret_users.get((namespace, name), ()))
 
     def body(self, uid: str) -> dict[str, Any] | None:
         with self.lock:
@@ -145,6 +202,22 @@ class Runtime:
                 uid: str((body.get("metadata") or {}).get("namespace"))
                 for uid, body in self.bodies.items()
             }
+
+
+def secret_names(spec: Any) -> set[str]:
+    """The names of every `*SecretRef` in a raw spec (valid or not: nothing is trusted here)."""
+    found: set[str] = set()
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if str(key).endswith("SecretRef") and isinstance(value, dict):
+                if isinstance(value.get("name"), str):
+                    found.add(value["name"])
+            else:
+                found |= secret_names(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            found |= secret_names(item)
+    return found
 
 
 #: The configuration when the CLI built no runtime (`kopf run -m syft_operator.handlers`).
@@ -190,7 +263,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 @kopf.on.startup()
 async def start_resync(memo: kopf.Memo, **_: Any) -> None:
     memo.resync_task = asyncio.create_task(_resync_forever(memo), name="syft-operator-resync")
-    memo.repair_task = asyncio.create_task(_repair_forever(memo), name="syft-operator-repair")
+    memo.repair_task = asyncio.create_task(_work_forever(memo), name="syft-operator-queue")
 
 
 @kopf.on.cleanup()
@@ -221,7 +294,11 @@ def reconcile_monitor(
 
 
 async def _resync_forever(memo: kopf.Memo) -> None:
-    """Reconcile every known SyftMonitor once per status interval, one at a time, off the loop."""
+    """Queue every known SyftMonitor once per status interval; the queue reads from the cache,
+    except once per verify interval, when it reads everything live."""
+    runtime = getattr(memo, "runtime", None)
+    if isinstance(runtime, Runtime):
+        runtime.verified_at = time.monotonic()  # the resume handlers read live at startup
     while True:
         runtime = getattr(memo, "runtime", None)
         config = runtime.config if isinstance(runtime, Runtime) else _IMPORT_CONFIG
@@ -230,38 +307,69 @@ async def _resync_forever(memo: kopf.Memo) -> None:
         await asyncio.sleep(config.status_interval)
         if not isinstance(runtime, Runtime):
             continue
-        await asyncio.to_thread(_drop_vanished, runtime)
-        for uid in runtime.known():
-            # One thread hop per object, so that shutdown cancels between two of them.
-            await asyncio.to_thread(_resync_one, runtime, uid)
+        uids = runtime.known()
+        if time.monotonic() - runtime.verified_at >= config.verify_interval:
+            runtime.verified_at = time.monotonic()
+            await asyncio.to_thread(_drop_vanished, runtime)
+            with runtime.lock:
+                runtime.verify.update(uids)
+        runtime.metrics.sweeps.inc()
+        for uid in uids:
+            runtime.enqueue(uid)
 
 
-async def _repair_forever(memo: kopf.Memo) -> None:
-    """Reconcile the SyftMonitors whose children changed, soon after the change."""
+async def _work_forever(memo: kopf.Memo) -> None:
+    """The reconcile queue: due objects in order, at most `queue_rate` per second, each failure
+    pushing that object (and only it) back by a doubling delay."""
     runtime = getattr(memo, "runtime", None)
     if not isinstance(runtime, Runtime):
         return
-    runtime.wake = asyncio.Event()
+    runtime.wake = wake = asyncio.Event()
+    rate = runtime.config.queue_rate
+    spacing = 1.0 / rate if rate > 0 else 0.0
     while True:
-        await runtime.wake.wait()
-        runtime.wake.clear()
-        # Several children of one SyftMonitor change together (a delete, a rollout).
-        await asyncio.sleep(REPAIR_DELAY)
+        wake.clear()  # before looking: an enqueue after the look sets it again
+        now = time.monotonic()
         with runtime.lock:
-            uids = sorted(runtime.pending)
-            runtime.pending.clear()
-        for uid in uids:
-            await asyncio.to_thread(_resync_one, runtime, uid)
+            due = sorted((t, uid) for uid, t in runtime.pending.items() if t <= now)
+            next_due = min(runtime.pending.values(), default=None)
+        if not due:
+            timeout = None if next_due is None else max(0.0, next_due - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+            continue
+        for when, uid in due:
+            with runtime.lock:
+                if runtime.pending.get(uid) != when:
+                    continue  # moved or forgotten meanwhile
+                del runtime.pending[uid]
+                fresh = uid in runtime.verify
+                runtime.verify.discard(uid)
+            runtime.metrics.queue_lag.observe(max(0.0, time.monotonic() - when))
+            # One thread hop per object, so that shutdown cancels between two of them.
+            ok = await asyncio.to_thread(_resync_one, runtime, uid, fresh=fresh)
+            with runtime.lock:
+                if ok:
+                    runtime.failures.pop(uid, None)
+                elif uid in runtime.bodies:
+                    failed = runtime.failures.get(uid, 0)
+                    runtime.failures[uid] = failed + 1
+                    runtime.pending[uid] = time.monotonic() + runtime.config.retry_backoff(failed)
+            if spacing:
+                await asyncio.sleep(spacing)
 
 
 async def _child_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    # Async on purpose: it runs on the event loop, where the repair loop's Event lives.
+    # Async on purpose: it runs on the event loop, where the queue's Event lives.
     runtime = getattr(memo, "runtime", None)
-    kind = event.get("type")
-    # The initial listing: the resume handlers reconcile every SyftMonitor anyway.
-    if not isinstance(runtime, Runtime) or kind is None:
+    if not isinstance(runtime, Runtime):
         return
+    kind = event.get("type")
     obj = event.get("object") or {}
+    runtime.cache.observe(obj, deleted=kind == "DELETED")
+    # The initial listing only fills the cache: the resume handlers reconcile everything.
+    if kind is None:
+        return
     labels = (obj.get("metadata") or {}).get("labels") or {}
     if kind == "DELETED":
         runtime.memory.forget(child_key(obj))
@@ -269,15 +377,30 @@ async def _child_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
         # The state ConfigMap is the monitor's to write (every poll): the sweep mirrors it.
         return
     uid = runtime.owner_of(obj)
-    if uid is None or runtime.wake is None:
-        return
-    with runtime.lock:
-        runtime.pending.add(uid)
-    runtime.wake.set()
+    if uid is not None:
+        # Several children of one SyftMonitor change together (a delete, a rollout).
+        runtime.enqueue(uid, REPAIR_DELAY)
 
 
 for _child in CHILD_RESOURCES:
     kopf.on.event(*_child, labels={names.LABEL_MANAGED_BY: names.MANAGER})(_child_changed)
+
+
+@kopf.on.event("", "v1", "secrets")
+async def _secret_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the named Secrets in the cache; a changed one re-reconciles the monitors using it
+    (the pod template's hash rolls the pod)."""
+    runtime = getattr(memo, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        return
+    kind = event.get("type")
+    obj: dict[str, Any] = {"kind": SECRET.kind, **(event.get("object") or {})}
+    runtime.cache.observe(obj, deleted=kind == "DELETED")
+    if kind is None:
+        return
+    meta = obj.get("metadata") or {}
+    for uid in runtime.users_of_secret(str(meta.get("namespace")), str(meta.get("name"))):
+        runtime.enqueue(uid, REPAIR_DELAY)
 
 
 def _drop_vanished(runtime: Runtime) -> None:
@@ -300,8 +423,9 @@ def _drop_vanished(runtime: Runtime) -> None:
             runtime.forget(uid)
 
 
-def _resync_one(runtime: Runtime, uid: str) -> None:
-    """One level-based pass over a SyftMonitor; errors are logged, the next sweep tries again.
+def _resync_one(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
+    """One level-based pass over a SyftMonitor from the cache (`fresh`: read live); errors are
+    logged. False when it should be tried again after a backoff.
 
     The body is the newest the watch stream brought (read under the object's lock), never one
     from a list: an older spec must not undo what an update handler has just applied."""
@@ -310,13 +434,13 @@ def _resync_one(runtime: Runtime, uid: str) -> None:
         with runtime.object_lock(uid):
             body = runtime.body(uid)
             if body is None:
-                return  # deleted meanwhile
+                return True  # deleted meanwhile
             meta = body.get("metadata") or {}
             namespace, name = str(meta.get("namespace")), str(meta.get("name"))
             if meta.get("deletionTimestamp") or runtime.is_permanent(uid, body):
-                return
+                return True
             patch = kopf.Patch()
-            _reconcile_into(runtime, body, patch)
+            verdict, _message = _reconcile_into(runtime, body, patch, fresh=fresh)
             api = runtime.api
             if patch.status and api is not None:
                 api.patch(
@@ -326,10 +450,12 @@ def _resync_one(runtime: Runtime, uid: str) -> None:
                     {"status": dict(patch.status)},
                     subresource="status",
                 )
+            return verdict != "retry"
     except (KubeApiError, kopf.TemporaryError, kopf.PermanentError) as error:
         logger.warning("resync of %s/%s: %s", namespace, name, error)
     except Exception:  # one object's surprise must not end the loop for all the others
         logger.exception("resync of %s/%s failed", namespace, name)
+    return False
 
 
 @kopf.on.event(*RESOURCE)
@@ -350,11 +476,11 @@ def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 def _reconcile_into(
-    runtime: Runtime, body: Mapping[str, Any], patch: kopf.Patch
+    runtime: Runtime, body: Mapping[str, Any], patch: kopf.Patch, *, fresh: bool = False
 ) -> tuple[str, str]:
     """Reconcile, count it, and put the status and Events where kopf will write them."""
     # One reference for the whole pass: cleanup at shutdown may reset `runtime.api` meanwhile.
-    api = runtime.api
+    api = runtime.reader(fresh=fresh)
     if api is None:
         raise kopf.TemporaryError("Kubernetes API client is not ready", delay=5)
     started = time.monotonic()

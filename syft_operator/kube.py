@@ -113,8 +113,11 @@ class KubeApi:
 
     # --- verbs ---------------------------------------------------------------------------------
 
-    def get(self, resource: Resource, namespace: str, name: str) -> Obj | None:
-        """The object, or None when it does not exist."""
+    def get(
+        self, resource: Resource, namespace: str, name: str, *, fresh: bool = False
+    ) -> Obj | None:
+        """The object, or None when it does not exist (`fresh`: no cache may answer; this
+        class has none)."""
         try:
             return self._call("GET", resource.path(namespace, name))
         except KubeApiError as error:

@@ -116,8 +116,9 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("secrets",),
-        ("get",),
-        "check that referenced Secrets and keys exist, and hash them into the pod template",
+        ("get", "list", "watch"),
+        "check that referenced Secrets and keys exist, and hash them into the pod template"
+        " (watched, so an idle resync reads none and a rotated token rolls the pod at once)",
     ),
     Rule(
         ("",),

@@ -59,13 +59,15 @@ The operator's RBAC rules, each with the reason it exists.
   - events
   verbs:
   - create
-# check that referenced Secrets and keys exist, and hash them into the pod template
+# check that referenced Secrets and keys exist, and hash them into the pod template (watched, so an idle resync reads none and a rotated token rolls the pod at once)
 - apiGroups:
   - ''
   resources:
   - secrets
   verbs:
   - get
+  - list
+  - watch
 # the config and state ConfigMaps (watched, by label, to repair drift; patch re-adopts an orphaned state map); get/update are also granted on to monitor pods
 - apiGroups:
   - ''
