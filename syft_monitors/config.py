@@ -22,6 +22,7 @@ from pydantic import (
 
 from syft_monitors.approve.rules import ApproveSettings
 from syft_monitors.errors import ConfigError, CredentialsError, InvalidEmailError
+from syft_monitors.files import open_regular
 from syft_monitors.google.clients import resolve_api_root
 from syft_monitors.google.credentials import read_token_info
 from syft_monitors.protocol.emails import validate_email
@@ -202,7 +203,7 @@ def load_config(path: str | os.PathLike[str]) -> MonitorConfig:
     """Read and validate a YAML config file."""
     file = Path(os.path.expanduser(str(path)))
     try:
-        with file.open("rb") as handle:
+        with open_regular(file) as handle:
             # Bounded: a huge file, a FIFO or /dev/zero must not be read whole.
             raw = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError as error:

@@ -220,22 +220,31 @@ class MetricsServer:
 
 
 class Healthcheck:
-    """Healthy while the last successful poll is younger than `max_age` seconds."""
+    """Healthy while the last good poll is younger than `max_age` seconds; the reason names
+    the current failure (a poll or a state write) even while that limit is not reached."""
 
     def __init__(self, max_age: float) -> None:
         self.max_age = max_age
         self._started = time.time()
         self._last_success: float | None = None
+        self._failure: str | None = None
         self._lock = threading.Lock()
 
     def mark_success(self, when: float | None = None) -> None:
         with self._lock:
             self._last_success = time.time() if when is None else when
+            self._failure = None
+
+    def mark_failure(self, reason: str) -> None:
+        with self._lock:
+            self._failure = reason
 
     def __call__(self) -> tuple[bool, str]:
         with self._lock:
             reference = self._last_success or self._started
+            failure = self._failure
         age = time.time() - reference
         if age <= self.max_age:
-            return True, "ok"
-        return False, f"no successful poll for {age:.0f}s (limit {self.max_age:.0f}s)"
+            return True, "ok" if failure is None else f"failing: {failure}"
+        why = f": {failure}" if failure else ""
+        return False, f"no successful poll for {age:.0f}s (limit {self.max_age:.0f}s){why}"

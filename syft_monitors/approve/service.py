@@ -86,8 +86,14 @@ from syft_monitors.approve.run_script import JobDeclaration
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.drive.api import DriveApi, InvalidCursorError
 from syft_monitors.drive.writes import DriveWriter
-from syft_monitors.errors import CredentialsError, InvalidNameError, SyftMonitorError
+from syft_monitors.errors import (
+    CredentialsError,
+    InvalidNameError,
+    SendDeferredError,
+    SyftMonitorError,
+)
 from syft_monitors.events import Event, EventKind, JobDetails, JobRef
+from syft_monitors.files import read_regular
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.base import Monitor, error_kind
 from syft_monitors.monitors.dispatch import Dispatcher
@@ -260,7 +266,7 @@ class ApproveMonitor(Monitor):
     def _remember_config(self) -> None:
         assert self.config_path is not None
         try:
-            self._config_raw = self.config_path.read_bytes()
+            self._config_raw = read_regular(self.config_path)
         except OSError:
             self._config_raw = None
 
@@ -269,7 +275,7 @@ class ApproveMonitor(Monitor):
         if self.config_path is None:
             return False
         try:
-            raw = self.config_path.read_bytes()
+            raw = read_regular(self.config_path)
         except OSError as error:
             self._config_problem(f"cannot read {self.config_path}: {error.strerror}")
             return False
@@ -671,6 +677,16 @@ class ApproveMonitor(Monitor):
                 continue
             try:
                 outcome = self.dispatcher.dispatch(event)
+            except SendDeferredError as deferred:
+                # Waiting on purpose (another process is sending it, a send settling, the
+                # sending limit): not a failure, so no backoff grows.
+                logger.info(
+                    "%s email(s) wait %.0fs: %s", event.kind.value, deferred.retry_after, deferred
+                )
+                self._pending_events.append(
+                    _PendingEvents(events[index:], attempts, self.clock() + deferred.retry_after)
+                )
+                return
             except SyftMonitorError as error:
                 self.metrics.errors.labels(error_kind(error)).inc()
                 delay = min(RETRY_CAP, RETRY_BASE * 2**attempts)

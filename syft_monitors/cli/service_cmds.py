@@ -1,8 +1,9 @@
 """`syft-bg start|stop|restart|status|logs|ensure-running|run`: the service commands.
 
 Exit codes: 0 done (starting a running service or stopping a stopped one is not an error),
-1 a service failed to start/stop or (for `status`) a configured service is down, 2 usage or
-config errors (one `error:` line with a hint).
+1 a service failed to start/stop (`start`: also when its first poll failed) or (for `status`) a
+configured service is down, 2 usage or config errors (one `error:` line with a hint), 3 (for
+`status`) every configured service runs but one is failing (its polls or state writes fail).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from syft_monitors.services.manager import ServiceManager, ServiceStatus
 
 SERVICE = click.Choice(service_names())
+#: `status`: running, but failing.
+EXIT_FAILING = 3
 
 
 def _manager(ctx: click.Context) -> ServiceManager:
@@ -126,7 +129,7 @@ def stop_command(ctx: click.Context, service: str | None) -> None:
             daemon.stop()  # also clears a stale PID file
             click.echo(f"{name}: not running")
             continue
-        with _progress(f"stopping {name} (finishing the current poll)…"):
+        with _progress(f"stopping {name} (finishing a send in progress)…"):
             ok = daemon.stop()
         if ok:
             click.echo(f"{name}: stopped")
@@ -187,7 +190,8 @@ def ensure_running_command(ctx: click.Context, services: tuple[str, ...], restar
 def status_command(ctx: click.Context, as_json: bool) -> None:
     """Show each service: state, PID, uptime, last poll, last error, events today.
 
-    Exits 1 when a configured service is down, 2 when the config cannot be read.
+    Exits 1 when a configured service is down, 2 when the config cannot be read, 3 when a
+    service runs but fails (last error says why).
     """
     ctx.exit(show_status(ctx, as_json=as_json))
 
@@ -216,7 +220,9 @@ def show_status(ctx: click.Context, *, as_json: bool = False) -> int:
             click.echo(f"error: {problem} (hint: {hint})", err=True)
     if problem is not None:
         return EXIT_USAGE
-    return EXIT_FAILURE if any(status.down for status in statuses.values()) else 0
+    if any(status.down for status in statuses.values()):
+        return EXIT_FAILURE
+    return EXIT_FAILING if any(status.failing for status in statuses.values()) else 0
 
 
 def _status_table(statuses: list[ServiceStatus]) -> Table:
@@ -224,7 +230,9 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
     for column in ("service", "state", "PID", "uptime", "last poll", "last error", "events"):
         table.add_column(column, no_wrap=column != "last error", overflow="fold")
     for status in statuses:
-        if status.running:
+        if status.running and status.failing:
+            state = "[yellow]failing[/yellow]"
+        elif status.running:
             state = "[green]running[/green]"
         elif status.configured is False:
             state = "[dim]off[/dim]"
@@ -335,6 +343,7 @@ def run_command(ctx: click.Context, service: str, once: bool, interval: int | No
     """
     from syft_monitors.daemon.logsetup import configure_foreground_logging  # noqa: PLC0415
     from syft_monitors.daemon.runner import ServiceRunner  # noqa: PLC0415
+    from syft_monitors.interrupt import StopRequested  # noqa: PLC0415
     from syft_monitors.services.registry import get_service  # noqa: PLC0415
 
     configure_foreground_logging()
@@ -347,6 +356,8 @@ def run_command(ctx: click.Context, service: str, once: bool, interval: int | No
             from syft_monitors.cli.summary import poll_summary  # noqa: PLC0415
 
             click.echo(poll_summary(service, runner.monitor, ok))
+    except StopRequested:  # SIGTERM while start-up waited on the network
+        ok = False
     finally:
         runner.close()
     if once and not ok:

@@ -3,9 +3,9 @@
 `DaemonManager.start` runs this module with `--detach`: that launcher starts the module again in
 a new session with stdio on the log files and exits at once, so the daemon is re-parented to init
 and never becomes a zombie of (or a warning in) the process that started it. The daemon takes the
-PID file lock before anything else, configures rotating logs, builds the monitor, reports
-`ready <pid>` (or `error <message>`) on the pipe the manager passed as `--ready-fd`, and polls
-until SIGTERM.
+PID file lock before anything else, configures rotating logs, builds the monitor, polls once and
+reports how that went on the pipe the manager passed as `--ready-fd` (`ready <pid>`, `failing
+<pid> <why>`, or `error <message>` when it could not start at all), and polls until SIGTERM.
 
 Exit codes: 0 stopped, 2 config error, 3 another daemon holds the lock, 130 interrupted.
 """
@@ -21,7 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from syft_monitors.daemon.health import remove_health
 from syft_monitors.daemon.pidfile import AlreadyLockedError, PidFileLock
+from syft_monitors.interrupt import StopRequested
 
 logger = logging.getLogger("syft_monitors.daemon")
 
@@ -81,7 +83,8 @@ def _daemon(args: argparse.Namespace) -> int:
     ready = _Ready(args.ready_fd)
     try:
         spec = get_service(args.service)
-        runner = ServiceRunner(spec, args.config, interval=args.interval)
+        health = args.pid_file.with_name(spec.health_name)
+        runner = ServiceRunner(spec, args.config, interval=args.interval, health_file=health)
     except SyftMonitorError as error:
         ready.send(f"error {error}")
         return EXIT_CONFIG
@@ -109,15 +112,27 @@ def _daemon(args: argparse.Namespace) -> int:
             ready.fail(f"{args.service} cannot start: {type(error).__name__}: {error}")
             return 1
         logger.info("%s running, polling every %d s", args.service, runner.interval)
-        ready.send(f"ready {os.getpid()}")
-        runner.run()
+
+        def first_poll(ok: bool, problem: str | None) -> None:
+            # The manager waits for this: `syft-bg start` then says whether the service works.
+            if ok or problem is None:
+                ready.send(f"ready {os.getpid()}")
+            else:
+                ready.send(f"failing {os.getpid()} {problem}")
+
+        runner.run(on_first_poll=first_poll)
         logger.info("%s stopped after %d polls", args.service, runner.polls)
         return 0
     except KeyboardInterrupt:
         logger.warning("%s interrupted", args.service)
         return EXIT_INTERRUPTED
+    except StopRequested:  # SIGTERM while start-up waited on the network
+        logger.info("%s stopped during start-up", args.service)
+        return 0
     finally:
         runner.close()
+        if lock.held:
+            remove_health(health)
         lock.release()
         # Only now: a manager told "failed" must find the service stopped, not still exiting.
         ready.close()

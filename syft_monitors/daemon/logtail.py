@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from syft_monitors.files import NotRegularFileError, open_regular
+
 _BLOCK = 64 * 1024
 FOLLOW_POLL = 0.2
 
@@ -17,7 +19,7 @@ def tail_lines(path: Path, count: int, *, end: int | None = None) -> list[str]:
     if count <= 0:
         return []
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:
             file.seek(0, os.SEEK_END)
             stop = file.tell() if end is None else min(end, file.tell())
             data = b""
@@ -26,7 +28,7 @@ def tail_lines(path: Path, count: int, *, end: int | None = None) -> list[str]:
                 file.seek(start)
                 data = file.read(stop - start) + data
                 stop = start
-    except FileNotFoundError:
+    except (FileNotFoundError, NotRegularFileError):  # a FIFO would hang `status`
         return []
     lines = data.decode("utf-8", "replace").splitlines()
     return lines[-count:]
@@ -62,8 +64,8 @@ class LogFollower:
         self.poll = poll
         self._file: BinaryIO | None = None
         try:
-            self._file = path.open("rb")
-        except FileNotFoundError:
+            self._file = open_regular(path)
+        except (FileNotFoundError, NotRegularFileError):
             return
         self._file.seek(0, os.SEEK_END)
         if offset is not None:
@@ -75,8 +77,8 @@ class LogFollower:
             while not self.stop.is_set():
                 if self._file is None:
                     try:
-                        self._file = self.path.open("rb")  # a new file: read it whole
-                    except FileNotFoundError:
+                        self._file = open_regular(self.path)  # a new file: read it whole
+                    except (FileNotFoundError, NotRegularFileError):
                         self.stop.wait(self.poll)
                         continue
                 chunk = self._file.read(_BLOCK)

@@ -28,6 +28,7 @@ from syft_monitors.daemon.logtail import LogFollower, file_size, tail_lines
 from syft_monitors.daemon.pidfile import is_locked, read_pid, remove_stale
 from syft_monitors.daemon.process import CHILD_MODULE, is_alive, is_our_daemon
 from syft_monitors.errors import ConfigError
+from syft_monitors.files import read_regular
 from syft_monitors.services.registry import get_service
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class DaemonManager:
         self.pid_file = self.home / self.spec.pid_name
         self.log_file = self.home / self.spec.log_name
         self.error_log_file = self.home / self.spec.error_log_name
+        self.health_file = self.home / self.spec.health_name
         self.stop_timeout = stop_timeout
         self.start_timeout = start_timeout
         #: Why the last start/stop returned False, as one line for a human.
@@ -100,14 +102,20 @@ class DaemonManager:
     # --- start / stop ---------------------------------------------------------------------
 
     def start(self, interval: int | None = None) -> bool:
-        """Start the daemon in the background; False if it already runs or fails to start.
+        """Start the daemon in the background and wait (up to `start_timeout`) for its first
+        poll; False if it already runs, fails to start, or its first poll failed (it then keeps
+        running and retrying: `last_error` says why and how to stop it).
 
-        Raises ConfigError when the config file is invalid (nothing is started then).
+        Raises ConfigError when the config file is invalid, StateError when the state file
+        cannot be used (nothing is started then).
         """
         from syft_monitors.config import check_token_files, load_config  # noqa: PLC0415
+        from syft_monitors.daemon.health import check_state_file  # noqa: PLC0415
 
         self.last_error = None
-        check_token_files(load_config(self.config_path))
+        config = load_config(self.config_path)
+        check_token_files(config)
+        check_state_file(config)
         if interval is not None and interval < 1:
             raise ConfigError("interval must be at least 1 second")
         pid = self.get_pid()
@@ -172,6 +180,13 @@ class DaemonManager:
             return True
         if message is not None and message.startswith("error "):
             return self._fail(message.removeprefix("error "))
+        if message is not None and message.startswith("failing "):
+            _, pid, *why = message.split(" ", 2)
+            return self._fail(
+                f"{self.service} started (PID {pid}) but its first poll failed:"
+                f" {why[0] if why else 'unknown error'}; it keeps retrying"
+                f" (`syft-bg stop {self.service}` stops it)"
+            )
         if message is None and self.is_running():
             logger.warning("%s is still starting after %.0f s", self.service, self.start_timeout)
             return True
@@ -284,7 +299,7 @@ def daemon_home(config_path: Path) -> Path:
     except ConfigError:
         pass
     try:
-        data = yaml.safe_load(config_path.read_bytes())
+        data = yaml.safe_load(read_regular(config_path, 1024 * 1024))
     except (OSError, yaml.YAMLError, RecursionError, ValueError):  # deep nesting, huge numbers
         data = None
     folder = data.get("daemon_dir") if isinstance(data, dict) else None

@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+from syft_monitors.files import open_regular
+
 #: A reader probing the lock holds it for microseconds; a starting daemon retries this long.
 ACQUIRE_PATIENCE = 0.5
 _MAX_PID_FILE = 64
@@ -91,7 +93,7 @@ def _same_file(fd: int, path: Path) -> bool:
 def read_pid(path: Path) -> int | None:
     """The PID written in the file, or None (missing, empty while starting, or garbage)."""
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:  # a FIFO here must not hang `status`
             raw = file.read(_MAX_PID_FILE)
     except OSError:
         return None
@@ -105,7 +107,7 @@ def read_pid(path: Path) -> int | None:
 def is_locked(path: Path) -> bool:
     """Whether a live process holds the lock (probe with a shared, non-blocking lock)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return False
     try:
@@ -122,7 +124,7 @@ def is_locked(path: Path) -> bool:
 def remove_stale(path: Path) -> bool:
     """Delete the PID file if no process holds its lock; True when something was removed."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return False
     try:

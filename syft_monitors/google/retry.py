@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from googleapiclient.http import MediaIoBaseDownload
 
+from syft_monitors import interrupt
 from syft_monitors.google.errors import OK, classify, to_error
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ def call(
         attempt += 1
         started = time.monotonic()
         try:
-            result = attempt_once()
+            # A stop may abandon the request (see `interrupt`; sends are shielded by the caller).
+            with interrupt.interruptible():
+                result = attempt_once()
         except Exception as exc:
             failure = classify(exc)
             if failure is None:
@@ -104,7 +107,9 @@ def call(
                 policy.max_attempts,
                 delay,
             )
-            policy.sleep(delay)
+            # The attempt failed: a stop may end the wait, even in a send.
+            with interrupt.interruptible(inside_send=True):
+                policy.sleep(delay)
             continue
         _observe(observer, api, method, OK, time.monotonic() - started)
         return result

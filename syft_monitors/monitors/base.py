@@ -74,6 +74,11 @@ class Monitor(abc.ABC):
         self._health: Healthcheck | None = None
         self._heartbeat_written_at = 0.0
         self._heartbeat_failing = False
+        #: Why the monitor is failing right now (its last poll, or recording it in the state);
+        #: None when the last poll and its state write both worked. Kept in memory, not in the
+        #: state, which may be exactly what fails.
+        self.health_problem: str | None = None
+        self.failing_since: float | None = None
 
     @abc.abstractmethod
     def _check_all_entities(self) -> None:
@@ -174,6 +179,7 @@ class Monitor(abc.ABC):
             self._failures += 1
             self._report(error)
             self.metrics.polls.labels(self.monitor_name, "error").inc()
+            self._failing(describe_error(error))
             self._record_poll(success=False, error=error)
             return False
         finally:
@@ -184,11 +190,20 @@ class Monitor(abc.ABC):
         self._failures = 0
         self.metrics.polls.labels(self.monitor_name, "ok").inc()
         self.metrics.last_success.labels(self.monitor_name).set(time.time())
+        if not self._record_poll(success=True, error=None):
+            return False  # `_record_poll` said why: a poll whose state cannot be saved is no good
+        self.health_problem = self.failing_since = None
         if self._health is not None:
             self._health.mark_success()
-        self._record_poll(success=True, error=None)
         self._run_maintenance()
         return True
+
+    def _failing(self, problem: str) -> None:
+        self.health_problem = problem
+        if self.failing_since is None:
+            self.failing_since = time.time()
+        if self._health is not None:
+            self._health.mark_failure(problem)
 
     def _maintenance(self) -> None:  # noqa: B027 - optional hook, most monitors need none
         """Periodic housekeeping after a good poll (compaction, heartbeat email); optional."""
@@ -221,15 +236,16 @@ class Monitor(abc.ABC):
             return float(min(AUTH_BACKOFF_CAP, interval * 2 ** min(self._failures, 10)))
         return interval
 
-    def _record_poll(self, *, success: bool, error: Exception | None) -> None:
+    def _record_poll(self, *, success: bool, error: Exception | None) -> bool:
+        """Write the heartbeat (when due); False when the state refused it."""
         recorder = getattr(self.state, "record_poll", None)
         if recorder is None:
-            return
+            return True
         events = self._poll_events() if success else 0
         now = time.monotonic()
-        quiet = success and not self._heartbeat_failing and events == 0
+        quiet = success and not self._heartbeat_failing and events == 0 and not self.health_problem
         if quiet and now - self._heartbeat_written_at < HEARTBEAT_WRITE_EVERY:
-            return  # an idle, healthy poll does not rewrite state every few seconds
+            return True  # an idle, healthy poll does not rewrite state every few seconds
         try:
             recorder(
                 success=success,
@@ -238,10 +254,19 @@ class Monitor(abc.ABC):
                 monitor=self.monitor_name,
             )
         except SyftMonitorError as state_error:
-            logger.warning("could not record poll in state: %s", state_error)
-            return
+            self.metrics.errors.labels(error_kind(state_error)).inc()
+            problem = f"cannot record the poll in the state: {describe_error(state_error)}"
+            if success:
+                if problem != self._last_error:
+                    logger.error("%s: %s", type(self).__name__, problem)
+                self._last_error = problem
+                self._failing(problem)
+            else:
+                logger.warning("could not record poll in state: %s", state_error)
+            return False
         self._heartbeat_written_at = now
         self._heartbeat_failing = not success
+        return True
 
 
 def describe_error(error: BaseException) -> str:

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from syft_monitors import interrupt
 from syft_monitors.errors import (
     CredentialsError,
     MissingScopeError,
@@ -31,6 +32,7 @@ from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notificatio
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.state.base import StateManager
+from syft_monitors.state.holders import describe_holder
 from syft_monitors.state.model import NotifiedRecord, SendIntent, parse_timestamp, to_timestamp
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ MAX_RATE_WAIT = 2.0
 #: After an ambiguous failure, how long Sent mail may take to show the message. Gmail offers no
 #: idempotency key, so the lookup is only trustworthy once the first attempt has settled.
 SETTLE_SECONDS = 60.0
+#: When another live process is sending an email, how soon to look again.
+HELD_RETRY_SECONDS = 5.0
 
 
 class Dispatcher:
@@ -117,6 +121,7 @@ class Dispatcher:
         if self.state.is_notified(email.notification_key):
             outcome.skipped += 1
             return
+        self._not_held_elsewhere(email)
         pending = self.state.intent(email.notification_key)
         if pending is not None and self.sender.exactly_once:
             self._wait_until_settled(pending)
@@ -128,6 +133,7 @@ class Dispatcher:
                 outcome.recovered += 1
                 return
         self._wait_for_slot(email)
+        interrupt.checkpoint()  # a backlog stops after the email in progress
         claimed = self.state.record_intent(
             SendIntent(
                 notification_key=email.notification_key,
@@ -135,12 +141,28 @@ class Dispatcher:
                 recorded_at=to_timestamp(),
             )
         )
-        if claimed is None:  # another process sent it meanwhile
-            outcome.skipped += 1
-            return
+        if claimed is None:
+            if self.state.is_notified(email.notification_key):  # another process sent it
+                outcome.skipped += 1
+                return
+            self._not_held_elsewhere(email)  # claimed meanwhile by another live process
+            raise SendUnsettledError(  # the holder let go in between: look again soon
+                f"email {email.notification_key} changed hands; retrying",
+                retry_after=HELD_RETRY_SECONDS,
+            )
         try:
             thread_id = thread.thread_id if thread and email.in_reply_to else None
-            result = self.sender.send(email, thread_id=thread_id)
+            with interrupt.shielded():
+                result = self.sender.send(email, thread_id=thread_id)
+        except interrupt.StopRequested:
+            # Cut off by a stop (backoff, or past the grace period): its fate is unknown, like
+            # an ambiguous failure's, so the next start settles and looks before resending.
+            self.state.fail_intent(
+                email.notification_key,
+                "send interrupted by a stop",
+                now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
+            )
+            raise
         except SyftMonitorError as error:
             self.metrics.notifications.labels(label, "failed").inc()
             if _certainly_not_sent(error):
@@ -162,6 +184,18 @@ class Dispatcher:
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
+
+    def _not_held_elsewhere(self, email: OutgoingEmail) -> None:
+        """Defer an email another live process is sending (sending it here too, or looking it
+        up in Sent mail before that send is searchable, would duplicate it)."""
+        holder = self.state.held_by(email.notification_key)
+        if holder is None:
+            return
+        raise SendUnsettledError(
+            f"email {email.notification_key} is being sent by another process on this state"
+            f" ({describe_holder(holder)}); checking again later",
+            retry_after=HELD_RETRY_SECONDS,
+        )
 
     def _find_sent(self, email: OutgoingEmail) -> SendResult | None:
         """The earlier send of `email`; None also when the token may not search Sent mail.

@@ -384,7 +384,13 @@ class Pipeline:
         doc = self.state.load()
         baseline = self.name + ":local" not in doc.baselined
         for event in self.local.events():
-            report.events += self._deliver(event, silent=baseline, report=report)
+            try:
+                report.events += self._deliver(event, silent=baseline, report=report)
+            except SendDeferredError as deferred:
+                # Waiting on purpose (another process sends it, a send settling, the sending
+                # limit): the rest keeps its order and comes at a later poll; not a failure.
+                logger.info("local job events wait for a later poll: %s", deferred)
+                break
         if baseline:
             now = to_timestamp()
 

@@ -104,6 +104,9 @@ class Mailboxes:
         self._clock_ms = clock_ms
         self._boxes: dict[str, Mailbox] = {}
         self._history = 1000
+        #: Seconds before a stored message shows up in searches (`messages.list` with `q`),
+        #: as Gmail's search index lags behind sends. `messages.get` sees it at once.
+        self.index_lag = 0.0
 
     def add_user(self, email_address: str) -> None:
         self._boxes.setdefault(email_address, Mailbox(email_address))
@@ -175,6 +178,9 @@ class Mailboxes:
             if term.key == "rfc822msgid" and not term.negated:
                 ids = box.by_rfc_id.get(term.value.strip().strip("<>"), [])
                 candidates = [box.messages[i] for i in ids]
+        if self.index_lag > 0:
+            indexed_before = self._clock_ms() - self.index_lag * 1000
+            candidates = [m for m in candidates if m.internal_date <= indexed_before]
         found = [
             m
             for m in candidates

@@ -138,6 +138,7 @@ class _Doctor:
         self.python()
         self.clock()
         self.disk()
+        self.state_file()
         self.syftbox_root()
 
     # --- tokens ---------------------------------------------------------------------------
@@ -424,6 +425,21 @@ class _Doctor:
                 self.add(CheckResult("disk", Outcome.WARN, detail, hint))
             else:
                 self.add(CheckResult("disk", Outcome.OK, detail))
+
+    def state_file(self) -> None:
+        if self.config.state_backend != "file":
+            return
+        from syft_monitors.daemon.health import check_state_file  # noqa: PLC0415
+
+        path = self.config.state_file
+        try:
+            check_state_file(self.config)
+        except SyftMonitorError as error:
+            hint = getattr(error, "hint", None) or "set state_file to a file in a private folder"
+            self.add(CheckResult("state file", Outcome.FAIL, str(error), hint))
+            return
+        detail = f"{path} is usable" if path.exists() else f"{path} (created on the first poll)"
+        self.add(CheckResult("state file", Outcome.OK, detail))
 
     def writable(self, name: str, folder: Path) -> None:
         existing = _existing_parent(folder)

@@ -1,8 +1,9 @@
 """`ServiceManager`: every service of one config file, and the status table `syft-bg` shows.
 
 "last poll", "last error" and "events today" come from the state store's heartbeat, shown for
-running services. The services of one config share its state file, so while both run these
-columns describe the most recent poll of either.
+running services. Whether a running service is failing comes first from its health file
+(`daemon.health`, written outside the state after every poll, so a state that cannot be
+written still shows), then from the heartbeat, then from the state being unreadable.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from syft_monitors.daemon.health import read_health
 from syft_monitors.daemon.manager import DaemonManager
 from syft_monitors.errors import SyftMonitorError
 from syft_monitors.services.registry import SERVICES, get_service, service_names
@@ -48,10 +50,14 @@ class ServiceStatus:
     events_today: int | None
     log_file: Path
     error_log_file: Path
+    #: Running, but its polls (or saving them in the state) fail: `last_error` says why.
+    failing: bool = False
 
     @property
     def state(self) -> str:
-        return "running" if self.running else "stopped"
+        if not self.running:
+            return "stopped"
+        return "failing" if self.failing else "running"
 
     @property
     def down(self) -> bool:
@@ -121,6 +127,13 @@ class ServiceManager:
         # Each service's own heartbeat in the shared state; shown for running services only,
         # where it describes something alive.
         beat = snapshot.heartbeats.get(spec.name, {}) if pid is not None else {}
+        problem: str | None = None
+        if pid is not None:
+            health = read_health(daemon.health_file)
+            if health is not None and health.pid == pid:
+                problem = health.problem  # the daemon's own word on its last poll
+            else:  # an older daemon, or none written yet: what the state says
+                problem = beat.get("current_error") or snapshot.state_problem
         return ServiceStatus(
             name=spec.name,
             description=spec.description,
@@ -129,10 +142,11 @@ class ServiceManager:
             uptime_seconds=daemon.uptime() if pid is not None else None,
             configured=snapshot.configured.get(name) if snapshot.ok else None,
             last_poll_at=beat.get("last_poll_at"),
-            last_error=beat.get("current_error"),
+            last_error=problem,
             events_today=beat.get("events_today"),
             log_file=daemon.log_file,
             error_log_file=daemon.error_log_file,
+            failing=problem is not None,
         )
 
 
@@ -143,6 +157,8 @@ class _Snapshot:
     ok: bool
     configured: dict[str, bool]
     heartbeats: dict[str, dict[str, Any]]
+    #: Why the state could not be read, if it could not.
+    state_problem: str | None = None
 
     @classmethod
     def read(cls, config_path: Path) -> _Snapshot:
@@ -154,21 +170,23 @@ class _Snapshot:
             return cls(False, {}, {})
         configured = {name: spec.is_configured(config) for name, spec in SERVICES.items()}
         names = [spec.name for spec in SERVICES.values()]
-        return cls(True, configured, _heartbeats(config, names))
+        beats, problem = _heartbeats(config, names)
+        return cls(True, configured, beats, problem)
 
 
-def _heartbeats(config: Any, monitors: list[str]) -> dict[str, dict[str, Any]]:
+def _heartbeats(config: Any, monitors: list[str]) -> tuple[dict[str, dict[str, Any]], str | None]:
     # A missing state file means "never polled": do not create one (nor its lock) by looking.
+    # (`exists` follows the path without opening it: a FIFO is refused by the state itself.)
     if config.state_backend == "file" and not Path(config.state_file).exists():
-        return {}
+        return {}, None
     from syft_monitors.monitors.wiring import state_from_config  # noqa: PLC0415
 
     try:
         state = state_from_config(config)
-        return {name: _describe(state.heartbeat(name)) for name in monitors}
+        return {name: _describe(state.heartbeat(name)) for name in monitors}, None
     except SyftMonitorError as error:
         logger.warning("cannot read the state's heartbeat: %s", error)
-        return {}
+        return {}, str(error)
 
 
 def _describe(beat: Any) -> dict[str, Any]:

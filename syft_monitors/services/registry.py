@@ -56,6 +56,10 @@ class ServiceSpec:
     def error_log_name(self) -> str:
         return f"syft-{self.name}.error.log"
 
+    @property
+    def health_name(self) -> str:
+        return f"syft-{self.name}.health.json"
+
     def interval(self, config: MonitorConfig) -> int:
         return self.interval_of(config)
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 
 from syft_monitors.errors import StateConflictError, StateError
 from syft_monitors.state.compaction import CompactionPolicy, CompactionReport, compact_document
+from syft_monitors.state.holders import gone_from_this_host, holder_id
 from syft_monitors.state.model import (
     Heartbeat,
     NotifiedRecord,
@@ -33,6 +34,7 @@ from syft_monitors.state.model import (
     StateDocument,
     ThreadRecord,
     clip_error,
+    parse_timestamp,
     to_timestamp,
     utc_now,
 )
@@ -40,6 +42,10 @@ from syft_monitors.state.model import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Stores without OS leases (ConfigMap): a holder that has not renewed for this long is gone.
+#: Every state write of the holder renews it; requests are bounded far below this.
+LEASE_TTL = 300.0
 
 
 class Unchanged(Exception):  # noqa: N818 - control flow, not an error
@@ -195,8 +201,13 @@ class StateManager(abc.ABC):
         return self.record_intents([intent]).get(intent.notification_key)
 
     def record_intents(self, intents: Iterable[SendIntent]) -> dict[str, SendIntent]:
-        """`record_intent` for many sends in one write; keys already sent are left out."""
+        """`record_intent` for many sends in one write; keys already sent are left out, and so
+        are keys whose intent another live process holds (see `held_by`)."""
         wanted = {intent.notification_key: intent for intent in intents}
+        if not wanted:
+            return {}
+        me = holder_id()
+        self._hold_lease()
 
         def mutate(doc: StateDocument) -> dict[str, SendIntent]:
             claimed: dict[str, SendIntent] = {}
@@ -205,15 +216,54 @@ class StateManager(abc.ABC):
                     continue
                 previous = doc.intents.get(key)
                 if previous is None:
-                    doc.intents[key] = claimed[key] = intent
+                    doc.intents[key] = claimed[key] = intent.model_copy(update={"owner": me})
+                elif previous.owner not in (None, me) and self._holder_alive(previous.owner, doc):
+                    continue  # in flight in another process: never claimed twice
                 else:
-                    retry = previous.model_copy(update={"attempts": previous.attempts + 1})
+                    retry = previous.model_copy(
+                        update={"attempts": previous.attempts + 1, "owner": me}
+                    )
                     doc.intents[key] = claimed[key] = retry
             if not claimed:
                 raise Unchanged(claimed)
+            self._renew_lease(doc)
             return claimed
 
-        return self.update(mutate) if wanted else {}
+        return self.update(mutate)
+
+    def held_by(self, key: str) -> str | None:
+        """The other live process sending `key` right now, if any (its holder id)."""
+        doc = self._view()
+        intent = doc.intents.get(key)
+        if intent is None or intent.owner in (None, holder_id()):
+            return None
+        return intent.owner if self._holder_alive(intent.owner, doc) else None
+
+    # Leases: a document-held one by default (renewed by each claim and each recorded poll);
+    # the JSON backend overrides these with a flock that dies with its process.
+
+    def _hold_lease(self) -> None:  # noqa: B027 - optional hook: document leases need nothing
+        """Make sure this process's lease is held before it claims anything."""
+
+    def _holder_alive(self, holder: str, doc: StateDocument) -> bool:
+        if holder == holder_id():
+            return True
+        if gone_from_this_host(holder):  # a crashed process or restarted container: no wait
+            return False
+        renewed = doc.holders.get(holder)
+        if renewed is None:
+            return False
+        return utc_now().timestamp() - parse_timestamp(renewed).timestamp() < LEASE_TTL
+
+    def _renew_lease(self, doc: StateDocument) -> None:
+        """Inside an update: renew this holder's document lease and forget expired ones."""
+        now = utc_now()
+        doc.holders = {
+            holder: stamp
+            for holder, stamp in doc.holders.items()
+            if now.timestamp() - parse_timestamp(stamp).timestamp() < LEASE_TTL
+        }
+        doc.holders[holder_id()] = to_timestamp(now)
 
     def fail_intent(self, key: str, error: str, *, now: dt.datetime | None = None) -> bool:
         """Note why and when a send failed; the intent stays pending. False if there is no such
@@ -225,7 +275,9 @@ class StateManager(abc.ABC):
             intent = doc.intents.get(key)
             if intent is None:
                 raise Unchanged(False)
-            doc.intents[key] = intent.model_copy(update={"last_error": message, "failed_at": stamp})
+            doc.intents[key] = intent.model_copy(
+                update={"last_error": message, "failed_at": stamp, "owner": None}
+            )
             return True
 
         return self.update(mutate)
@@ -388,6 +440,8 @@ class StateManager(abc.ABC):
             return beat.model_copy(update=changes)
 
         def mutate(doc: StateDocument) -> Heartbeat:
+            if holder_id() in doc.holders:
+                self._renew_lease(doc)
             doc.heartbeat = advance(doc.heartbeat)
             if monitor is not None:
                 doc.heartbeats[monitor] = advance(doc.heartbeats.get(monitor, Heartbeat()))

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Literal, TypeVar, cast
 from pydantic import ValidationError
 
 from syft_monitors.errors import StateError
+from syft_monitors.files import file_kind
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.protocol.jsonfile import MAX_JSON_DEPTH, json_depth_exceeds
 from syft_monitors.state.base import StateManager, Unchanged
@@ -41,6 +43,7 @@ from syft_monitors.state.compaction import (
     DEFAULT_RETENTION,
     CompactionPolicy,
 )
+from syft_monitors.state.holders import file_lease_alive, hold_file_lease, live_holders
 from syft_monitors.state.model import SCHEMA_VERSION, StateDocument
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,11 @@ _TOKEN_SIZE = 16
 _CORRUPT_HINT = "move the state file away, or start with on_corrupt='backup'"
 
 _CacheKey = tuple[int, int, int, bytes]
+
+#: Per state path, the last document this process read or wrote in our own format: what a reset
+#: (the file replaced by `{}` or a seed-format file under a running service) is undone with.
+#: Per process, not per manager: a config reload builds a new manager on the same file.
+_last_known: dict[Path, StateDocument] = {}
 
 
 class _CorruptError(Exception):
@@ -89,11 +97,14 @@ class JsonStateManager(StateManager):
         )
         self.path = Path(path).expanduser()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        #: One flock'ed file per live process that may send (see `holders`).
+        self.lease_dir = self.path.with_name(self.path.name + ".holders")
         self.on_corrupt: OnCorrupt = on_corrupt
         self._thread_lock = threading.RLock()
         self._local = threading.local()
         self._cache: tuple[_CacheKey, StateDocument] | None = None
         self._swept = False
+        self._told_fresh = False
 
     def __repr__(self) -> str:
         return f"JsonStateManager({str(self.path)!r})"
@@ -125,6 +136,22 @@ class JsonStateManager(StateManager):
                 finally:
                     self._in_update = False
 
+    def _hold_lease(self) -> None:
+        self._ensure_directory()
+        hold_file_lease(self.lease_dir)
+
+    def _holder_alive(self, holder: str, doc: StateDocument) -> bool:
+        return file_lease_alive(self.lease_dir, holder)
+
+    def announce(self, role: str) -> list[str]:
+        """Take this process's lease as `role` now; the other live holders with that role."""
+        self._ensure_directory()
+        hold_file_lease(self.lease_dir, role)
+        return [holder for holder, theirs in live_holders(self.lease_dir) if theirs == role]
+
+    def _renew_lease(self, doc: StateDocument) -> None:
+        pass  # the flock is the lease: nothing to renew, nothing stored in the document
+
     def size_bytes(self) -> int:
         try:
             return os.stat(self.path).st_size
@@ -142,6 +169,10 @@ class JsonStateManager(StateManager):
     @_in_update.setter
     def _in_update(self, value: bool) -> None:
         self._local.in_update = value
+
+    @property
+    def _key(self) -> Path:
+        return self.path.absolute()
 
     @property
     def _name(self) -> str:
@@ -168,13 +199,17 @@ class JsonStateManager(StateManager):
             return StateDocument()
         except OSError as e:
             raise StateError(f"cannot read state file {self._name}: {e.strerror}") from e
+        self._refuse_special(st.st_mode)
         token = os.pread(lock_fd, _TOKEN_SIZE, 0) if lock_fd is not None else b""
         key = (st.st_mtime_ns, st.st_size, st.st_ino, token)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
+            # O_NONBLOCK: a FIFO swapped in after the stat above must not hang the open.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(fd, "rb") as f:
+                st = os.fstat(fd)
+                self._refuse_special(st.st_mode)
                 raw = f.read()
         except FileNotFoundError:
             # Only possible for lock-less reads (read-only directory) racing a writer.
@@ -194,8 +229,75 @@ class JsonStateManager(StateManager):
             self._move_aside(corrupt.reason)
             self._cache = None
             return StateDocument()
+        if b'"schema_version"' not in raw:  # `{}` or a seed file: not written by us
+            known = _last_known.get(self._key)
+            if known is not None and lock_fd is not None:
+                if not exclusive:
+                    raise _NeedsExclusiveError
+                return self._undo_reset(lock_fd, known)
+            if doc.is_empty and not self._told_fresh:
+                self._told_fresh = True
+                logger.warning(
+                    "state file %s holds no record of earlier polls: starting fresh (what is"
+                    " already in Drive is recorded without emails)",
+                    self._name,
+                )
+        else:
+            _last_known[self._key] = doc
         self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
         return doc
+
+    def _undo_reset(self, lock_fd: int, known: StateDocument) -> StateDocument:
+        # Accepting it would make the next poll a silent baseline: the jobs waiting since the
+        # last poll would never be emailed, and every record of what was sent would be gone.
+        logger.error(
+            "state file %s was reset (replaced by an empty or seed-format document) while this"
+            " service was running; restored the last state it knew (%d sent, %d pending)."
+            " Stop the services before resetting their state",
+            self._name,
+            len(known.notified),
+            len(known.intents) + len(known.work),
+        )
+        self._write_locked(lock_fd, known)
+        return known
+
+    def _refuse_special(self, mode: int) -> None:
+        # A FIFO would block every read (and ignore SIGTERM); /dev/null would swallow the state;
+        # a directory cannot be replaced by a file.
+        if not stat.S_ISREG(mode):
+            error = StateError(f"state file {self._name} is {file_kind(mode)}, not a regular file")
+            error.hint = "set state_file to a file path in a private folder"
+            raise error
+
+    def check(self) -> None:
+        """Raise StateError (one line) unless the state can be read and written here: the path
+        is a regular file (or absent) holding a readable document, in a writable folder."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise StateError(f"cannot use state file {self._name}: {e.strerror}") from e
+        if st is not None:
+            self._refuse_special(st.st_mode)
+        folder = self.path.parent
+        while not folder.exists() and folder.parent != folder:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            error = StateError(
+                f"state file {self._name} cannot be written: folder"
+                f" {safe_repr(str(folder), limit=200)} is not writable"
+            )
+            error.hint = "fix the folder's permissions or set state_file elsewhere"
+            raise error
+        if st is not None:
+            if not os.access(self.path, os.W_OK):
+                error = StateError(f"state file {self._name} is read-only")
+                error.hint = "make it writable (chmod u+w) or set state_file elsewhere"
+                raise error
+            self._committed()  # corrupt, newer schema, unreadable: its own one-line StateError
+            if self.lock_path.exists() and not os.access(self.lock_path, os.R_OK | os.W_OK):
+                raise StateError(f"state lock {self._name}.lock is not writable")
 
     def _parse(self, raw: bytes) -> StateDocument:
         try:
@@ -256,7 +358,9 @@ class JsonStateManager(StateManager):
         """Hold the flock; yields the lock file descriptor, or None for an unlockable read."""
         if exclusive:
             self._ensure_directory()
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            with contextlib.suppress(FileNotFoundError):
+                self._refuse_special(os.stat(self.path).st_mode)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = os.open(self.lock_path, flags, 0o600)
         except OSError as e:
@@ -267,6 +371,8 @@ class JsonStateManager(StateManager):
                 return
             raise StateError(f"cannot open state lock {self._name}.lock: {e.strerror}") from e
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StateError(f"state lock {self._name}.lock is not a regular file")
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield fd
         finally:
@@ -329,6 +435,7 @@ class JsonStateManager(StateManager):
             self._cache = None
             raise
         self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
+        _last_known[self._key] = doc
         self._fsync_directory(directory)
 
     def _fsync_directory(self, directory: Path) -> None:

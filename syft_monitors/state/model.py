@@ -22,7 +22,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticSerializationError
 
 #: The version this code writes. Files with a larger number are refused, never downgraded.
-SCHEMA_VERSION = 1
+#: 2: send intents name their holder (`owner`) and the document holds leases (`holders`);
+#: version 1 files are read and rewritten as 2, which an older release refuses by its number
+#: instead of taking the unknown fields for corruption.
+SCHEMA_VERSION = 2
 
 #: Stored error strings are cut to this length: they are for humans and must not bloat state.
 MAX_ERROR_LENGTH = 500
@@ -95,6 +98,9 @@ class SendIntent(_Record):
     last_error: str | None = None
     #: When the last attempt failed (its fate unknown until Sent mail has settled).
     failed_at: Timestamp | None = None
+    #: The process sending it right now (`state.holders.holder_id()`); None once an attempt
+    #: has ended. Nobody else may claim the intent while that holder is alive.
+    owner: str | None = None
 
 
 class ThreadRecord(_Record):
@@ -182,6 +188,8 @@ class StateDocument(BaseModel):
     work: dict[str, WorkRecord] = Field(default_factory=dict)
     #: Free-form JSON values (the seed API's get_data / set_data).
     data: dict[str, Any] = Field(default_factory=dict)
+    #: Holder id -> when it last renewed its lease, for stores without OS locks (ConfigMap).
+    holders: dict[str, Timestamp] = Field(default_factory=dict)
 
     @field_validator("schema_version")
     @classmethod
@@ -204,7 +212,7 @@ class StateDocument(BaseModel):
     def working_copy(self) -> StateDocument:
         """A copy that can be mutated freely without touching this document."""
         return StateDocument.model_construct(
-            schema_version=self.schema_version,
+            schema_version=SCHEMA_VERSION,  # what is written is always in this version's format
             cursor=self.cursor,
             cursor_baselined_at=self.cursor_baselined_at,
             notified=dict(self.notified),
@@ -219,6 +227,7 @@ class StateDocument(BaseModel):
             folders=dict(self.folders),
             work=dict(self.work),
             data=copy.deepcopy(self.data),
+            holders=dict(self.holders),
         )
 
     def to_json_bytes(self) -> bytes:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
-from approve_world import ALICE, DO, MAIN_PY, ApproveWorld, rule
+from approve_world import ALICE, DO, MAIN_PY, RUN_SH, ApproveWorld, rule
 
 from syft_monitors.protocol.messages import encode_message, new_events_message
+from syft_monitors.sandbox import FaultRule
+from syft_monitors.state.json_file import JsonStateManager
+from tests.support import wait_for
 
 APPROVAL_EMAILS = {
     (ALICE, f"Peer Request Accepted: {DO}"),
@@ -52,3 +59,76 @@ def test_approval_emails_are_sent_once(world: ApproveWorld, approve_first: bool)
     assert all(count == 1 for count in sent.values()), sent
     assert set(sent) >= APPROVAL_EMAILS
     assert world.state_yaml(ALICE, "train") is not None
+
+
+def _service(world: ApproveWorld, name: str) -> subprocess.Popen[str]:
+    home = world.workdir / f"home-{name}"
+    home.mkdir(exist_ok=True)
+    command = ["run", name, "-i", "1"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "syft_monitors.cli", "--config", str(world.config_path), *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SYFT_MONITOR_HOME": str(home), "SYFT_LOG_FORMAT": "text"},
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[1]
+
+
+def test_notify_and_approve_processes_share_one_state_under_slow_lagging_gmail(
+    world: ApproveWorld,
+) -> None:
+    """Both services send the new-job emails of an auto-approved job: as separate processes,
+    with sends taking 0.25 s and Sent-mail search 2 s behind, each email still goes out once."""
+    jobs = 12
+    world.write_config(
+        {
+            "interval": 1,
+            "auto_approvals": [
+                rule("train", {"main.py": MAIN_PY}, peers=(ALICE,), run_sh=(RUN_SH,))
+            ],
+        }
+    )
+    world.sandbox.mail.index_lag = 2.0
+    world.sandbox.faults.add(FaultRule.slow(0.25, api="gmail", method="messages.send"))
+    notify, approve = _service(world, "notify"), _service(world, "approve")
+    errors = ""
+    try:
+        state = world.workdir / "state.json"
+        # Both first polls done (their silent baselines taken) before anything is submitted.
+        wait_for(
+            lambda: (
+                state.exists()
+                and {"notify", "approve"} <= set(JsonStateManager(state).load().heartbeats)
+            ),
+            "both services' first polls",
+        )
+        world.scientists[ALICE].request_peer(DO)
+        for n in range(jobs):
+            world.submit(ALICE, f"train{n:02d}", {"main.py": MAIN_PY})
+        wait_for(
+            lambda: all(
+                (world.state_yaml(ALICE, f"train{n:02d}") or {}).get("status") == "approved"
+                for n in range(jobs)
+            ),
+            "every job approved",
+            60,
+        )
+        wanted = {(DO, f"Job: train{n:02d}") for n in range(jobs)}
+        wanted |= {(ALICE, f"Job Submitted: train{n:02d}") for n in range(jobs)}
+        wait_for(lambda: wanted <= set(world.mail()), "the new-job emails", 40)
+        wait_for(lambda: not JsonStateManager(state).load().intents, "no pending intent", 15)
+    finally:
+        errors = _stop(notify) + _stop(approve)
+    keys = world.mail_keys()
+    duplicates = {key: n for key, n in Counter(keys).items() if n > 1}
+    assert not duplicates, (len(duplicates), errors[-3000:])

@@ -196,3 +196,16 @@ def test_logs_follow_a_growing_file(world: DaemonWorld, flag: str) -> None:
             process.kill()
             process.communicate()
     assert process.returncode == 0
+
+
+def test_run_once_beside_a_daemon_says_it_shares_the_state(world: DaemonWorld) -> None:
+    manager = world.manager()
+    assert manager.start() is True
+    try:
+        wait_for((world.home / "state.json.holders").is_dir, "the daemon's lease")
+        done = _run(world, "notify", "--once", env={"SYFT_LOG_FORMAT": "text"})
+    finally:
+        manager.stop()
+    assert done.returncode == 0, done.stderr
+    assert "another notify process (PID" in done.stderr, done.stderr
+    assert "never sent twice" in done.stderr

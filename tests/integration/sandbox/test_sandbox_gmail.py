@@ -13,6 +13,7 @@ from googleapiclient.http import MediaIoBaseUpload
 from sandbox_testkit import DO, DS, status_of
 
 from syft_monitors.sandbox import Sandbox
+from tests.support import wait_for
 
 
 def message(subject: str, *, to: str = DS, message_id: str | None = None, **headers: str) -> str:
@@ -188,3 +189,20 @@ def test_granted_scopes_are_enforced_as_google_does(
     assert status_of(caught.value) == 403
     sandbox.grant_scopes(DO, None)  # everything again
     gmail.users().messages().list(userId="me", q="in:sent").execute()
+
+
+def test_search_index_lags_behind_sends(sandbox: Sandbox, gmail: Any) -> None:
+    # Gmail's search index trails sends by seconds: Sent-mail lookups must not assume otherwise.
+    sandbox.mail.index_lag = 0.5
+    sent = send(gmail, message("Lagging", message_id="<lag-1@syft.local>"))
+    query = "rfc822msgid:<lag-1@syft.local>"
+    assert gmail.users().messages().list(userId="me", q=query).execute() == {
+        "resultSizeEstimate": 0
+    }
+    # The message itself exists at once: only searching lags.
+    assert gmail.users().messages().get(userId="me", id=sent["id"]).execute()["id"] == sent["id"]
+    wait_for(
+        lambda: "messages" in gmail.users().messages().list(userId="me", q=query).execute(),
+        "the message to become searchable",
+        5,
+    )

@@ -306,3 +306,36 @@ def test_wiring_without_the_kubernetes_package(monkeypatch: pytest.MonkeyPatch) 
     )
     with pytest.raises(ConfigError, match=r"install syft-monitor\[operator\]"):
         state_from_config(config)
+
+
+def test_an_intent_held_by_a_live_pod_is_not_claimed(
+    kube_client: Any, kube_api: KubeApiServer, state_configmap: dict[str, Any]
+) -> None:
+    """Another pod (a rolling update's second replica) holds an intent and renews its lease in
+    the document: this one leaves the email alone until the lease has run out."""
+    from syft_monitors.state.base import LEASE_TTL  # noqa: PLC0415
+    from syft_monitors.state.holders import holder_id  # noqa: PLC0415
+    from syft_monitors.state.model import SendIntent, to_timestamp  # noqa: PLC0415
+
+    other = "pod-b:1:cafe0001"
+    key = "new_job:k:do"
+    intent = SendIntent(notification_key=key, message_id="<m@x>", recorded_at=to_timestamp())
+    state = manager(kube_client, max_staleness=0)  # sees the other pod's writes at once
+
+    def held(renewed: dt.datetime) -> None:
+        def write(doc: StateDocument) -> None:
+            doc.intents[key] = intent.model_copy(update={"owner": other})
+            doc.holders[other] = to_timestamp(renewed)
+
+        manager(kube_client).update(write)
+
+    held(dt.datetime.now(dt.UTC))
+    assert state.held_by(key) == other
+    assert state.record_intent(intent) is None
+    held(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=LEASE_TTL + 5))
+    assert state.held_by(key) is None
+    claimed = state.record_intent(intent)
+    assert claimed is not None
+    assert claimed.owner == holder_id()
+    stored_doc = StateDocument.model_validate_json(stored(kube_api)["data"]["state.json"])
+    assert set(stored_doc.holders) == {holder_id()}  # renewed ours, forgot the expired one
