@@ -169,9 +169,10 @@ def reconcile_children(
     owner_uid, owner_name = str(meta["uid"]), str(meta["name"])
     report = ApplyReport()
     state = adopted.state_map
-    report.outcomes[_key(state)] = ensure_exists(
-        api, state, owner_uid, owner_name, memory, create_first=create_first
-    )
+    for data_map in (state, adopted.heartbeat_map):
+        report.outcomes[_key(data_map)] = ensure_exists(
+            api, data_map, owner_uid, owner_name, memory, create_first=create_first
+        )
     for manifest in adopted.owned():
         outcome, live, drifted = apply_manifest(
             api, manifest, owner_uid, owner_name, memory, create_first=create_first

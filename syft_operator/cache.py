@@ -19,7 +19,7 @@ reads again with `fresh=True`, and the resync reads everything live once per
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -39,23 +39,31 @@ def key_of(obj: Mapping[str, Any]) -> Key:
 
 
 def slim(obj: Mapping[str, Any]) -> Obj:
-    """A copy without what the operator never reads."""
+    """A shallow copy without what the operator never reads."""
     out = {k: v for k, v in obj.items() if k != "metadata"}
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
     out["metadata"] = meta
     labels = meta.get("labels") or {}
-    if obj.get("kind") == "ConfigMap" and labels.get(names.LABEL_COMPONENT) == "state":
+    if obj.get("kind") == "ConfigMap" and labels.get(names.LABEL_COMPONENT) in (
+        "state",
+        "heartbeat",
+    ):
         data = obj.get("data") or {}
         out["data"] = {k: data[k] for k in STATE_KEYS if k in data}
         out.pop("binaryData", None)
-    return copy.deepcopy(out)
+    return out
+
+
+def _packed(obj: Mapping[str, Any]) -> str:
+    # Compact JSON: a third of the memory of the dicts, and every lookup gets its own copy.
+    return json.dumps(slim(obj), separators=(",", ":"))
 
 
 class ObjectCache:
     """Thread-safe `(kind, namespace, name)` -> last known object, or None when known absent."""
 
     def __init__(self, keep_secret: Callable[[str, str], bool] | None = None) -> None:
-        self._objects: dict[Key, Obj | None] = {}
+        self._objects: dict[Key, str | None] = {}
         #: Bumped by every watch event of a key: a GET that started before must not overwrite.
         self._versions: dict[Key, int] = {}
         self._lock = threading.Lock()
@@ -73,7 +81,7 @@ class ObjectCache:
                 self._versions[key] = self._versions.get(key, 0) + 1
                 self._objects.pop(key, None)
             return
-        value = None if deleted else slim(obj)
+        value = None if deleted else _packed(obj)
         with self._lock:
             self._versions[key] = self._versions.get(key, 0) + 1
             self._objects[key] = value
@@ -84,7 +92,7 @@ class ObjectCache:
             if key not in self._objects:
                 return False, None
             value = self._objects[key]
-        return True, copy.deepcopy(value) if value is not None else None
+        return True, json.loads(value) if value is not None else None
 
     def version(self, key: Key) -> int:
         with self._lock:
@@ -92,7 +100,7 @@ class ObjectCache:
 
     def store_read(self, key: Key, obj: Obj | None, version: int) -> None:
         """A GET's answer, unless a watch event for the key came in since the GET started."""
-        value = slim(obj) if obj is not None else None
+        value = _packed(obj) if obj is not None else None
         with self._lock:
             if self._versions.get(key, 0) != version:
                 return

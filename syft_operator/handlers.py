@@ -97,6 +97,8 @@ class Runtime:
     verify: set[str] = dataclasses.field(default_factory=set)
     #: (namespace, Secret name) -> uids of the SyftMonitors naming it.
     secret_users: dict[tuple[str, str], set[str]] = dataclasses.field(default_factory=dict)
+    #: uid -> the (namespace, Secret name)s it names (the reverse of `secret_users`).
+    secrets_of: dict[str, set[tuple[str, str]]] = dataclasses.field(default_factory=dict)
     cache: ObjectCache = dataclasses.field(init=False)
     #: When the resync last read everything live (monotonic); 0: never.
     verified_at: float = 0.0
@@ -179,13 +181,17 @@ class Runtime:
             self._set_secret_users(uid, secrets)
 
     def _set_secret_users(self, uid: str, secrets: set[tuple[str, str]]) -> None:
-        for key in [k for k, users in self.secret_users.items() if uid in users]:
-            if key not in secrets:
-                self.secret_users[key].discard(uid)
-                if not self.secret_users[key]:
-                    del self.secret_users[key]
+        """Under `lock`: `uid` now names exactly `secrets`."""
+        before = self.secrets_of.pop(uid, set())
+        for key in before - secrets:
+            users = self.secret_users.get(key, set())
+            users.discard(uid)
+            if not users:
+                self.secret_users.pop(key, None)
         for key in secrets:
             self.secret_users.setdefault(key, set()).add(uid)
+        if secrets:
+            self.secrets_of[uid] = secrets
 
     def users_of_secret(self, namespace: str, name: str) -> set[str]:
         with self.lock:
@@ -373,8 +379,8 @@ async def _child_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
     labels = (obj.get("metadata") or {}).get("labels") or {}
     if kind == "DELETED":
         runtime.memory.forget(child_key(obj))
-    elif runtime.memory.is_own(obj) or labels.get(names.LABEL_COMPONENT) == "state":
-        # The state ConfigMap is the monitor's to write (every poll): the sweep mirrors it.
+    elif runtime.memory.is_own(obj) or labels.get(names.LABEL_COMPONENT) in ("state", "heartbeat"):
+        # The monitor writes these (its heartbeat every poll): the sweep mirrors them.
         return
     uid = runtime.owner_of(obj)
     if uid is not None:
@@ -494,7 +500,9 @@ def _reconcile_into(
             runtime.permanent.pop(uid, None)
     wanted = dict(result.status)
     state_key = f"ConfigMap/{names.state_map_name(str(meta.get('name')))}"
-    fresh = result.report is not None and result.report.outcomes.get(state_key) == "created"
+    beat_key = f"ConfigMap/{names.heartbeat_map_name(str(meta.get('name')))}"
+    outcomes = result.report.outcomes if result.report is not None else {}
+    fresh = outcomes.get(state_key) == "created" and outcomes.get(beat_key) == "created"
     try:
         # A state ConfigMap created in this pass is empty: nothing to mirror yet.
         if not fresh:

@@ -61,6 +61,11 @@ def state_map_name(monitor: str) -> str:
     return f"{monitor}-state"
 
 
+def heartbeat_map_name(monitor: str) -> str:
+    """The monitor's small liveness ConfigMap: merge-patched each poll, never the state."""
+    return f"{monitor}-heartbeat"
+
+
 def workload_name(monitor: str) -> str:
     """Deployment, CronJob, ServiceAccount, Role and RoleBinding all share this name."""
     return f"{monitor}-monitor"

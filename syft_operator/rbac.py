@@ -178,12 +178,12 @@ def permitted(
     return any(rule.permits(verb, group, resource, name) for rule in rules)
 
 
-def monitor_role_rules(state_map: str) -> list[dict[str, Any]]:
-    """A monitor pod's Role: its own state ConfigMap, by name, and nothing else."""
-    return [rule.as_manifest() for rule in monitor_rules(state_map)]
+def monitor_role_rules(state_map: str, heartbeat_map: str) -> list[dict[str, Any]]:
+    """A monitor pod's Role: its own state and heartbeat ConfigMaps, by name, nothing else."""
+    return [rule.as_manifest() for rule in monitor_rules(state_map, heartbeat_map)]
 
 
-def monitor_rules(state_map: str) -> tuple[Rule, ...]:
+def monitor_rules(state_map: str, heartbeat_map: str) -> tuple[Rule, ...]:
     """Only the verbs the monitor's ConfigMap state backend uses (`syft_monitors.state.configmap`:
     read, then replace with the resourceVersion read). Its tokens are mounted files, so it needs
     no access to Secrets through the API."""
@@ -194,5 +194,12 @@ def monitor_rules(state_map: str) -> tuple[Rule, ...]:
             ("get", "update"),
             "the monitor's state (optimistic concurrency on resourceVersion)",
             resource_names=(state_map,),
+        ),
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("get", "patch"),
+            "the monitor's liveness (a small merge patch each poll instead of a state rewrite)",
+            resource_names=(heartbeat_map,),
         ),
     )

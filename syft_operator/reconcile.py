@@ -171,7 +171,13 @@ def set_readiness(
 
 
 def mirror_monitor_status(api: KubeApi, body: Mapping[str, Any]) -> dict[str, Any]:
-    """lastPollTime, notificationsSent, lastError from the monitor's state ConfigMap."""
+    """lastPollTime, notificationsSent, lastError from the monitor's heartbeat ConfigMap, or
+    from its state ConfigMap while it runs a version that writes them there."""
     meta = body.get("metadata") or {}
-    state = api.get(CONFIG_MAP, str(meta["namespace"]), names.state_map_name(str(meta["name"])))
-    return status.mirror_fields((state or {}).get("data"))
+    namespace, name = str(meta["namespace"]), str(meta["name"])
+    beat = api.get(CONFIG_MAP, namespace, names.heartbeat_map_name(name))
+    data = (beat or {}).get("data") or {}
+    if not data.get(status.LAST_POLL_KEY):
+        state = api.get(CONFIG_MAP, namespace, names.state_map_name(name))
+        data = (state or {}).get("data") or {}
+    return status.mirror_fields(data)

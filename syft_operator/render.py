@@ -55,6 +55,7 @@ class Children:
 
     config_map: Manifest
     state_map: Manifest
+    heartbeat_map: Manifest
     service_account: Manifest
     role: Manifest
     role_binding: Manifest
@@ -90,6 +91,7 @@ def render(
     children = Children(
         config_map=config_map,
         state_map=render_state_map(name),
+        heartbeat_map=render_heartbeat_map(name),
         service_account=render_service_account(name),
         role=render_role(name),
         role_binding=render_role_binding(name, namespace),
@@ -122,7 +124,10 @@ def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) ->
         "state_file": f"{names.TMP_DIR}/syft-monitor/state.json",
         "daemon_dir": f"{names.TMP_DIR}/syft-monitor",
         "state_backend": "configmap",
-        "state_configmap": {"name": names.state_map_name(name)},
+        "state_configmap": {
+            "name": names.state_map_name(name),
+            "heartbeat": names.heartbeat_map_name(name),
+        },
         "email_format": spec.email_format,
         "notify_on_new_job": toggles.new_job,
         "notify_on_approved": toggles.job_approved,
@@ -209,6 +214,16 @@ def render_state_map(name: str) -> Manifest:
     }
 
 
+def render_heartbeat_map(name: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(names.heartbeat_map_name(name), name, "heartbeat"),
+        # The monitor merge-patches its liveness keys here each poll; the operator creates it.
+        "data": {},
+    }
+
+
 # --- identity and permissions --------------------------------------------------------------------
 
 
@@ -227,7 +242,7 @@ def render_role(name: str) -> Manifest:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": _metadata(names.workload_name(name), name, "monitor"),
-        "rules": monitor_role_rules(names.state_map_name(name)),
+        "rules": monitor_role_rules(names.state_map_name(name), names.heartbeat_map_name(name)),
     }
 
 

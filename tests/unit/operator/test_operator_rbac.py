@@ -43,7 +43,7 @@ def test_operator_cannot_touch_secrets_beyond_reading() -> None:
 
 def test_operator_holds_what_it_grants() -> None:
     # Kubernetes refuses a Role that grants more than its creator holds (no escalate verb).
-    granted = monitor_rules("a-state")
+    granted = monitor_rules("a-state", "a-heartbeat")
     for rule in granted:
         for verb in rule.verbs:
             for resource in rule.resources:
