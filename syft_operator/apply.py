@@ -41,10 +41,11 @@ from syft_operator.errors import ChildRejectedError, KubeApiError, OwnershipConf
 from syft_operator.kube import BY_KIND, KubeApi, Obj, resource_of
 from syft_operator.quantity import same_quantity
 from syft_operator.render import Children, manifest_hash
+from syft_operator.rollout import RolloutPacer
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["created", "updated", "repaired", "unchanged", "deleted", "absent"]
+Outcome = Literal["created", "updated", "repaired", "unchanged", "deleted", "absent", "deferred"]
 MAX_CONFLICT_RETRIES = 3
 #: A drift report names at most this many fields.
 MAX_DRIFT_PATHS = 8
@@ -131,6 +132,8 @@ class ApplyReport:
     workload: Obj | None = None
     #: `Kind/name` -> the fields someone else had changed and the operator restored.
     drift: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: The workload's template change waits for a rollout slot (see `rollout.py`).
+    deferred: bool = False
 
     @property
     def changed(self) -> bool:
@@ -158,11 +161,13 @@ def reconcile_children(
     memory: ChildMemory | None = None,
     *,
     create_first: bool = False,
+    pacer: RolloutPacer | None = None,
 ) -> ApplyReport:
     """Create or repair every child of `owner`, and remove the other mode's workload.
 
     `create_first` (a SyftMonitor never reconciled before) POSTs before any GET: its children
-    normally do not exist yet, and a 409 falls back to reading the one that does."""
+    normally do not exist yet, and a 409 falls back to reading the one that does. With `pacer`,
+    a change of an existing Deployment's pod template waits for a rollout slot."""
     memory = memory if memory is not None else ChildMemory()
     adopted = adopt_all(children, owner)
     meta = owner["metadata"]
@@ -174,6 +179,12 @@ def reconcile_children(
             api, data_map, owner_uid, owner_name, memory, create_first=create_first
         )
     for manifest in adopted.owned():
+        if manifest is adopted.workload and pacer is not None:
+            held = _held_back(api, manifest, owner_uid, pacer)
+            if held is not None:
+                report.outcomes[_key(manifest)] = "deferred"
+                report.workload, report.deferred = held, True
+                continue
         outcome, live, drifted = apply_manifest(
             api, manifest, owner_uid, owner_name, memory, create_first=create_first
         )
@@ -182,11 +193,28 @@ def reconcile_children(
             report.drift[_key(manifest)] = drifted
         if manifest is adopted.workload:
             report.workload = live
+            if pacer is not None:
+                pacer.observe(owner_uid, live)
     stale = adopted.stale_workload_kind
     name = names.workload_name(owner_name)
     namespace = str(meta["namespace"])
     report.outcomes[f"{stale}/{name}"] = remove_owned(api, stale, namespace, name, owner_uid)
     return report
+
+
+def _held_back(api: KubeApi, desired: Obj, owner_uid: str, pacer: RolloutPacer) -> Obj | None:
+    """The live Deployment when its pod template would change and no rollout slot is free."""
+    if desired.get("kind") != "Deployment":
+        return None
+    live = api.get(
+        resource_of(desired), desired["metadata"]["namespace"], desired["metadata"]["name"]
+    )
+    if live is None or _controller_uid(live) != owner_uid:
+        return None
+    changes = [path for path in drift(desired, live) if path.startswith("spec.template")]
+    if not changes or pacer.admit(owner_uid):
+        return None
+    return live
 
 
 def apply_manifest(

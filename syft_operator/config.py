@@ -37,6 +37,7 @@ from collections.abc import Mapping
 
 from syft_operator import __version__
 from syft_operator.errors import OperatorError
+from syft_operator.rollout import parse_limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,8 @@ class OperatorConfig:
     verify_interval: float = 3600.0
     #: Reconciles per second the queue starts at most (0: no limit).
     queue_rate: float = 50.0
+    #: Monitors restarted at once by a change their spec did not ask for: a count or "N%".
+    rollout_max_unavailable: str = "10%"
     allowed_images: tuple[str, ...] = ()
     allowed_api_roots: tuple[str, ...] = ()
     allowed_smtp_hosts: tuple[str, ...] = ()
@@ -78,6 +81,7 @@ class OperatorConfig:
             ),
             verify_interval=_number(env, "SYFT_OPERATOR_VERIFY_INTERVAL", defaults.verify_interval),
             queue_rate=_number(env, "SYFT_OPERATOR_QUEUE_RATE", defaults.queue_rate),
+            rollout_max_unavailable=_rollout_limit(env, defaults.rollout_max_unavailable),
             allowed_images=_list(env, "SYFT_OPERATOR_ALLOWED_IMAGES"),
             allowed_api_roots=_list(env, "SYFT_OPERATOR_ALLOWED_API_ROOTS"),
             allowed_smtp_hosts=_list(env, "SYFT_OPERATOR_ALLOWED_SMTP_HOSTS"),
@@ -99,6 +103,12 @@ def _number(env: Mapping[str, str], key: str, default: float) -> float:
     if value < 0:
         raise OperatorError(f"{key} must not be negative")
     return value
+
+
+def _rollout_limit(env: Mapping[str, str], default: str) -> str:
+    raw = env.get("SYFT_OPERATOR_ROLLOUT_MAX_UNAVAILABLE", "").strip() or default
+    parse_limit(raw)  # refused at startup, not at the first rollout
+    return raw
 
 
 def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:

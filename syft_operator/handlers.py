@@ -49,6 +49,7 @@ from syft_operator.events import post_event
 from syft_operator.kube import SECRET, SYFT_MONITOR, KubeApi
 from syft_operator.metrics import OperatorMetrics
 from syft_operator.reconcile import EventRequest, mirror_monitor_status, reconcile
+from syft_operator.rollout import RolloutPacer
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +101,25 @@ class Runtime:
     #: uid -> the (namespace, Secret name)s it names (the reverse of `secret_users`).
     secrets_of: dict[str, set[tuple[str, str]]] = dataclasses.field(default_factory=dict)
     cache: ObjectCache = dataclasses.field(init=False)
+    pacer: RolloutPacer = dataclasses.field(init=False)
+    #: The event loop of the queue (enqueue may be called from reconcile threads).
+    loop: asyncio.AbstractEventLoop | None = None
     #: When the resync last read everything live (monotonic); 0: never.
     verified_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.cache = ObjectCache(keep_secret=self.uses_secret)
+        self.pacer = RolloutPacer(self.config.rollout_max_unavailable, total=self.count)
+        self.pacer.on_free = self._slots_freed
         self.metrics.track(queue_depth=self.queue_depth, cache_objects=self.cache.__len__)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.bodies)
+
+    def _slots_freed(self, uids: set[str]) -> None:
+        for uid in sorted(uids):
+            self.enqueue(uid)
 
     def queue_depth(self) -> int:
         with self.lock:
@@ -122,8 +136,17 @@ class Runtime:
             if uid in self.failures and uid in self.pending:
                 return
             self.pending[uid] = min(self.pending.get(uid, due), due)
-        if self.wake is not None:
-            self.wake.set()
+        wake, loop = self.wake, self.loop
+        if wake is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:  # from a reconcile thread
+            loop.call_soon_threadsafe(wake.set)
 
     def reader(self, *, fresh: bool = False) -> KubeApi | None:
         api = self.api
@@ -145,7 +168,9 @@ class Runtime:
             self.permanent.pop(uid, None)
             self.pending.pop(uid, None)
             self.failures.pop(uid, None)
+            self.verify.discard(uid)
             self._set_secret_users(uid, set())
+        self.pacer.forget(uid)  # outside the lock: a freed slot queues the waiting ones
 
     def is_permanent(self, uid: str, body: Mapping[str, Any]) -> bool:
         generation = (body.get("metadata") or {}).get("generation")
@@ -331,6 +356,7 @@ async def _work_forever(memo: kopf.Memo) -> None:
     if not isinstance(runtime, Runtime):
         return
     runtime.wake = wake = asyncio.Event()
+    runtime.loop = asyncio.get_running_loop()
     rate = runtime.config.queue_rate
     spacing = 1.0 / rate if rate > 0 else 0.0
     while True:
@@ -492,7 +518,7 @@ def _reconcile_into(
     started = time.monotonic()
     meta = body.get("metadata", {})
     uid = str(meta.get("uid"))
-    result = reconcile(api, body, runtime.config, memory=runtime.memory)
+    result = reconcile(api, body, runtime.config, memory=runtime.memory, pacer=runtime.pacer)
     with runtime.lock:
         if result.verdict == "error":
             runtime.permanent[uid] = meta.get("generation")

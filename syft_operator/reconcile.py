@@ -35,6 +35,7 @@ from syft_operator.errors import (
 from syft_operator.kube import CONFIG_MAP, KubeApi
 from syft_operator.policy import check_spec
 from syft_operator.render import RenderOptions, render
+from syft_operator.rollout import RolloutPacer
 from syft_operator.secret_refs import resolve_secrets
 
 logger = logging.getLogger(__name__)
@@ -97,12 +98,13 @@ def reconcile(
     *,
     now: dt.datetime | None = None,
     memory: ChildMemory | None = None,
+    pacer: RolloutPacer | None = None,
 ) -> ReconcileResult:
     """Bring the children of `body` in line with its spec and say what the status should be."""
     conditions = _Conditions(body, now or dt.datetime.now(dt.UTC))
     result = ReconcileResult(verdict="success", status={})
     try:
-        _reconcile(api, body, config, conditions, result, memory)
+        _reconcile(api, body, config, conditions, result, memory, pacer)
     except (InvalidSpecError, PolicyError, ChildRejectedError) as error:
         # Permanent until the spec (or the operator's allow-lists) change: no retry loop.
         result.verdict, result.message = "error", str(error)
@@ -127,6 +129,7 @@ def _reconcile(
     conditions: _Conditions,
     result: ReconcileResult,
     memory: ChildMemory | None,
+    pacer: RolloutPacer | None = None,
 ) -> None:
     meta = body.get("metadata") or {}
     name, namespace = str(meta["name"]), str(meta["namespace"])
@@ -145,8 +148,18 @@ def _reconcile(
         status.SECRETS_RESOLVED, "True", "SecretsFound", "every referenced Secret key is usable"
     )
     children = render(name, namespace, spec, options, secrets_hash=secrets_hash)
-    first = not (body.get("status") or {}).get("conditions")
-    report = reconcile_children(api, children, body, memory, create_first=first)
+    current = body.get("status") or {}
+    first = not current.get("conditions")
+    # Only what the author did not ask for waits its turn: the spec is already applied.
+    applied = current.get("observedGeneration") == meta.get("generation")
+    report = reconcile_children(
+        api,
+        children,
+        body,
+        memory,
+        create_first=first,
+        pacer=pacer if applied and not first else None,
+    )
     result.report = report
     for child, fields in report.drift.items():
         message = f"{child}: {', '.join(fields)} changed outside the operator; restored"

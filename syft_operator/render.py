@@ -27,6 +27,8 @@ from syft_operator.crd import SyftMonitorSpec
 from syft_operator.rbac import monitor_role_rules
 
 Manifest = dict[str, Any]
+#: The CRD's default schedule (`spec.schedule`): spread over five minutes by name.
+DEFAULT_SCHEDULE: str = SyftMonitorSpec.model_fields["schedule"].default
 Service = Literal["notify", "approve"]
 
 #: Container port of each service's `/metrics` and `/healthz`.
@@ -214,6 +216,15 @@ def render_state_map(name: str) -> Manifest:
     }
 
 
+def spread_schedule(schedule: str, name: str) -> str:
+    """The default `*/5` schedule moved by a minute offset derived from the name, so that a
+    thousand CronJobs left at the default do not all start in the same minute."""
+    if schedule != DEFAULT_SCHEDULE:
+        return schedule
+    offset = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 5
+    return f"{offset}-59/5 * * * *"
+
+
 def render_heartbeat_map(name: str) -> Manifest:
     return {
         "apiVersion": "v1",
@@ -289,7 +300,7 @@ def render_workload(
         "kind": "CronJob",
         "metadata": metadata,
         "spec": {
-            "schedule": spec.schedule,
+            "schedule": spread_schedule(spec.schedule, name),
             "suspend": spec.suspend,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": 300,

@@ -3,6 +3,7 @@
 - An idle sweep reconciles every SyftMonitor from the watch cache: no GET, no LIST, no write.
 - A deleted child is recreated from its watch event alone (no sweep runs in that test), and a
   rotated Secret rolls the pod template from the Secret watch.
+- A new default image after an operator upgrade rolls at most the configured share at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +158,60 @@ def test_a_rotated_secret_rolls_the_pod_from_the_secret_watch(
         {"data": {"token.json": base64.b64encode(rotated).decode()}},
     )
     eventually(lambda: template_hash() != before, what="a new pod template", timeout=SECONDS)
+
+
+def test_a_new_default_image_rolls_at_most_the_configured_share_at_once(
+    kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
+) -> None:
+    """Five monitors on the old default image; the operator restarts with a new default and
+    `40%`: never more than two Deployments have the new template without an available pod, and
+    the others follow as those become available (this test plays the Deployment controller)."""
+    monitors = [f"do-{n}" for n in range(5)]
+    gen = _cluster(kube_api, kubeconfig, kube_client, tmp_path, "0.5")
+    cluster, _port = next(gen)
+    for name in monitors:
+        start(cluster, name)
+    gen.close()  # the operator stops; its monitors keep running
+    env = {
+        "SYFT_OPERATOR_STATUS_INTERVAL": "0.5",
+        "SYFT_OPERATOR_MONITOR_IMAGE": "syft-monitor:next",
+        "SYFT_OPERATOR_ROLLOUT_MAX_UNAVAILABLE": "40%",
+    }
+    log_path = tmp_path / "operator-upgraded.log"
+    process = start_operator(kube_api, kubeconfig, log_path, env=env)
+    upgraded = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
+    most = 0
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            new = {}
+            for name in monitors:
+                deployment = upgraded.deployment(name)
+                assert deployment is not None
+                if deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+                    ":next"
+                ):
+                    new[name] = deployment
+            rolling = [n for n, d in new.items() if not _available(d)]
+            most = max(most, len(rolling))
+            assert len(rolling) <= 2, rolling
+            if len(new) == len(monitors) and not rolling:
+                break
+            # Give the operator time to over-admit, if it would, before the pods come up.
+            time.sleep(0.7)
+            for name in rolling:
+                upgraded.mark_available(name)
+        else:
+            raise AssertionError(f"rollout incomplete: {sorted(new)} on the new image")
+    finally:
+        stop_operator(process)
+        sys.stderr.write("--- upgraded operator log ---\n" + upgraded.log()[-6000:])
+    assert most == 2  # it did use its share: a pace, not one at a time
+
+
+def _available(deployment: dict[str, Any]) -> bool:
+    status = deployment.get("status") or {}
+    return bool(
+        status.get("observedGeneration") == deployment["metadata"]["generation"]
+        and (status.get("availableReplicas") or 0) >= 1
+    )
