@@ -122,8 +122,10 @@ class Runtime:
             self.enqueue(uid)
 
     def queue_depth(self) -> int:
+        """Due now: objects waiting out a backoff are not a backlog."""
+        now = time.monotonic()
         with self.lock:
-            return len(self.pending)
+            return sum(1 for due in self.pending.values() if due <= now)
 
     def uses_secret(self, namespace: str, name: str) -> bool:
         with self.lock:

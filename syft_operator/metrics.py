@@ -6,7 +6,7 @@
 - `syft_operator_drift_repairs_total{kind}`: children someone else changed and the operator
   restored (replicas, image, securityContext, Role rules, ...);
 - `syft_operator_sweeps_total`: status sweeps (each queues every SyftMonitor once);
-- `syft_operator_queue_depth`: SyftMonitors waiting in the reconcile queue (due or backing off);
+- `syft_operator_queue_depth`: SyftMonitors due in the reconcile queue (not those backing off);
 - `syft_operator_queue_lag_seconds`: how long a due SyftMonitor waited for the queue to start
   it (the sweep's lag behind its schedule; grows when the queue cannot keep up);
 - `syft_operator_cache_objects`: children and Secrets held from the watches;
