@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from bench import burst, latency, operator_scale, poll_requests, resources, state_size
+from bench import burst, heartbeat, latency, operator_scale, poll_requests, resources, state_size
 from bench.context import BenchContext
 
 Runner = Callable[[BenchContext], dict[str, Any]]
@@ -26,6 +26,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("burst", "1,000 jobs at once under the Gmail rate limit", burst.run),
     Benchmark("state_size", "State size per 10,000 jobs", state_size.run),
     Benchmark("operator_scale", "Operator scale (SyftMonitors on Kubernetes)", operator_scale.run),
+    Benchmark("heartbeat", "Monitor writes to Kubernetes per idle hour", heartbeat.run),
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import operator_scale
+from bench import heartbeat, operator_scale
 
 Render = Callable[[dict[str, Any]], list[str]]
 
@@ -452,6 +452,7 @@ RENDERERS: dict[str, Render] = {
     "burst": render_burst,
     "state_size": render_state_size,
     "operator_scale": operator_scale.render,
+    "heartbeat": heartbeat.render,
 }
 
 
