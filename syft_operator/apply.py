@@ -198,7 +198,9 @@ def reconcile_children(
     stale = adopted.stale_workload_kind
     name = names.workload_name(owner_name)
     namespace = str(meta["namespace"])
-    report.outcomes[f"{stale}/{name}"] = remove_owned(api, stale, namespace, name, owner_uid)
+    # A first reconcile has had no other mode to switch from.
+    if not create_first:
+        report.outcomes[f"{stale}/{name}"] = remove_owned(api, stale, namespace, name, owner_uid)
     return report
 
 

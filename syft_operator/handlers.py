@@ -106,6 +106,8 @@ class Runtime:
     loop: asyncio.AbstractEventLoop | None = None
     #: When the resync last read everything live (monotonic); 0: never.
     verified_at: float = 0.0
+    #: uid -> when its last reconcile (from any trigger) ended (monotonic).
+    last_pass: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.cache = ObjectCache(keep_secret=self.uses_secret)
@@ -171,6 +173,7 @@ class Runtime:
             self.pending.pop(uid, None)
             self.failures.pop(uid, None)
             self.verify.discard(uid)
+            self.last_pass.pop(uid, None)
             self._set_secret_users(uid, set())
         self.pacer.forget(uid)  # outside the lock: a freed slot queues the waiting ones
 
@@ -227,6 +230,18 @@ class Runtime:
     def body(self, uid: str) -> dict[str, Any] | None:
         with self.lock:
             return self.bodies.get(uid)
+
+    def sweep_due(self, older_than: float) -> list[str]:
+        """The SyftMonitors a sweep should queue: kopf has handled them (they have conditions:
+        a new one is its create handler's) and no other pass ran in the last `older_than` s."""
+        now = time.monotonic()
+        with self.lock:
+            return [
+                uid
+                for uid, body in self.bodies.items()
+                if (body.get("status") or {}).get("conditions")
+                and now - self.last_pass.get(uid, 0.0) >= older_than
+            ]
 
     def known(self) -> dict[str, str]:
         """uid -> namespace of every SyftMonitor the watch stream has shown and not deleted."""
@@ -358,12 +373,15 @@ async def _resync_forever(memo: kopf.Memo) -> None:
         await asyncio.sleep(config.status_interval)
         if not isinstance(runtime, Runtime):
             continue
-        uids = runtime.known()
         if time.monotonic() - runtime.verified_at >= config.verify_interval:
             runtime.verified_at = time.monotonic()
             await asyncio.to_thread(_drop_vanished, runtime)
+            uids = list(runtime.known())
             with runtime.lock:
                 runtime.verify.update(uids)
+        else:
+            # A SyftMonitor reconciled by a change within half a period is not due again.
+            uids = runtime.sweep_due(config.status_interval / 2)
         runtime.metrics.sweeps.inc()
         for uid in uids:
             runtime.enqueue(uid)
@@ -562,6 +580,8 @@ def _reconcile_into(
         if current.get(key) != value:
             patch.status[key] = value
     runtime.metrics.reconcile_duration.observe(time.monotonic() - started)
+    with runtime.lock:
+        runtime.last_pass[uid] = time.monotonic()
     runtime.metrics.reconciles.labels(result.verdict).inc()
     where = f"{meta.get('namespace')}/{meta.get('name')}"
     if result.report is not None:
