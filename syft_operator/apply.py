@@ -198,8 +198,11 @@ def reconcile_children(
     stale = adopted.stale_workload_kind
     name = names.workload_name(owner_name)
     namespace = str(meta["namespace"])
-    # A first reconcile has had no other mode to switch from.
-    if not create_first:
+    if create_first:
+        # A first reconcile has had no other mode to switch from; should one exist anyway, its
+        # watch event replaces this guess and the next pass removes it.
+        api.assume_absent(BY_KIND[stale], namespace, name)
+    else:
         report.outcomes[f"{stale}/{name}"] = remove_owned(api, stale, namespace, name, owner_uid)
     return report
 

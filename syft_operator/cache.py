@@ -106,6 +106,11 @@ class ObjectCache:
                 return
             self._objects[key] = value
 
+    def assume_absent(self, key: Key) -> None:
+        """Absent unless a watch event or a read said otherwise (never overwrites)."""
+        with self._lock:
+            self._objects.setdefault(key, None)
+
     def drop(self, key: Key) -> None:
         with self._lock:
             self._objects.pop(key, None)
@@ -169,6 +174,9 @@ class CachedKubeApi(KubeApi):
 
     def list_objects(self, resource: Resource, namespace: str) -> list[Obj]:
         return self.inner.list_objects(resource, namespace)
+
+    def assume_absent(self, resource: Resource, namespace: str, name: str) -> None:
+        self.cache.assume_absent((resource.kind, namespace, name))
 
     def _kept(self, obj: Obj) -> Obj:
         if obj.get("kind") and (obj.get("metadata") or {}).get("name"):

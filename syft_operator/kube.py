@@ -125,6 +125,9 @@ class KubeApi:
                 return None
             raise
 
+    def assume_absent(self, resource: Resource, namespace: str, name: str) -> None:
+        """A hint for a cache that `name` does not exist (this class has no cache)."""
+
     def list_objects(self, resource: Resource, namespace: str) -> list[Obj]:
         """Every object of `resource` in `namespace` (one page: the API server sends all)."""
         items = self._call("GET", resource.path(namespace)).get("items")
