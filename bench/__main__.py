@@ -36,7 +36,7 @@ SCHEMA = 1
 #: process. Request counts, CPU seconds, peak memory and simulated minutes do not depend on what
 #: else runs; the latency benchmark does, so it has a stage to itself.
 STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("poll_requests",), ("resources", "burst", "state_size")),
+    (("poll_requests", "flood"), ("resources", "burst", "state_size")),
     (("latency",),),
     (("operator_scale",), ("heartbeat",)),
 )

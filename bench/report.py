@@ -293,6 +293,51 @@ def render_burst(entry: dict[str, Any]) -> list[str]:
     )
 
 
+def render_flood(entry: dict[str, Any]) -> list[str]:
+    params = entry["params"]
+    labels = {"today": "today (no flood control)", "flood_control": "flood control (defaults)"}
+    rows = []
+    for run in entry["runs"]:
+        for mode, r in run.items():
+            rows.append(
+                [
+                    labels.get(mode, mode),
+                    r["strangers"],
+                    r["emails_first_hour"],
+                    r["owner_emails_first_hour"],
+                    f"{r['flood_emails_total']} ({r['flood_owner_emails_total']} to the owner)",
+                    r["digests"],
+                    r["folded"],
+                    f"{r['job_emails_sent']} / {params['jobs']}",
+                    (
+                        f"{r['job_latency_median_s']} / {r['job_latency_max_s']}"
+                        if r["job_emails_sent"]
+                        else "never sent"
+                    ),
+                    f"{r['budget_used']} of {params['gmail_daily_limit']}",
+                    r["refused_sends"],
+                    r["real_seconds"],
+                ]
+            )
+    return table(
+        [
+            "mode",
+            "strangers",
+            "emails in first hour",
+            "to the owner",
+            "emails about the flood (2 h)",
+            "digests",
+            "folded",
+            "job emails to the owner",
+            "job to owner email, median / max s",
+            "sends used of Gmail's daily limit",
+            "sends refused (dailyLimitExceeded)",
+            "real s",
+        ],
+        rows,
+    )
+
+
 def render_state_size(entry: dict[str, Any]) -> list[str]:
     jobs = entry["params"]["target_jobs"]
     step = entry["params"]["step_jobs"]
@@ -451,6 +496,7 @@ RENDERERS: dict[str, Render] = {
     "resources": render_resources,
     "burst": render_burst,
     "state_size": render_state_size,
+    "flood": render_flood,
     "operator_scale": operator_scale.render,
     "heartbeat": heartbeat.render,
 }

@@ -229,3 +229,16 @@ def _add_past_job(world: World, index: int) -> None:
     sandbox.create_file(
         world.do_email, events.filename.name, encode_message(events), parent=world.event_log
     )
+
+
+def add_strangers(sandbox: Sandbox, do_email: str, count: int, *, start: int = 0) -> list[str]:
+    """`count` strangers who each share a channel pair with `do_email` (a peer request), created
+    directly in the sandbox's model: a flood arrives between two polls, as a script would do it."""
+    emails = [f"stranger{index:05d}@spam.example" for index in range(start, start + count)]
+    for ds in emails:
+        sandbox.add_user(ds)
+        ds_root = sandbox.create_folder(ds, SYFTBOX_FOLDER)
+        for direction in (Direction.INBOX, Direction.OUTBOX):
+            name = current_channel_name(DEFAULT_VERSION, do_email, direction, ds)
+            sandbox.share(ds, sandbox.create_folder(ds, name, ds_root), do_email)
+    return emails

@@ -25,6 +25,7 @@ from syft_monitors.errors import ConfigError, CredentialsError, InvalidEmailErro
 from syft_monitors.files import open_regular
 from syft_monitors.google.clients import resolve_api_root
 from syft_monitors.google.credentials import read_token_info
+from syft_monitors.notify.flood import FloodConfig
 from syft_monitors.protocol.emails import validate_email
 from syft_monitors.protocol.safe_yaml import load_unique_yaml
 
@@ -95,6 +96,8 @@ class MonitorConfig(BaseModel):
     rate_limit_per_minute: int = Field(default=150, ge=1, le=10000)
     heartbeat_enabled: bool = False
     heartbeat_interval: int = Field(default=86400, ge=60)
+    #: Flood control: daily budget, low-priority share, per-sender and burst limits.
+    flood: FloodConfig = FloodConfig()
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
 

@@ -109,10 +109,17 @@ class QuotaError(ServiceError):
     """The remote service refused the call for quota or rate-limit reasons (429, 403 rate)."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        reason: str | None = None,
     ):
         super().__init__(message, status=status, retryable=True)
         self.retry_after = retry_after
+        #: Google's reason (e.g. ``dailyLimitExceeded``), when the body named one.
+        self.reason = reason
 
 
 class SendError(SyftMonitorError):
@@ -139,6 +146,11 @@ class SendUnsettledError(SendDeferredError):
 class RateLimitedError(SendDeferredError):
     """Our own per-minute sending limit is reached: the rest waits for the next polls instead of
     blocking this one (a blocked poll detects nothing and looks dead to health checks)."""
+
+
+class FloodDeferredError(SendDeferredError):
+    """Flood control holds the email: low-priority mail paused after a Gmail quota error, or the
+    day's sending budget spent. Not a failure: it is sent when the pause or the day ends."""
 
 
 class StateError(SyftMonitorError):

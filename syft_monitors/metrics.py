@@ -27,6 +27,8 @@ REQUEST_OUTCOMES = (
     "transport_error",
 )
 NOTIFICATION_OUTCOMES = ("sent", "failed", "recovered", "skipped")
+FOLD_REASONS = ("per_sender", "burst", "low_budget")
+DEFER_REASONS = ("quota_pause", "daily_budget")
 ERROR_KINDS = (
     "auth",
     "quota",
@@ -115,6 +117,36 @@ class MonitorMetrics:
             "Detected changes not yet fully notified (retried with backoff).",
             registry=r,
         )
+        self.folded = Counter(
+            "syft_monitor_notifications_folded",
+            "Emails folded into a digest by flood control, by event kind and reason (per_sender, "
+            "burst, low_budget).",
+            ["event", "reason"],
+            registry=r,
+        )
+        self.deferred = Counter(
+            "syft_monitor_notifications_deferred",
+            "Sends held by flood control, by reason (quota_pause, daily_budget).",
+            ["reason"],
+            registry=r,
+        )
+        self.budget = Gauge(
+            "syft_monitor_send_budget",
+            "Daily sending budget by priority (high: the whole budget; low: its strangers' share).",
+            ["priority"],
+            registry=r,
+        )
+        self.budget_remaining = Gauge(
+            "syft_monitor_send_budget_remaining",
+            "Sends left today by priority (UTC day).",
+            ["priority"],
+            registry=r,
+        )
+        self.senders_folded = Gauge(
+            "syft_monitor_senders_folded",
+            "Senders over their hourly email budget in the current window (their mail is folded).",
+            registry=r,
+        )
         self._initialise()
         self.approvals = Counter(
             "syft_monitor_approvals",
@@ -140,6 +172,16 @@ class MonitorMetrics:
             self.notifications.labels("heartbeat", outcome)
         for error_kind in ERROR_KINDS:
             self.errors.labels(error_kind)
+        for outcome in NOTIFICATION_OUTCOMES:
+            self.notifications.labels("digest", outcome)
+        for kind in EventKind:
+            for reason in FOLD_REASONS:
+                self.folded.labels(kind.value, reason)
+        for reason in DEFER_REASONS:
+            self.deferred.labels(reason)
+        for priority in ("high", "low"):
+            self.budget.labels(priority)
+            self.budget_remaining.labels(priority)
 
     def init_monitor(self, names: Iterable[str]) -> None:
         for name in names:

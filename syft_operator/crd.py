@@ -163,6 +163,44 @@ class Notifications(_Model):
     )
 
 
+class FloodSpec(_Model):
+    """Flood control: no stranger or noisy peer can use up the owner's Gmail sending limit."""
+
+    enabled: bool = Field(default=True, description="Apply the budgets below.")
+    daily_budget: int = Field(
+        default=400,
+        ge=1,
+        le=100000,
+        description="Sends per UTC day (consumer Gmail allows about 500, Workspace 2,000).",
+    )
+    low_priority_percent: int = Field(
+        default=20,
+        ge=0,
+        le=100,
+        description="Share of the daily budget peer requests may use; the rest is kept for jobs.",
+    )
+    per_sender_per_hour: int = Field(
+        default=20,
+        ge=1,
+        le=10000,
+        description="Emails to the owner about one requester or peer per hour; more are folded "
+        "into one digest.",
+    )
+    burst_threshold: int = Field(
+        default=10,
+        ge=0,
+        le=10000,
+        description="Peer-request emails to the owner per hour; more are folded into one digest.",
+    )
+    quota_pause_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="How long a Gmail rate-limit error pauses peer-request mail (a daily-limit "
+        "error pauses it until the next UTC day).",
+    )
+
+
 class SmtpSpec(_Model):
     """An SMTP relay to send through instead of the Gmail API."""
 
@@ -424,6 +462,7 @@ class SyftMonitorSpec(_Model):
     email_format: Literal["html", "text", "both"] = Field(
         default="html", description="Body format of the emails."
     )
+    flood: FloodSpec = Field(default=FloodSpec(), description="Sending budgets and digests.")
     sender: SenderSpec = Field(default=SenderSpec(), description="How emails are sent.")
     drive_token_secret_ref: SecretKeyRef = Field(
         description="Secret key holding the data owner's Google Drive OAuth token (JSON)."

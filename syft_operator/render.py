@@ -142,6 +142,14 @@ def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) ->
         "share_stderr_with_ds": toggles.share_stderr_with_submitter,
         "notify_on_peer_accepted_by_rule": toggles.peer_accepted_by_rule,
         "interval": spec.intervals.notify,
+        "flood": {
+            "enabled": spec.flood.enabled,
+            "daily_budget": spec.flood.daily_budget,
+            "low_priority_share": spec.flood.low_priority_percent / 100,
+            "per_sender_per_hour": spec.flood.per_sender_per_hour,
+            "burst_threshold": spec.flood.burst_threshold,
+            "quota_pause_seconds": spec.flood.quota_pause_seconds,
+        },
         "sender": spec.sender.type,
         # A CronJob pod lives for one poll: nothing would scrape it.
         "metrics_port": None if cronjob else METRICS_PORTS[service],

@@ -198,6 +198,8 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
 
 def show_status(ctx: click.Context, *, as_json: bool = False) -> int:
     from syft_monitors.config import load_config  # noqa: PLC0415
+    from syft_monitors.services.flood_status import describe as describe_flood  # noqa: PLC0415
+    from syft_monitors.services.flood_status import flood_summary  # noqa: PLC0415
 
     manager = _manager(ctx)
     problem: str | None = None
@@ -206,15 +208,19 @@ def show_status(ctx: click.Context, *, as_json: bool = False) -> int:
     except ConfigError as error:
         problem = str(error)
     statuses = manager.get_all_status()
+    flood = flood_summary(manager.config_path) if problem is None else None
     if as_json:
         document = {
             "config": str(manager.config_path),
             "config_error": problem,
             "services": [status.to_dict() for status in statuses.values()],
+            "flood": flood,
         }
         click.echo(json.dumps(document, indent=2))
     else:
         output_console().print(_status_table(list(statuses.values())))
+        if flood is not None:
+            click.echo(describe_flood(flood))
         if problem is not None:
             hint = "`syft-bg init` writes one and signs you in; `syft-bg doctor` checks it"
             click.echo(f"error: {problem} (hint: {hint})", err=True)

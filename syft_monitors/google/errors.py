@@ -164,6 +164,7 @@ def to_error(failure: Failure, *, api: str, method: str, attempts: int = 1) -> S
             f"{what} rate limited{tried}: {summary}",
             status=failure.status,
             retry_after=failure.retry_after,
+            reason=failure.reason,
         )
     return ServiceError(
         f"{what} failed{tried}: {summary}", status=failure.status, retryable=failure.retryable

@@ -19,21 +19,33 @@ from collections.abc import Callable
 from syft_monitors import interrupt
 from syft_monitors.errors import (
     CredentialsError,
+    FloodDeferredError,
     MissingScopeError,
+    QuotaError,
     RateLimitedError,
     SendUnsettledError,
     ServiceError,
     SyftMonitorError,
 )
 from syft_monitors.events import Event
+from syft_monitors.google.errors import DAILY_QUOTA_REASONS
 from syft_monitors.metrics import MonitorMetrics
+from syft_monitors.notify import flood as flood_policy
 from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.protocol.emails import safe_repr
-from syft_monitors.state.base import StateManager
+from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.holders import describe_holder
-from syft_monitors.state.model import NotifiedRecord, SendIntent, parse_timestamp, to_timestamp
+from syft_monitors.state.model import (
+    DigestItem,
+    DigestRecord,
+    NotifiedRecord,
+    SendIntent,
+    StateDocument,
+    parse_timestamp,
+    to_timestamp,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +55,7 @@ class Outcome:
     sent: int = 0
     recovered: int = 0
     skipped: int = 0
+    folded: int = 0
 
     @property
     def emails(self) -> int:
@@ -76,27 +89,156 @@ class Dispatcher:
         self.settle_seconds = settle_seconds
         self.clock = clock
         self._told_unsearchable = False
+        self._limiter_restored = False
 
     def dispatch(self, event: Event) -> Outcome:
         """Send what `event` calls for; raises SendError/QuotaError/CredentialsError to retry later.
 
         Emails already sent are skipped, so calling this again after a failure is always safe.
+        Flood control may instead fold them into a digest (recorded as notified by it) or hold
+        them (`FloodDeferredError`).
         """
         outcome = Outcome()
         if self.sender is None:  # notifications disabled: detection still runs and is recorded
             return outcome
         thread = self._thread(event)
         job_key = event.job.key if event.job is not None else None
+        label = event.kind.value
+        emails = plan_notifications(event, config=self.config, thread=thread)
+        if self._folded(event, emails, outcome):
+            return outcome
         about = (
             f"job {safe_repr(event.job.name)} from {event.job.submitter}"
             if event.job is not None
             else f"peer {event.peer}"
         )
-        for email in plan_notifications(event, config=self.config, thread=thread):
+        for email in emails:
             self._deliver(
-                email, event.kind.value, thread, job_key, event.do_email, outcome, about=about
+                email,
+                label,
+                thread,
+                job_key,
+                event.do_email,
+                outcome,
+                counterpart=event.counterpart,
+                about=about,
             )
         return outcome
+
+    def _folded(self, event: Event, emails: list[OutgoingEmail], outcome: Outcome) -> bool:
+        """Apply flood control to `event`: True when its emails were folded into a digest.
+
+        Deciding and folding happen in one state update, so an email is either in a digest that
+        is still open or sent on its own, never both, and a restart cannot refill a budget.
+        """
+        if not self.config.flood.enabled:
+            return False
+        label = event.kind.value
+        is_notified = self.state.is_notified
+        keys = [e.notification_key for e in emails if not is_notified(e.notification_key)]
+        if not keys:
+            return False
+        now = self.clock()
+        stamp = to_timestamp(dt.datetime.fromtimestamp(now, tz=dt.UTC))
+        config = self.config.flood
+        items = [
+            DigestItem(
+                key=e.notification_key,
+                counterpart=event.counterpart,
+                subject=e.subject,
+                to_owner=e.to.lower() == event.do_email.lower(),
+            )
+            for e in emails
+            if e.notification_key in keys
+        ]
+
+        def fold(doc: StateDocument) -> flood_policy.Decision:
+            flood = flood_policy.current(doc.flood, now)
+            decision = flood_policy.decide(config, flood, label, event.counterpart, now)
+            # An email with an intent may already have left: only the send path may settle it.
+            if decision.action == "fold" and any(key in doc.intents for key in keys):
+                raise Unchanged(flood_policy.Decision("send"))
+            if decision.action != "fold":
+                raise Unchanged(decision)
+            assert decision.digest is not None
+            assert decision.group is not None
+            fresh = [item for item in items if item.key not in doc.notified]
+            if not fresh:
+                raise Unchanged(flood_policy.Decision("send"))
+            digest = flood.digests.get(decision.digest) or DigestRecord(
+                group=decision.group,
+                do_email=event.do_email,
+                window_end=flood.window_start + flood_policy.WINDOW_SECONDS,
+            )
+            room = max(0, flood_policy.MAX_DIGEST_ITEMS - len(digest.items))
+            kept, counted = fresh[:room], fresh[room:]
+            digests = dict(flood.digests)
+            digests[decision.digest] = digest.model_copy(
+                update={
+                    "items": [*digest.items, *kept],
+                    "more_to_owner": digest.more_to_owner + sum(i.to_owner for i in counted),
+                    "more_copies": digest.more_copies + sum(not i.to_owner for i in counted),
+                }
+            )
+            doc.flood = flood.model_copy(update={"digests": digests})
+            for item in fresh:
+                doc.notified[item.key] = NotifiedRecord(sent_at=stamp, digest=decision.digest)
+            return decision
+
+        decision = self.state.update(fold)
+        if decision.action == "defer":
+            self.metrics.deferred.labels(decision.reason).inc()
+            raise FloodDeferredError(
+                f"flood control holds {label} mail ({decision.reason}); retry in "
+                f"{decision.retry_after:.0f}s",
+                retry_after=decision.retry_after,
+            )
+        if decision.action == "fold":
+            self.metrics.folded.labels(label, decision.reason).inc()
+            outcome.folded += len(items)
+            logger.info("folded %s email(s) into digest (%s)", label, decision.reason)
+            return True
+        return False
+
+    def flush_digests(self) -> Outcome:
+        """Send every digest whose window has closed, exactly once, then forget it."""
+        outcome = Outcome()
+        if self.sender is None:
+            return outcome
+        now = self.clock()
+        due = {
+            key: record
+            for key, record in self.state.load().flood.digests.items()
+            if record.window_end <= now
+        }
+        html = self.config.email_format != "text"
+        for key, record in sorted(due.items(), key=lambda item: item[1].window_end):
+            email = flood_policy.plan_digest(key, record, html=html)
+            self._deliver(email, flood_policy.DIGEST_LABEL, None, None, record.do_email, outcome)
+
+            def forget(doc: StateDocument, key: str = key) -> None:
+                if key not in doc.flood.digests or key not in doc.notified:
+                    raise Unchanged
+                digests = {k: v for k, v in doc.flood.digests.items() if k != key}
+                doc.flood = doc.flood.model_copy(update={"digests": digests})
+
+            self.state.update(forget)
+        self._publish_budget()
+        return outcome
+
+    def _publish_budget(self) -> None:
+        flood = flood_policy.current(self.state.load().flood, self.clock())
+        high, low = flood_policy.remaining(self.config.flood, flood)
+        self.metrics.budget_remaining.labels("high").set(high)
+        self.metrics.budget_remaining.labels("low").set(low)
+        self.metrics.budget.labels("high").set(self.config.flood.daily_budget)
+        self.metrics.budget.labels("low").set(self.config.flood.low_budget)
+        folding = sum(
+            1
+            for group, count in flood.counts.items()
+            if group.startswith("sender:") and count >= self.config.flood.per_sender_per_hour
+        )
+        self.metrics.senders_folded.set(folding)
 
     def deliver(self, email: OutgoingEmail, label: str, do_email: str) -> Outcome:
         """Send one email that belongs to no event (the heartbeat), with the same guarantees."""
@@ -114,6 +256,7 @@ class Dispatcher:
         do_email: str,
         outcome: Outcome,
         *,
+        counterpart: str | None = None,
         about: str | None = None,
     ) -> None:
         assert self.sender is not None
@@ -128,6 +271,8 @@ class Dispatcher:
             found = self._find_sent(email)
             if found is not None:
                 self._record(email, found, job_key)
+                # Its process died before counting it: it still spent a send of today's budget.
+                self._count_send(label, counterpart, to_owner=email.to.lower() == do_email.lower())
                 self.metrics.notifications.labels(label, "recovered").inc()
                 logger.info("email %s had been sent before a restart", email.notification_key)
                 outcome.recovered += 1
@@ -174,8 +319,11 @@ class Dispatcher:
                     str(error),
                     now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
                 )
+            if isinstance(error, QuotaError):
+                self._pause_low(error, label)
             raise
         self._record(email, result, job_key)
+        self._count_send(label, counterpart, to_owner=email.to.lower() == do_email.lower())
         self.metrics.notifications.labels(label, "sent").inc()
         logger.info(
             "sent %s email%s to the %s",
@@ -184,6 +332,47 @@ class Dispatcher:
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
+
+    def _count_send(self, label: str, counterpart: str | None, *, to_owner: bool) -> None:
+        now = self.clock()
+
+        def count(doc: StateDocument) -> None:
+            flood = flood_policy.current(doc.flood, now)
+            doc.flood = flood_policy.count_send(
+                flood, label, counterpart, to_owner=to_owner, now=now
+            )
+
+        self.state.update(count)
+
+    def _pause_low(self, error: QuotaError, label: str) -> None:
+        """Gmail refused for quota: strangers' mail waits, so what quota is left goes to jobs."""
+        if not self.config.flood.enabled:
+            return
+        now = self.clock()
+        daily = error.reason in DAILY_QUOTA_REASONS
+        seconds = flood_policy.pause_seconds(
+            self.config.flood, error.reason, error.retry_after, daily=daily, now=now
+        )
+
+        def pause(doc: StateDocument) -> None:
+            flood = flood_policy.current(doc.flood, now)
+            doc.flood = flood_policy.pause_low(flood, seconds, now=now)
+
+        self.state.update(pause)
+        logger.warning(
+            "Gmail quota error (%s): low-priority mail paused %s",
+            error.reason or "rate limited",
+            "until the next UTC day" if daily else f"for {seconds:.0f}s",
+        )
+        if flood_policy.priority(label) == "low":
+            # Not a fault of this item: it waits for the pause, and the high-priority work after
+            # it in this poll still gets its chance.
+            pause_left = self.state.load().flood.paused_low_until - now
+            self.metrics.deferred.labels("quota_pause").inc()
+            raise FloodDeferredError(
+                f"Gmail quota error; {label} mail paused for {pause_left:.0f}s",
+                retry_after=max(pause_left, 1.0),
+            ) from error
 
     def _not_held_elsewhere(self, email: OutgoingEmail) -> None:
         """Defer an email another live process is sending (sending it here too, or looking it
@@ -222,6 +411,11 @@ class Dispatcher:
 
     def _wait_for_slot(self, email: OutgoingEmail) -> None:
         limiter = getattr(self.sender, "rate_limiter", None)
+        if limiter is not None and not self._limiter_restored:
+            # Sends of the previous process still count: a restart must not reopen the window.
+            self._limiter_restored = True
+            now = self.clock()
+            limiter.restore([now - t for t in self.state.load().flood.recent_sends])
         wait = limiter.wait_time() if limiter is not None else 0.0
         if wait > MAX_RATE_WAIT:
             raise RateLimitedError(

@@ -130,6 +130,7 @@ class Pipeline:
             report.changes = len(batch.files) + len(batch.removed)
             report.work_added = self._ingest(batch)
             self._process_work(report)
+            self._flush_digests(report)
         if self.local is not None and WorkKind.JOB_MESSAGE in self.interests:
             self._scan_local(report)
         return report
@@ -233,7 +234,14 @@ class Pipeline:
             for file_id, record in doc.work.items()
             if WorkKind(record.kind) in self.interests and record.next_at <= now
         ]
-        due.sort(key=lambda item: _order_key(DriveFile.from_api(item[1].file)))
+        # Jobs and accepted peers first: a flood of strangers' requests must not delay them.
+        prioritise = self.dispatcher.config.flood.enabled
+        due.sort(
+            key=lambda item: (
+                prioritise and item[1].kind == WorkKind.PEER_CHANNEL.value,
+                _order_key(DriveFile.from_api(item[1].file)),
+            )
+        )
         for file_id, record in due:
             try:
                 events, after = self._events_for(file_id, record)
@@ -260,6 +268,18 @@ class Pipeline:
             1 for r in self.state.load().work.values() if WorkKind(r.kind) in self.interests
         )
         self.metrics.pending_work.set(report.work_pending)
+
+    def _flush_digests(self, report: PollReport) -> None:
+        """Send the digests whose window closed; a failure leaves them for the next poll."""
+        try:
+            report.emails += self.dispatcher.flush_digests().emails
+        except CredentialsError:
+            raise
+        except SyftMonitorError as error:
+            level = logging.DEBUG if isinstance(error, SendDeferredError) else logging.WARNING
+            logger.log(level, "digest not sent yet: %s", error)
+            if not isinstance(error, SendDeferredError):
+                self.metrics.errors.labels(error_kind(error)).inc()
 
     def _events_for(
         self, file_id: str, record: WorkRecord

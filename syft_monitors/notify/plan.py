@@ -44,6 +44,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from syft_monitors.errors import InvalidEmailError
 from syft_monitors.events import Event, EventKind
 from syft_monitors.notify.email import EmailFormat, OutgoingEmail, reference_token
+from syft_monitors.notify.flood import FloodConfig
 from syft_monitors.notify.preview import (
     MAX_FILE_BYTES,
     MAX_STDERR_BYTES,
@@ -89,6 +90,8 @@ class NotifyConfig(BaseModel):
     heartbeat_enabled: bool = False
     #: Seconds between heartbeat emails; one day, so silence for more than a day means trouble.
     heartbeat_interval: int = Field(default=86400, ge=60)
+    #: Budgets, priorities and digests (`syft_monitors.notify.flood`).
+    flood: FloodConfig = FloodConfig()
 
     def enabled(self, kind: EventKind) -> bool:
         """Whether events of `kind` produce any email."""

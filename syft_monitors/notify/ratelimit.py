@@ -98,6 +98,14 @@ class RateLimiter:
             # Stamps stay in time order: `now` is not earlier than any stamp taken before it.
             self._stamps.append(max(now, self._stamps[-1]) if self._stamps else now)
 
+    def restore(self, ages: list[float]) -> None:
+        """Count sends that happened `ages` seconds ago (before a restart) in the window."""
+        with self._lock:
+            now = self._clock()
+            stamps = sorted(now - age for age in ages if 0 <= age < self.window)
+            self._stamps = collections.deque(sorted([*stamps, *self._stamps]))
+            self._prune(now)
+
     def in_window(self) -> int:
         """How many acquisitions the current window holds."""
         with self._lock:

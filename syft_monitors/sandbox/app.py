@@ -132,4 +132,7 @@ def _fault_error(rule: FaultRule) -> ApiError:
     message = _FAULT_MESSAGES.get(rule.status, "Backend Error")
     if reason == "userRateLimitExceeded":
         message = "User Rate Limit Exceeded"
+    elif reason == "dailyLimitExceeded":
+        # Gmail's answer once the account's daily sending limit is reached.
+        message, domain = "Daily Limit Exceeded", "usageLimits"
     return ApiError(rule.status, reason, message, domain=domain, headers=headers)

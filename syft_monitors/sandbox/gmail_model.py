@@ -104,6 +104,11 @@ class Mailboxes:
         self._clock_ms = clock_ms
         self._boxes: dict[str, Mailbox] = {}
         self._history = 1000
+        #: Messages each user may send per UTC day, as Gmail enforces (consumer accounts about
+        #: 500, Workspace 2,000); None: unlimited. Beyond it a send gets Gmail's 403
+        #: dailyLimitExceeded, like the real service once an account hits its sending limit.
+        self.daily_send_limit: int | None = None
+        self._sent_today: dict[str, tuple[int, int]] = {}
         #: Seconds before a stored message shows up in searches (`messages.list` with `q`),
         #: as Gmail's search index lags behind sends. `messages.get` sees it at once.
         self.index_lag = 0.0
@@ -117,6 +122,14 @@ class Mailboxes:
     def history_id(self) -> int:
         return self._history
 
+    def _count_against_limit(self, user: str) -> None:
+        day = int(self._clock_ms() // 86_400_000)
+        seen_day, count = self._sent_today.get(user, (day, 0))
+        count = count if seen_day == day else 0
+        if self.daily_send_limit is not None and count >= self.daily_send_limit:
+            raise ApiError(403, "dailyLimitExceeded", "Daily Limit Exceeded", domain="usageLimits")
+        self._sent_today[user] = (day, count + 1)
+
     def send(self, user: str, raw: bytes, thread_id: str | None) -> StoredMessage:
         """Store an outgoing message for `user` and deliver copies to recipients we host."""
         parsed = parse_message(raw)
@@ -129,6 +142,7 @@ class Mailboxes:
         ]
         if not recipients:
             raise ApiError(400, "invalidArgument", "Recipient address required")
+        self._count_against_limit(user)
         extra = b""
         if parsed.get("message-id") is None:
             extra += f"Message-ID: <{secrets.token_hex(12)}@mail.gmail.com>\r\n".encode("ascii")

@@ -84,6 +84,20 @@ notify_on_peer_accepted_by_rule: true
 # At most this many emails per minute (Gmail's own limits are far higher; this stops floods).
 rate_limit_per_minute: 150
 
+# Flood control: no stranger or noisy peer can use up Gmail's daily sending limit (consumer
+# Gmail about 500/day). Emails about jobs come first; peer requests are low priority and may use
+# at most low_priority_share of daily_budget. Beyond per_sender_per_hour emails about one
+# person, or burst_threshold peer requests per hour, the rest is folded into one digest email
+# per hour. Gmail's userRateLimitExceeded pauses low-priority mail for quota_pause_seconds,
+# dailyLimitExceeded until the next UTC day.
+flood:
+  enabled: true
+  daily_budget: 400
+  low_priority_share: 0.2
+  per_sender_per_hour: 20
+  burst_threshold: 10
+  quota_pause_seconds: 3600
+
 # A periodic "still running" email to the data owner, every heartbeat_interval seconds.
 heartbeat_enabled: false
 heartbeat_interval: 86400

@@ -82,6 +82,8 @@ class NotifiedRecord(_Record):
     #: The provider's own id (Gmail message id), when it returns one.
     provider_id: str | None = None
     thread_id: str | None = None
+    #: Not sent on its own: folded into this digest email (its notification key) by flood control.
+    digest: str | None = None
 
 
 class SendIntent(_Record):
@@ -154,6 +156,50 @@ class Heartbeat(_Record):
     events_day: str | None = None
 
 
+class DigestItem(_Record):
+    """One folded email, listed in its digest."""
+
+    key: str
+    #: The stranger or peer the folded email was about.
+    counterpart: str
+    subject: str
+    #: False for the copy addressed to the counterpart (it is counted, not listed).
+    to_owner: bool = True
+
+
+class DigestRecord(_Record):
+    """A digest email collecting what flood control folded in one window; sent when it closes."""
+
+    group: str
+    do_email: str
+    #: Unix time the window closes; nothing is added after it, so the email never changes.
+    window_end: float
+    items: list[DigestItem] = Field(default_factory=list)
+    #: Folded beyond the items kept (state stays bounded, e.g. in a 1 MiB ConfigMap): emails to
+    #: the owner (each a distinct address for peer requests) and copies to the requesters.
+    more_to_owner: int = Field(default=0, ge=0)
+    more_copies: int = Field(default=0, ge=0)
+
+
+class FloodState(_Record):
+    """Flood control's budget and windows (see `syft_monitors.notify.flood`)."""
+
+    #: UTC date (YYYY-MM-DD) the daily counters are for.
+    day: str | None = None
+    sent_high: int = Field(default=0, ge=0)
+    sent_low: int = Field(default=0, ge=0)
+    #: Unix time before which low-priority mail waits (set by a Gmail quota error).
+    paused_low_until: float = 0.0
+    #: Start (Unix time) of the hourly window `counts` is for.
+    window_start: float = 0.0
+    #: Group ("sender:<address>", "burst:new_peer") -> emails to the owner this window.
+    counts: dict[str, int] = Field(default_factory=dict)
+    #: Wall times of the sends in the last rate-limit window: the limiter resumes from them.
+    recent_sends: list[float] = Field(default_factory=list)
+    #: Digest key -> a digest still to send.
+    digests: dict[str, DigestRecord] = Field(default_factory=dict)
+
+
 class StateDocument(BaseModel):
     """All persistent state of one monitor instance. Mutate only through `StateManager.update`."""
 
@@ -188,6 +234,8 @@ class StateDocument(BaseModel):
     work: dict[str, WorkRecord] = Field(default_factory=dict)
     #: Free-form JSON values (the seed API's get_data / set_data).
     data: dict[str, Any] = Field(default_factory=dict)
+    #: Flood control: daily budget, windows, pending digests.
+    flood: FloodState = Field(default_factory=FloodState)
     #: Holder id -> when it last renewed its lease, for stores without OS locks (ConfigMap).
     holders: dict[str, Timestamp] = Field(default_factory=dict)
 
@@ -227,6 +275,7 @@ class StateDocument(BaseModel):
             folders=dict(self.folders),
             work=dict(self.work),
             data=copy.deepcopy(self.data),
+            flood=self.flood,
             holders=dict(self.holders),
         )
 

@@ -302,6 +302,34 @@ def overview() -> dict[str, Any]:
             [(f"max by ({by}) (syft_monitor_pending_work_items{{{s}}})", legend)],
         ),
         timeseries(
+            "Flood control: folded and deferred emails per hour",
+            "Emails folded into digests (by reason) and sends held (quota pause, daily budget).",
+            [
+                (
+                    "sum by (reason) "
+                    f"(rate(syft_monitor_notifications_folded_total{{{s}}}[$__rate_interval]))"
+                    " * 3600",
+                    "folded {{reason}}",
+                ),
+                (
+                    "sum by (reason) "
+                    f"(rate(syft_monitor_notifications_deferred_total{{{s}}}[$__rate_interval]))"
+                    " * 3600",
+                    "deferred {{reason}}",
+                ),
+            ],
+        ),
+        timeseries(
+            "Sending budget left today",
+            "Sends left in the daily budget: high (everything) and low (strangers' share).",
+            [
+                (
+                    f"max by ({by}, priority) (syft_monitor_send_budget_remaining{{{s}}})",
+                    "{{syftmonitor}} {{priority}}",
+                )
+            ],
+        ),
+        timeseries(
             "Approve decisions per minute",
             "Decisions of the approve service, by kind (job, peer) and outcome.",
             [

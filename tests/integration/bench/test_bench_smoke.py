@@ -132,3 +132,16 @@ def test_operator_reconciles_every_monitor_and_idles_without_writes(
     lines = render(entry)
     assert lines[0].startswith("| SyftMonitors |")
     assert any("Idle resync" in line for line in lines)
+
+
+def test_flood_control_bounds_the_flood_and_keeps_job_mail(results: dict[str, Any]) -> None:
+    entry = results["benchmarks"]["flood"]
+    strangers, jobs = entry["params"]["strangers"], entry["params"]["jobs"]
+    for run in entry["runs"]:
+        today, controlled = run["today"], run["flood_control"]
+        assert today["flood_emails_total"] == 2 * strangers
+        assert today["digests"] == 0
+        assert controlled["job_emails_sent"] == jobs
+        assert controlled["digests"] == 1
+        assert controlled["flood_owner_emails_total"] == 11  # 10 one by one, then the digest
+        assert controlled["folded"] == strangers - 10

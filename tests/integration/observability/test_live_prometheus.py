@@ -40,6 +40,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from syft_monitors.demo import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld, demo_world
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.notify.flood import FloodConfig
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
@@ -121,6 +122,12 @@ def revoked_monitor(world: DemoWorld, workdir: Path) -> Iterator[NotificationMon
 
 def run_monitor_scenario(world: DemoWorld, dana: NotificationMonitor) -> None:
     alice, bob = world.scientists[DS_ALICE], world.scientists[DS_BOB]
+    # A tiny sending budget and per-sender limit: the scenario's few emails spend the day's
+    # budget and put alice over her hourly limit, so the flood-control alerts fire as well.
+    dispatcher = world.monitor.dispatcher
+    dispatcher.config = dispatcher.config.model_copy(
+        update={"flood": FloodConfig(daily_budget=4, per_sender_per_hour=1)}
+    )
     world.poll()
     alice.request_peer(DO_EMAIL)
     bob.request_peer(DO_EMAIL)

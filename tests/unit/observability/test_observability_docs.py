@@ -18,7 +18,13 @@ from observability_docs import (
 )
 
 from syft_monitors.events import EventKind
-from syft_monitors.metrics import ERROR_KINDS, NOTIFICATION_OUTCOMES, REQUEST_OUTCOMES
+from syft_monitors.metrics import (
+    DEFER_REASONS,
+    ERROR_KINDS,
+    FOLD_REASONS,
+    NOTIFICATION_OUTCOMES,
+    REQUEST_OUTCOMES,
+)
 from syft_operator.metrics import OUTCOMES
 from syft_operator.status import CONDITION_TYPES, STATUSES
 
@@ -54,7 +60,10 @@ EVENT_KINDS = frozenset(kind.value for kind in EventKind)
     [
         ("syft_monitor_google_requests_total", "outcome", frozenset(REQUEST_OUTCOMES)),
         ("syft_monitor_notifications_total", "outcome", frozenset(NOTIFICATION_OUTCOMES)),
-        ("syft_monitor_notifications_total", "event", EVENT_KINDS | {"heartbeat"}),
+        ("syft_monitor_notifications_total", "event", EVENT_KINDS | {"heartbeat", "digest"}),
+        ("syft_monitor_notifications_folded_total", "event", EVENT_KINDS),
+        ("syft_monitor_notifications_folded_total", "reason", frozenset(FOLD_REASONS)),
+        ("syft_monitor_notifications_deferred_total", "reason", frozenset(DEFER_REASONS)),
         ("syft_monitor_events_detected_total", "kind", EVENT_KINDS),
         ("syft_monitor_errors_total", "kind", frozenset(ERROR_KINDS)),
         ("syft_operator_reconciles_total", "outcome", frozenset(OUTCOMES)),
