@@ -215,3 +215,28 @@ def _available(deployment: dict[str, Any]) -> bool:
         status.get("observedGeneration") == deployment["metadata"]["generation"]
         and (status.get("availableReplicas") or 0) >= 1
     )
+
+
+def test_a_deployment_status_change_moves_the_conditions_from_the_cache(
+    watch_only: tuple[OperatorCluster, int],
+) -> None:
+    cluster, _port = watch_only
+    cluster.clients.core.create_namespaced_secret(NAMESPACE, token_secret("alice-token"))
+    cluster.create_monitor(monitor("alice"))
+    cluster.wait_condition("alice", "SecretsResolved", "True")
+    eventually(cluster.deployment, what="the Deployment")
+    cluster.api.clear_requests()
+    cluster.mark_available("alice")
+    cluster.wait_condition("alice", "Ready", "True")
+    # The test's own reads are of the SyftMonitor; the operator read nothing and wrote only the
+    # status (plus the mark_available patch this test made).
+    operator_reads = [
+        (r.verb, r.resource, r.name)
+        for r in cluster.api.requests
+        if r.verb in ("get", "list") and r.resource != "syftmonitors"
+    ]
+    assert operator_reads == []
+    writes = {
+        (r.verb, r.resource, r.subresource) for r in cluster.api.requests if r.verb == "patch"
+    }
+    assert writes <= {("patch", "deployments", "status"), ("patch", "syftmonitors", "status")}
