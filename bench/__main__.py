@@ -38,7 +38,7 @@ SCHEMA = 1
 STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("poll_requests", "flood"), ("resources", "burst", "state_size")),
     (("latency",),),
-    (("operator_scale",),),
+    (("operator_scale",), ("heartbeat",)),
 )
 
 

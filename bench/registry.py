@@ -6,7 +6,16 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from bench import burst, flood, latency, operator_scale, poll_requests, resources, state_size
+from bench import (
+    burst,
+    flood,
+    heartbeat,
+    latency,
+    operator_scale,
+    poll_requests,
+    resources,
+    state_size,
+)
 from bench.context import BenchContext
 
 Runner = Callable[[BenchContext], dict[str, Any]]
@@ -27,6 +36,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("state_size", "State size per 10,000 jobs", state_size.run),
     Benchmark("flood", "1,000 strangers' peer requests during 10 legitimate jobs", flood.run),
     Benchmark("operator_scale", "Operator scale (SyftMonitors on Kubernetes)", operator_scale.run),
+    Benchmark("heartbeat", "Monitor writes to Kubernetes per idle hour", heartbeat.run),
 )
 
 

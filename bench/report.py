@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import operator_scale
+from bench import heartbeat, operator_scale
 
 Render = Callable[[dict[str, Any]], list[str]]
 
@@ -477,7 +477,7 @@ def render_headline(results: dict[str, Any]) -> list[str]:
                 [
                     f"{size} SyftMonitors created at once",
                     "ours, operator (test API server)",
-                    f"all Ready after {ready:.1f} s (median of {len(runs)}); "
+                    f"all reconciled after {ready:.1f} s (median of {len(runs)}); "
                     f"{per:.1f} API requests per monitor; peak RSS {_mib(peak)} MiB",
                 ]
             )
@@ -498,6 +498,7 @@ RENDERERS: dict[str, Render] = {
     "state_size": render_state_size,
     "flood": render_flood,
     "operator_scale": operator_scale.render,
+    "heartbeat": heartbeat.render,
 }
 
 

@@ -37,6 +37,8 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 LOCAL_PORT="${E2E_SANDBOX_PORT:-18765}"
 INSTALL="${E2E_INSTALL:-chart}"
 RELEASE=syft-monitor
+# The operator must be allowed to point monitors at the sandbox (the chart's tenancy values).
+SANDBOX_ROOT="http://sandbox.$NS.svc.cluster.local:8765/"
 OPERATOR_NS=syft-operator
 case "$INSTALL" in
 chart) OPERATOR_DEPLOY="$RELEASE" ;; # the chart's fullname for this release name
@@ -121,10 +123,13 @@ if [[ "$INSTALL" == chart ]]; then
     "$HELM" upgrade --install "$RELEASE" "$ROOT/charts/syft-monitor" \
         --namespace "$OPERATOR_NS" --create-namespace --kubeconfig "$KUBECONFIG" \
         --set "operator.image.repository=${IMAGE%:*}" --set "operator.image.tag=${IMAGE##*:}" \
-        --set operator.image.pullPolicy=Never --wait --timeout 180s
+        --set operator.image.pullPolicy=Never --set operator.scope=cluster \
+        --set "tenancy.allowedApiRoots={$SANDBOX_ROOT}" --wait --timeout 180s
 else
     k apply -f "$ROOT/deploy/crds/"
     (cd "$ROOT" && "$PY" -m syft_operator.manifests --image "$IMAGE" --pull-policy Never) | k apply -f -
+    # The tenant boundary refuses googleApiRoot unless the admin allowed it: allow the sandbox.
+    k -n "$OPERATOR_NS" set env "deploy/$OPERATOR_DEPLOY" "SYFT_OPERATOR_ALLOWED_API_ROOTS=$SANDBOX_ROOT"
 fi
 k wait --for=condition=Established crd/syftmonitors.syft.openmined.org --timeout=60s
 k -n "$OPERATOR_NS" rollout status "deploy/$OPERATOR_DEPLOY" --timeout=180s

@@ -58,6 +58,9 @@ class ConfigMapStateSettings(BaseModel):
     name: str = Field(pattern=_K8S_NAME, max_length=253)
     #: None: the pod's own namespace (from the service-account mount).
     namespace: str | None = Field(default=None, pattern=_K8S_NAME, max_length=63)
+    #: A small ConfigMap for the liveness keys, merge-patched once per poll so an idle poll does
+    #: not rewrite the state document. None: they go into the state ConfigMap (as before).
+    heartbeat: str | None = Field(default=None, pattern=_K8S_NAME, max_length=253)
 
 
 class MonitorConfig(BaseModel):

@@ -3,6 +3,7 @@
     syft-operator --all-namespaces                # watch SyftMonitors everywhere
     syft-operator --namespace team-a -n team-b    # only these namespaces
     syft-operator -A --standalone --metrics-port 9090 --log-format json
+    syft-operator -n team-a --allow-image registry.example.org/syft/   # the tenant boundary
 
 It connects with the in-cluster service account inside a pod, else with the kubeconfig
 ($KUBECONFIG or ~/.kube/config). `--standalone` skips kopf's peering (run one replica with the
@@ -82,6 +83,27 @@ def build_run_options(
     default=None,
     help="Serve Prometheus /metrics on this port (0: off). [env SYFT_OPERATOR_METRICS_PORT]",
 )
+@click.option(
+    "--allow-image",
+    "allow_images",
+    multiple=True,
+    help="Allow SyftMonitors to name this image in spec.image: a repository, a prefix ending in"
+    " /, or a sha256: digest (repeatable; adds to SYFT_OPERATOR_ALLOWED_IMAGES).",
+)
+@click.option(
+    "--allow-api-root",
+    "allow_api_roots",
+    multiple=True,
+    help="Allow this spec.googleApiRoot, which also receives the token refresh (repeatable; adds"
+    " to SYFT_OPERATOR_ALLOWED_API_ROOTS).",
+)
+@click.option(
+    "--allow-smtp-host",
+    "allow_smtp_hosts",
+    multiple=True,
+    help="Allow an SMTP sender with a password Secret to log in to this host (repeatable; adds"
+    " to SYFT_OPERATOR_ALLOWED_SMTP_HOSTS).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.option("-d", "--debug", is_flag=True, help="Log everything, including API traffic.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
@@ -97,6 +119,9 @@ def command(
     standalone: bool,
     liveness: str,
     metrics_port: int | None,
+    allow_images: tuple[str, ...],
+    allow_api_roots: tuple[str, ...],
+    allow_smtp_hosts: tuple[str, ...],
     verbose: bool,
     debug: bool,
     quiet: bool,
@@ -107,6 +132,12 @@ def command(
         config = OperatorConfig.from_env()
     except OperatorError as error:
         raise click.UsageError(str(error)) from error
+    config = dataclasses.replace(
+        config,
+        allowed_images=tuple(dict.fromkeys(config.allowed_images + allow_images)),
+        allowed_api_roots=tuple(dict.fromkeys(config.allowed_api_roots + allow_api_roots)),
+        allowed_smtp_hosts=tuple(dict.fromkeys(config.allowed_smtp_hosts + allow_smtp_hosts)),
+    )
     options = build_run_options(
         all_namespaces=all_namespaces,
         namespaces=namespaces,

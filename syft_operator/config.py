@@ -11,7 +11,18 @@ Environment variables (all optional):
 - `SYFT_OPERATOR_RETRY_MAX_DELAY` (`300`): ... up to this many seconds;
 - `SYFT_OPERATOR_METRICS_PORT` (none): serve `/metrics` on this port (the CLI's `--metrics-port`);
 - `SYFT_OPERATOR_METRICS_HOST` (`0.0.0.0`): address of the metrics server;
-- `SYFT_OPERATOR_WATCH_SERVER_TIMEOUT` (`300`): seconds the API server keeps a watch open.
+- `SYFT_OPERATOR_WATCH_SERVER_TIMEOUT` (`300`): seconds the API server keeps a watch open;
+- `SYFT_OPERATOR_ALLOWED_IMAGES` (none): comma-separated images a SyftMonitor's `spec.image` may
+  name: a repository (`registry.example.org/syft-monitor`, any tag or digest of it), a repository
+  prefix ending in `/` (`registry.example.org/team/`), or a digest (`sha256:<64 hex>`);
+- `SYFT_OPERATOR_ALLOWED_API_ROOTS` (none): comma-separated URLs a `spec.googleApiRoot` may be
+  (exact match, trailing `/` ignored). The monitor also refreshes its OAuth token at
+  `<root>token`, so allowing a root trusts it with the data owner's refresh token;
+- `SYFT_OPERATOR_ALLOWED_SMTP_HOSTS` (none): comma-separated host names an SMTP sender with a
+  password Secret may log in to (the password is sent to that host).
+
+The three allow-lists are the tenant boundary (see `syft_operator.policy`): empty by default, so a
+SyftMonitor can only run the operator's own monitor image against Google's real endpoints.
 
 The status refresh is an operator-wide loop (see `handlers.py`), so SyftMonitors carry no
 finalizer either way; with `SYFT_OPERATOR_STATUS_INTERVAL=0` status is refreshed only on spec
@@ -26,6 +37,7 @@ from collections.abc import Mapping
 
 from syft_operator import __version__
 from syft_operator.errors import OperatorError
+from syft_operator.rollout import parse_limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +50,15 @@ class OperatorConfig:
     metrics_port: int | None = None
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the pod
     watch_server_timeout: int = 300
+    #: Seconds between sweeps that read everything live instead of from the watch cache.
+    verify_interval: float = 3600.0
+    #: Reconciles per second the queue starts at most (0: no limit).
+    queue_rate: float = 50.0
+    #: Monitors restarted at once by a change their spec did not ask for: a count or "N%".
+    rollout_max_unavailable: str = "10%"
+    allowed_images: tuple[str, ...] = ()
+    allowed_api_roots: tuple[str, ...] = ()
+    allowed_smtp_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -58,6 +79,12 @@ class OperatorConfig:
             watch_server_timeout=int(
                 _number(env, "SYFT_OPERATOR_WATCH_SERVER_TIMEOUT", defaults.watch_server_timeout)
             ),
+            verify_interval=_number(env, "SYFT_OPERATOR_VERIFY_INTERVAL", defaults.verify_interval),
+            queue_rate=_number(env, "SYFT_OPERATOR_QUEUE_RATE", defaults.queue_rate),
+            rollout_max_unavailable=_rollout_limit(env, defaults.rollout_max_unavailable),
+            allowed_images=_list(env, "SYFT_OPERATOR_ALLOWED_IMAGES"),
+            allowed_api_roots=_list(env, "SYFT_OPERATOR_ALLOWED_API_ROOTS"),
+            allowed_smtp_hosts=_list(env, "SYFT_OPERATOR_ALLOWED_SMTP_HOSTS"),
         )
 
     def retry_backoff(self, retry: int) -> float:
@@ -76,6 +103,17 @@ def _number(env: Mapping[str, str], key: str, default: float) -> float:
     if value < 0:
         raise OperatorError(f"{key} must not be negative")
     return value
+
+
+def _rollout_limit(env: Mapping[str, str], default: str) -> str:
+    raw = env.get("SYFT_OPERATOR_ROLLOUT_MAX_UNAVAILABLE", "").strip() or default
+    parse_limit(raw)  # refused at startup, not at the first rollout
+    return raw
+
+
+def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    items = (item.strip() for item in env.get(key, "").split(","))
+    return tuple(dict.fromkeys(item for item in items if item))
 
 
 def _choice(env: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str | None:

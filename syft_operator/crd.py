@@ -27,6 +27,7 @@ from syft_monitors.config import describe_validation_error
 from syft_monitors.errors import InvalidEmailError
 from syft_monitors.protocol.emails import validate_email
 from syft_operator import names
+from syft_operator.quantity import QUANTITY, parse_quantity
 
 # RE2 syntax (what the API server runs): no look-arounds.
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -41,11 +42,38 @@ DOMAIN = rf"^{_EMAIL_LABEL}(\.{_EMAIL_LABEL})+$"
 SHA256 = r"^(sha256:)?[0-9a-fA-F]{64}$"
 RELATIVE_PATH = r"^[^/\\]+(/[^/\\]+)*$"
 RULE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-# Five cron fields, or one of the macros the CronJob controller understands.
-CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+( +\S+){4})$"
+
+
+def _cron_field(value: str, *, question: bool = False) -> str:
+    """One cron field: `*`, a value or a range, each with an optional step, comma-separated."""
+    item = rf"(\*|{value}(-{value})?)(/[1-9][0-9]?)?"
+    if question:
+        item = rf"(\?|{item})"
+    return rf"{item}(,{item})*"
+
+
+_MONTH_NAMES = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DAY_NAMES = "sun|mon|tue|wed|thu|fri|sat"
+_MONTHS = f"{_MONTH_NAMES}|{_MONTH_NAMES.upper()}"
+_DAYS = f"{_DAY_NAMES}|{_DAY_NAMES.upper()}"
+# Five cron fields with each value in its range (minute 0-59, hour 0-23, day 1-31, month 1-12
+# or a name, weekday 0-7 or a name), as the CronJob controller's parser (robfig/cron's
+# standard parser) takes them, or one of its macros. No `TZ=` prefix: the API server refuses it.
+CRON = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
+    + " +".join(
+        (
+            _cron_field(r"([0-5]?[0-9])"),
+            _cron_field(r"([01]?[0-9]|2[0-3])"),
+            _cron_field(r"(0?[1-9]|[12][0-9]|3[01])", question=True),
+            _cron_field(rf"(0?[1-9]|1[0-2]|{_MONTHS})"),
+            _cron_field(rf"([0-7]|{_DAYS})", question=True),
+        )
+    )
+    + r")$"
+)
 IMAGE = r"^[a-z0-9]+([._/:@-][A-Za-z0-9_]+)*$"
 URL = r"^https?://[^\s]+$"
-QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 
 _EMAIL_MAX = 254
 
@@ -62,10 +90,21 @@ Email = Annotated[str, Field(pattern=EMAIL, max_length=_EMAIL_MAX), AfterValidat
 Domain = Annotated[str, Field(pattern=DOMAIN, max_length=253)]
 RelativePath = Annotated[str, Field(pattern=RELATIVE_PATH, max_length=1024)]
 Sha256 = Annotated[str, Field(pattern=SHA256, max_length=71)]
+
+
+def _quantity(value: int | str) -> int | str:
+    parse_quantity(value)  # ValueError: reported by pydantic like a pattern mismatch
+    return value
+
+
 Quantity = Annotated[
     int | str,
     Field(json_schema_extra={"x-kubernetes-int-or-string": True, "pattern": QUANTITY}),
+    AfterValidator(_quantity),
 ]
+#: Bytes of a spec as JSON: kopf copies the spec into one annotation (256 KiB for all of them)
+#: and the rendered config (once per service) must fit a 1 MiB ConfigMap.
+MAX_SPEC_BYTES = 128 * 1024
 
 
 class _Model(BaseModel):
@@ -305,12 +344,12 @@ class ApproveSpec(_Model):
 
     approved_domains: tuple[Domain, ...] = Field(
         default=(),
-        max_length=1000,
+        max_length=200,
         description="Peer requests from these email domains are accepted.",
     )
     approved_peers: tuple[Email, ...] = Field(
         default=(),
-        max_length=1000,
+        max_length=200,
         description="Peer requests from these addresses are accepted.",
     )
     auto_approvals: tuple[AutoApprovalSpec, ...] = Field(
@@ -331,11 +370,45 @@ class Quantities(_Model):
     )
 
 
+_REQUESTS_LE_LIMITS = " && ".join(
+    f"(!has(self.requests) || !has(self.limits) || !has(self.requests.{r})"
+    f" || !has(self.limits.{r}) || quantity(string(self.requests.{r}))"
+    f".compareTo(quantity(string(self.limits.{r}))) <= 0)"
+    for r in ("cpu", "memory")
+)
+
+
 class ResourcesSpec(_Model):
     """Compute resources of each monitor container."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": _REQUESTS_LE_LIMITS,
+                    "message": "requests must not exceed limits",
+                    "fieldPath": ".requests",
+                }
+            ]
+        }
+    )
+
     requests: Quantities | None = Field(default=None, description="Guaranteed resources.")
     limits: Quantities | None = Field(default=None, description="Resource ceilings.")
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> ResourcesSpec:
+        if self.requests is None or self.limits is None:
+            return self
+        for field in ("cpu", "memory", "ephemeral_storage"):
+            request, limit = getattr(self.requests, field), getattr(self.limits, field)
+            if (
+                request is not None
+                and limit is not None
+                and parse_quantity(request) > parse_quantity(limit)
+            ):
+                raise ValueError(f"requests.{to_camel(field)} exceeds limits")
+        return self
 
 
 class SyftMonitorSpec(_Model):
@@ -347,7 +420,16 @@ class SyftMonitorSpec(_Model):
                 {
                     "rule": "self.sender.type != 'gmail' || has(self.gmailTokenSecretRef)",
                     "message": "gmailTokenSecretRef is required with the gmail sender",
-                }
+                },
+                {
+                    "rule": "!has(self.approve) || !has(self.approve.autoApprovals)"
+                    " || size(self.approve.autoApprovals) == 0 || has(self.syftboxVolume)",
+                    "message": "approve.autoApprovals need syftboxVolume: the approve service"
+                    " reads and approves jobs in the SyftBox folder, which the pod has only"
+                    " from that volume (peer acceptance works without it)",
+                    "fieldPath": ".syftboxVolume",
+                    "reason": "FieldValueRequired",
+                },
             ]
         }
     )
@@ -408,13 +490,27 @@ class SyftMonitorSpec(_Model):
         default=None,
         pattern=URL,
         max_length=2048,
-        description="Base URL of the Google APIs; only for a sandbox or an API proxy.",
+        description="Base URL of the Google APIs (the OAuth token refresh goes to <root>token);"
+        " only for a sandbox or an API proxy, and only one the operator's allow-list names.",
+    )
+    syftbox_volume: str | None = Field(
+        default=None,
+        pattern=DNS_SUBDOMAIN,
+        max_length=253,
+        description="PersistentVolumeClaim holding the data owner's SyftBox folder (what their"
+        " SyftBox client syncs): mounted read-write for the approve service, which reads and"
+        " approves jobs there, and read-only for notify. Required by approve.autoApprovals.",
     )
 
     @model_validator(mode="after")
     def _gmail_token_for_gmail(self) -> SyftMonitorSpec:
         if self.sender.type == "gmail" and self.gmail_token_secret_ref is None:
             raise ValueError("gmailTokenSecretRef is required with the gmail sender")
+        if self.approve.auto_approvals and self.syftbox_volume is None:
+            raise ValueError("approve.autoApprovals need syftboxVolume")
+        size = len(self.model_dump_json(by_alias=True, exclude_defaults=True))
+        if size > MAX_SPEC_BYTES:
+            raise ValueError(f"spec is {size} bytes as JSON, more than {MAX_SPEC_BYTES}")
         return self
 
     def secret_refs(self) -> dict[str, SecretKeyRef]:

@@ -45,3 +45,19 @@ class KubeApiError(ServiceError):
         super().__init__(message, status=status, retryable=retryable)
         #: The Status object's `reason` (NotFound, AlreadyExists, Conflict, Invalid, ...).
         self.api_reason = reason
+
+
+class PolicyError(OperatorError):
+    """The spec asks for something the operator's tenant policy does not allow (an image, an API
+    root, an SMTP host); permanent until the spec or the operator's allow-lists change."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ChildRejectedError(OperatorError):
+    """The API server refused a child as invalid (HTTP 422): retrying the same manifest cannot
+    help, so it is reported as InvalidSpec until the spec changes."""
+
+    reason = "InvalidSpec"

@@ -10,7 +10,15 @@ Run with `syft-operator` (see `cli.py`) or directly with `kopf run -m syft_opera
   `lastPollTime`, `notificationsSent` and `lastError` from the monitor's state ConfigMap into the
   status;
 - an event handler keeps the `syft_operator_monitors` gauge in step with the watch stream, and
-  the newest body of each SyftMonitor for the resync loop.
+  the newest body of each SyftMonitor for the resync loop;
+- the children (ConfigMaps, ServiceAccounts, Roles, RoleBindings, Deployments, CronJobs with the
+  operator's `managed-by` label, filtered by the API server) are watched with `on.event`, which
+  writes nothing onto them. A change the operator did not make itself (a resourceVersion it did
+  not write or compare) queues a reconcile of the owning SyftMonitor: drift is repaired, and a
+  Deployment's status change moves the conditions, within about a second instead of a sweep;
+- a SyftMonitor whose spec cannot be served (InvalidSpec, a refused image or API root, a child
+  the API server rejects with 422) is not retried: nothing is tried again until its generation
+  changes or the operator restarts (with new allow-lists, say).
 
 There is no delete handler and no finalizer: children carry owner references and the API server's
 garbage collector removes them, so a SyftMonitor deleted while the operator is down goes at once.
@@ -22,6 +30,7 @@ every object that has a timer, to stop it cleanly. (An operator version that had
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -32,16 +41,31 @@ from typing import Any
 import kopf
 
 from syft_operator import names
+from syft_operator.apply import ChildMemory, child_key
+from syft_operator.cache import CachedKubeApi, ObjectCache
 from syft_operator.config import OperatorConfig
 from syft_operator.errors import KubeApiError
 from syft_operator.events import post_event
-from syft_operator.kube import SYFT_MONITOR, KubeApi
+from syft_operator.kube import SECRET, SYFT_MONITOR, KubeApi
 from syft_operator.metrics import OperatorMetrics
 from syft_operator.reconcile import EventRequest, mirror_monitor_status, reconcile
+from syft_operator.rollout import RolloutPacer
 
 logger = logging.getLogger(__name__)
 
 RESOURCE = (names.GROUP, names.VERSION, names.PLURAL)
+#: The kinds a SyftMonitor owns, watched for drift and for the workload's status.
+CHILD_RESOURCES = (
+    ("", "v1", "configmaps"),
+    ("", "v1", "serviceaccounts"),
+    ("rbac.authorization.k8s.io", "v1", "roles"),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    ("apps", "v1", "deployments"),
+    ("batch", "v1", "cronjobs"),
+)
+CHILD_SELECTOR = f"{names.LABEL_MANAGED_BY}={names.MANAGER}"
+#: Child events within this many seconds become one reconcile of their owner.
+REPAIR_DELAY = 0.2
 
 
 @dataclasses.dataclass
@@ -60,6 +84,77 @@ class Runtime:
     #: One reconcile at a time per object: kopf's handlers and the resync never overlap.
     object_locks: dict[str, threading.Lock] = dataclasses.field(default_factory=dict)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    #: The children's resourceVersions this process wrote or compared (own watch events).
+    memory: ChildMemory = dataclasses.field(default_factory=ChildMemory)
+    #: uid -> the generation whose spec cannot be served (permanent until it changes).
+    permanent: dict[str, object] = dataclasses.field(default_factory=dict)
+    #: SyftMonitors whose children changed, waiting for the repair loop.
+    #: The work queue: uid -> monotonic time it is due (sweeps, child and Secret events).
+    pending: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: uid -> consecutive failed passes from the queue (its backoff grows with them).
+    failures: dict[str, int] = dataclasses.field(default_factory=dict)
+    wake: asyncio.Event | None = None
+    #: uids whose next pass reads live (the periodic verification of the cache).
+    verify: set[str] = dataclasses.field(default_factory=set)
+    #: (namespace, Secret name) -> uids of the SyftMonitors naming it.
+    secret_users: dict[tuple[str, str], set[str]] = dataclasses.field(default_factory=dict)
+    #: uid -> the (namespace, Secret name)s it names (the reverse of `secret_users`).
+    secrets_of: dict[str, set[tuple[str, str]]] = dataclasses.field(default_factory=dict)
+    cache: ObjectCache = dataclasses.field(init=False)
+    pacer: RolloutPacer = dataclasses.field(init=False)
+    #: The event loop of the queue (enqueue may be called from reconcile threads).
+    loop: asyncio.AbstractEventLoop | None = None
+    #: When the resync last read everything live (monotonic); 0: never.
+    verified_at: float = 0.0
+    #: uid -> when its last reconcile (from any trigger) ended (monotonic).
+    last_pass: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cache = ObjectCache(keep_secret=self.uses_secret)
+        self.pacer = RolloutPacer(self.config.rollout_max_unavailable, total=self.count)
+        self.pacer.on_free = self._slots_freed
+        self.metrics.track(queue_depth=self.queue_depth, cache_objects=self.cache.__len__)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.bodies)
+
+    def _slots_freed(self, uids: set[str]) -> None:
+        for uid in sorted(uids):
+            self.enqueue(uid)
+
+    def queue_depth(self) -> int:
+        """Due now: objects waiting out a backoff are not a backlog."""
+        now = time.monotonic()
+        with self.lock:
+            return sum(1 for due in self.pending.values() if due <= now)
+
+    def uses_secret(self, namespace: str, name: str) -> bool:
+        with self.lock:
+            return bool(self.secret_users.get((namespace, name)))
+
+    def enqueue(self, uid: str, delay: float = 0.0) -> None:
+        """Due in `delay` s; an object waiting out its backoff keeps its later time."""
+        due = time.monotonic() + delay
+        with self.lock:
+            if uid in self.failures and uid in self.pending:
+                return
+            self.pending[uid] = min(self.pending.get(uid, due), due)
+        wake, loop = self.wake, self.loop
+        if wake is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:  # from a reconcile thread
+            loop.call_soon_threadsafe(wake.set)
+
+    def reader(self, *, fresh: bool = False) -> KubeApi | None:
+        api = self.api
+        return None if api is None else CachedKubeApi(api, self.cache, fresh=fresh)
 
     def first_time(self, uid: str, event: EventRequest) -> bool:
         key = (event.type, event.reason, event.message)
@@ -74,18 +169,79 @@ class Runtime:
             self.last_events.pop(uid, None)
             self.bodies.pop(uid, None)
             self.object_locks.pop(uid, None)
+            self.permanent.pop(uid, None)
+            self.pending.pop(uid, None)
+            self.failures.pop(uid, None)
+            self.verify.discard(uid)
+            self.last_pass.pop(uid, None)
+            self._set_secret_users(uid, set())
+        self.pacer.forget(uid)  # outside the lock: a freed slot queues the waiting ones
+
+    def is_permanent(self, uid: str, body: Mapping[str, Any]) -> bool:
+        generation = (body.get("metadata") or {}).get("generation")
+        with self.lock:
+            return uid in self.permanent and self.permanent[uid] == generation
+
+    def owner_of(self, child: Mapping[str, Any]) -> str | None:
+        """The uid of the SyftMonitor owning `child`: its controller reference, else (an
+        orphaned child, references stripped) its instance label in the same namespace."""
+        meta = child.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("kind") == names.KIND:
+                return str(ref.get("uid"))
+        instance = (meta.get("labels") or {}).get(names.LABEL_INSTANCE)
+        with self.lock:
+            for uid, body in self.bodies.items():
+                owner = body.get("metadata") or {}
+                if owner.get("name") == instance and owner.get("namespace") == meta.get(
+                    "namespace"
+                ):
+                    return uid
+        return None
 
     def object_lock(self, uid: str) -> threading.Lock:
         with self.lock:
             return self.object_locks.setdefault(uid, threading.Lock())
 
     def remember(self, uid: str, body: dict[str, Any]) -> None:
+        namespace = str((body.get("metadata") or {}).get("namespace"))
+        secrets = {(namespace, name) for name in secret_names(body.get("spec"))}
         with self.lock:
             self.bodies[uid] = body
+            self._set_secret_users(uid, secrets)
+
+    def _set_secret_users(self, uid: str, secrets: set[tuple[str, str]]) -> None:
+        """Under `lock`: `uid` now names exactly `secrets`."""
+        before = self.secrets_of.pop(uid, set())
+        for key in before - secrets:
+            users = self.secret_users.get(key, set())
+            users.discard(uid)
+            if not users:
+                self.secret_users.pop(key, None)
+        for key in secrets:
+            self.secret_users.setdefault(key, set()).add(uid)
+        if secrets:
+            self.secrets_of[uid] = secrets
+
+    def users_of_secret(self, namespace: str, name: str) -> set[str]:
+        with self.lock:
+            return set(self.secret_users.get((namespace, name), ()))
 
     def body(self, uid: str) -> dict[str, Any] | None:
         with self.lock:
             return self.bodies.get(uid)
+
+    def sweep_due(self, older_than: float) -> list[str]:
+        """The SyftMonitors a sweep should queue: kopf has handled them (they have conditions:
+        a new one is its create handler's) and no other pass ran in the last `older_than` s."""
+        now = time.monotonic()
+        with self.lock:
+            return [
+                uid
+                for uid, body in self.bodies.items()
+                if (body.get("status") or {}).get("conditions")
+                and now - self.last_pass.get(uid, 0.0) >= older_than
+            ]
 
     def known(self) -> dict[str, str]:
         """uid -> namespace of every SyftMonitor the watch stream has shown and not deleted."""
@@ -94,6 +250,39 @@ class Runtime:
                 uid: str((body.get("metadata") or {}).get("namespace"))
                 for uid, body in self.bodies.items()
             }
+
+
+def secret_names(spec: Any) -> set[str]:
+    """The names of every `*SecretRef` in a raw spec (valid or not: nothing is trusted here)."""
+    found: set[str] = set()
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if str(key).endswith("SecretRef") and isinstance(value, dict):
+                if isinstance(value.get("name"), str):
+                    found.add(value["name"])
+            else:
+                found |= secret_names(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            found |= secret_names(item)
+    return found
+
+
+#: Watch-event handlers that run for every event of every child, Secret and SyftMonitor: kopf's
+#: "Handler ... succeeded." for them is 11 log lines per SyftMonitor created and cost the operator
+#: more time than the handlers themselves. Their failures are still logged.
+_QUIET_HANDLERS = tuple(
+    f"Handler {name!r} succeeded."
+    for name in ("_child_changed", "_secret_changed", "track_conditions")
+)
+
+
+class _QuietEventHandlers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg in _QUIET_HANDLERS)
+
+
+_QUIET_FILTER = _QuietEventHandlers()
 
 
 #: The configuration when the CLI built no runtime (`kopf run -m syft_operator.handlers`).
@@ -117,6 +306,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
             runtime.metrics.serve(runtime.config.metrics_port, runtime.config.metrics_host)
     if runtime.api is None:
         runtime.api = KubeApi.from_environment()
+    logging.getLogger("kopf.objects").addFilter(_QUIET_FILTER)
     prefix = names.ANNOTATION_PREFIX
     # No handler needs a finalizer; naming ours lets kopf remove the one older versions added.
     settings.persistence.finalizer = names.FINALIZER
@@ -130,19 +320,24 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.connect_timeout = 30
     # Log lines stay in the log (kopf's default); Events are only the ones posted explicitly.
     settings.posting.loggers = False
+    # Children are watched through the API server's label filter: other ConfigMaps and
+    # Deployments of the namespace never reach the operator.
+    for child in CHILD_RESOURCES:
+        settings.watching.label_selectors[child] = CHILD_SELECTOR
 
 
 @kopf.on.startup()
 async def start_resync(memo: kopf.Memo, **_: Any) -> None:
     memo.resync_task = asyncio.create_task(_resync_forever(memo), name="syft-operator-resync")
+    memo.repair_task = asyncio.create_task(_work_forever(memo), name="syft-operator-queue")
 
 
 @kopf.on.cleanup()
 def close(memo: kopf.Memo, **_: Any) -> None:
-    task = getattr(memo, "resync_task", None)
-    if isinstance(task, asyncio.Task):
-        # kopf runs sync handlers in a worker thread: ask the loop to cancel it.
-        task.get_loop().call_soon_threadsafe(task.cancel)
+    for task in (getattr(memo, "resync_task", None), getattr(memo, "repair_task", None)):
+        if isinstance(task, asyncio.Task):
+            # kopf runs sync handlers in a worker thread: ask the loop to cancel it.
+            task.get_loop().call_soon_threadsafe(task.cancel)
     runtime = getattr(memo, "runtime", None)
     if isinstance(runtime, Runtime) and runtime.api is not None:
         runtime.api.close()
@@ -165,7 +360,11 @@ def reconcile_monitor(
 
 
 async def _resync_forever(memo: kopf.Memo) -> None:
-    """Reconcile every known SyftMonitor once per status interval, one at a time, off the loop."""
+    """Queue every known SyftMonitor once per status interval; the queue reads from the cache,
+    except once per verify interval, when it reads everything live."""
+    runtime = getattr(memo, "runtime", None)
+    if isinstance(runtime, Runtime):
+        runtime.verified_at = time.monotonic()  # the resume handlers read live at startup
     while True:
         runtime = getattr(memo, "runtime", None)
         config = runtime.config if isinstance(runtime, Runtime) else _IMPORT_CONFIG
@@ -174,10 +373,104 @@ async def _resync_forever(memo: kopf.Memo) -> None:
         await asyncio.sleep(config.status_interval)
         if not isinstance(runtime, Runtime):
             continue
-        await asyncio.to_thread(_drop_vanished, runtime)
-        for uid in runtime.known():
+        if time.monotonic() - runtime.verified_at >= config.verify_interval:
+            runtime.verified_at = time.monotonic()
+            await asyncio.to_thread(_drop_vanished, runtime)
+            uids = list(runtime.known())
+            with runtime.lock:
+                runtime.verify.update(uids)
+        else:
+            # A SyftMonitor reconciled by a change within half a period is not due again.
+            uids = runtime.sweep_due(config.status_interval / 2)
+        runtime.metrics.sweeps.inc()
+        for uid in uids:
+            runtime.enqueue(uid)
+
+
+async def _work_forever(memo: kopf.Memo) -> None:
+    """The reconcile queue: due objects in order, at most `queue_rate` per second, each failure
+    pushing that object (and only it) back by a doubling delay."""
+    runtime = getattr(memo, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        return
+    runtime.wake = wake = asyncio.Event()
+    runtime.loop = asyncio.get_running_loop()
+    rate = runtime.config.queue_rate
+    spacing = 1.0 / rate if rate > 0 else 0.0
+    while True:
+        wake.clear()  # before looking: an enqueue after the look sets it again
+        now = time.monotonic()
+        with runtime.lock:
+            due = sorted((t, uid) for uid, t in runtime.pending.items() if t <= now)
+            next_due = min(runtime.pending.values(), default=None)
+        if not due:
+            timeout = None if next_due is None else max(0.0, next_due - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+            continue
+        for when, uid in due:
+            with runtime.lock:
+                if runtime.pending.get(uid) != when:
+                    continue  # moved or forgotten meanwhile
+                del runtime.pending[uid]
+                fresh = uid in runtime.verify
+                runtime.verify.discard(uid)
+            runtime.metrics.queue_lag.observe(max(0.0, time.monotonic() - when))
             # One thread hop per object, so that shutdown cancels between two of them.
-            await asyncio.to_thread(_resync_one, runtime, uid)
+            ok = await asyncio.to_thread(_resync_one, runtime, uid, fresh=fresh)
+            with runtime.lock:
+                if ok:
+                    runtime.failures.pop(uid, None)
+                elif uid in runtime.bodies:
+                    failed = runtime.failures.get(uid, 0)
+                    runtime.failures[uid] = failed + 1
+                    runtime.pending[uid] = time.monotonic() + runtime.config.retry_backoff(failed)
+            if spacing:
+                await asyncio.sleep(spacing)
+
+
+async def _child_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    # Async on purpose: it runs on the event loop, where the queue's Event lives.
+    runtime = getattr(memo, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        return
+    kind = event.get("type")
+    obj = event.get("object") or {}
+    runtime.cache.observe(obj, deleted=kind == "DELETED")
+    # The initial listing only fills the cache: the resume handlers reconcile everything.
+    if kind is None:
+        return
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if kind == "DELETED":
+        runtime.memory.forget(child_key(obj))
+    elif runtime.memory.is_own(obj) or labels.get(names.LABEL_COMPONENT) in ("state", "heartbeat"):
+        # The monitor writes these (its heartbeat every poll): the sweep mirrors them.
+        return
+    uid = runtime.owner_of(obj)
+    if uid is not None:
+        # Several children of one SyftMonitor change together (a delete, a rollout).
+        runtime.enqueue(uid, REPAIR_DELAY)
+
+
+for _child in CHILD_RESOURCES:
+    kopf.on.event(*_child, labels={names.LABEL_MANAGED_BY: names.MANAGER})(_child_changed)
+
+
+@kopf.on.event("", "v1", "secrets")
+async def _secret_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the named Secrets in the cache; a changed one re-reconciles the monitors using it
+    (the pod template's hash rolls the pod)."""
+    runtime = getattr(memo, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        return
+    kind = event.get("type")
+    obj: dict[str, Any] = {"kind": SECRET.kind, **(event.get("object") or {})}
+    runtime.cache.observe(obj, deleted=kind == "DELETED")
+    if kind is None:
+        return
+    meta = obj.get("metadata") or {}
+    for uid in runtime.users_of_secret(str(meta.get("namespace")), str(meta.get("name"))):
+        runtime.enqueue(uid, REPAIR_DELAY)
 
 
 def _drop_vanished(runtime: Runtime) -> None:
@@ -200,8 +493,9 @@ def _drop_vanished(runtime: Runtime) -> None:
             runtime.forget(uid)
 
 
-def _resync_one(runtime: Runtime, uid: str) -> None:
-    """One level-based pass over a SyftMonitor; errors are logged, the next sweep tries again.
+def _resync_one(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
+    """One level-based pass over a SyftMonitor from the cache (`fresh`: read live); errors are
+    logged. False when it should be tried again after a backoff.
 
     The body is the newest the watch stream brought (read under the object's lock), never one
     from a list: an older spec must not undo what an update handler has just applied."""
@@ -210,13 +504,13 @@ def _resync_one(runtime: Runtime, uid: str) -> None:
         with runtime.object_lock(uid):
             body = runtime.body(uid)
             if body is None:
-                return  # deleted meanwhile
+                return True  # deleted meanwhile
             meta = body.get("metadata") or {}
             namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-            if meta.get("deletionTimestamp"):
-                return
+            if meta.get("deletionTimestamp") or runtime.is_permanent(uid, body):
+                return True
             patch = kopf.Patch()
-            _reconcile_into(runtime, body, patch)
+            verdict, _message = _reconcile_into(runtime, body, patch, fresh=fresh)
             api = runtime.api
             if patch.status and api is not None:
                 api.patch(
@@ -226,14 +520,17 @@ def _resync_one(runtime: Runtime, uid: str) -> None:
                     {"status": dict(patch.status)},
                     subresource="status",
                 )
+            return verdict != "retry"
     except (KubeApiError, kopf.TemporaryError, kopf.PermanentError) as error:
         logger.warning("resync of %s/%s: %s", namespace, name, error)
     except Exception:  # one object's surprise must not end the loop for all the others
         logger.exception("resync of %s/%s failed", namespace, name)
+    return False
 
 
 @kopf.on.event(*RESOURCE)
-def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    # Async: a few dict operations, not worth a hop to a worker thread per event.
     runtime = getattr(memo, "runtime", None)
     if not isinstance(runtime, Runtime):
         return
@@ -250,18 +547,31 @@ def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 def _reconcile_into(
-    runtime: Runtime, body: Mapping[str, Any], patch: kopf.Patch
+    runtime: Runtime, body: Mapping[str, Any], patch: kopf.Patch, *, fresh: bool = False
 ) -> tuple[str, str]:
     """Reconcile, count it, and put the status and Events where kopf will write them."""
     # One reference for the whole pass: cleanup at shutdown may reset `runtime.api` meanwhile.
-    api = runtime.api
+    api = runtime.reader(fresh=fresh)
     if api is None:
         raise kopf.TemporaryError("Kubernetes API client is not ready", delay=5)
     started = time.monotonic()
-    result = reconcile(api, body, runtime.config)
+    meta = body.get("metadata", {})
+    uid = str(meta.get("uid"))
+    result = reconcile(api, body, runtime.config, memory=runtime.memory, pacer=runtime.pacer)
+    with runtime.lock:
+        if result.verdict == "error":
+            runtime.permanent[uid] = meta.get("generation")
+        else:
+            runtime.permanent.pop(uid, None)
     wanted = dict(result.status)
+    state_key = f"ConfigMap/{names.state_map_name(str(meta.get('name')))}"
+    beat_key = f"ConfigMap/{names.heartbeat_map_name(str(meta.get('name')))}"
+    outcomes = result.report.outcomes if result.report is not None else {}
+    fresh = outcomes.get(state_key) == "created" and outcomes.get(beat_key) == "created"
     try:
-        wanted.update(mirror_monitor_status(api, body))
+        # A state ConfigMap created in this pass is empty: nothing to mirror yet.
+        if not fresh:
+            wanted.update(mirror_monitor_status(api, body))
     except KubeApiError as error:
         logger.warning("cannot read the monitor's state ConfigMap: %s", error)
     current = body.get("status") or {}
@@ -270,11 +580,16 @@ def _reconcile_into(
         if current.get(key) != value:
             patch.status[key] = value
     runtime.metrics.reconcile_duration.observe(time.monotonic() - started)
+    with runtime.lock:
+        runtime.last_pass[uid] = time.monotonic()
     runtime.metrics.reconciles.labels(result.verdict).inc()
-    meta = body.get("metadata", {})
     where = f"{meta.get('namespace')}/{meta.get('name')}"
+    if result.report is not None:
+        for child, fields in result.report.drift.items():
+            runtime.metrics.drift_repairs.labels(child.split("/", 1)[0]).inc()
+            logger.warning("repaired drift of %s in %s: %s", child, where, ", ".join(fields))
     for event in result.events:
-        if runtime.first_time(str(meta.get("uid")), event):
+        if not event.once or runtime.first_time(uid, event):
             try:
                 post_event(api, body, event)
             except KubeApiError as error:

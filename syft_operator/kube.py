@@ -113,14 +113,20 @@ class KubeApi:
 
     # --- verbs ---------------------------------------------------------------------------------
 
-    def get(self, resource: Resource, namespace: str, name: str) -> Obj | None:
-        """The object, or None when it does not exist."""
+    def get(
+        self, resource: Resource, namespace: str, name: str, *, fresh: bool = False
+    ) -> Obj | None:
+        """The object, or None when it does not exist (`fresh`: no cache may answer; this
+        class has none)."""
         try:
             return self._call("GET", resource.path(namespace, name))
         except KubeApiError as error:
             if error.status == 404:
                 return None
             raise
+
+    def assume_absent(self, resource: Resource, namespace: str, name: str) -> None:
+        """A hint for a cache that `name` does not exist (this class has no cache)."""
 
     def list_objects(self, resource: Resource, namespace: str) -> list[Obj]:
         """Every object of `resource` in `namespace` (one page: the API server sends all)."""

@@ -24,6 +24,8 @@ ANNOTATION_PREFIX = GROUP
 FINALIZER = f"{GROUP}/operator"
 #: On the pod template: the hash of the rendered config, so a config change rolls the pod.
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+#: On the pod template: a hash of the referenced Secret keys, so a rotated token rolls the pod.
+SECRETS_HASH_ANNOTATION = f"{GROUP}/secrets-hash"
 #: On every child: the hash of what the operator last wrote, so a no-op reconcile writes nothing.
 APPLIED_HASH_ANNOTATION = f"{GROUP}/applied-hash"
 
@@ -42,6 +44,8 @@ MAX_MONITOR_NAME = 44
 #: Where the monitor pod finds its files (all read-only except /tmp).
 CONFIG_DIR = "/etc/syft-monitor"
 SECRETS_DIR = "/var/run/secrets/syft-monitor"
+#: The SyftBox folder from `spec.syftboxVolume` (the `syftbox_root` of the monitor config).
+SYFTBOX_DIR = "/var/lib/syftbox"
 TMP_DIR = "/tmp"  # noqa: S108 - an emptyDir volume of the pod, not the host's /tmp
 STATE_KEY = "state.json"
 
@@ -55,6 +59,11 @@ def config_map_name(monitor: str) -> str:
 
 def state_map_name(monitor: str) -> str:
     return f"{monitor}-state"
+
+
+def heartbeat_map_name(monitor: str) -> str:
+    """The monitor's small liveness ConfigMap: merge-patched each poll, never the state."""
+    return f"{monitor}-heartbeat"
 
 
 def workload_name(monitor: str) -> str:

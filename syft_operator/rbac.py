@@ -7,8 +7,8 @@ lifecycle and fails on any granted verb no request used, unless the rule says (`
 only a real cluster needs it.
 
 Kubernetes only lets a subject grant permissions it holds itself (privilege escalation
-prevention): the operator can create each monitor's Role only because it holds `get` on Secrets
-and `get/update/patch` on ConfigMaps itself.
+prevention): the operator can create each monitor's Role only because it holds `get/update` on
+ConfigMaps itself.
 """
 
 from __future__ import annotations
@@ -116,38 +116,43 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("secrets",),
-        ("get",),
-        "check that referenced Secrets and keys exist; also needed to grant it to monitor pods",
+        ("get", "list", "watch"),
+        "check that referenced Secrets and keys exist, and hash them into the pod template"
+        " (watched, so an idle resync reads none and a rotated token rolls the pod at once)",
     ),
     Rule(
         ("",),
         ("configmaps",),
-        ("get", "create", "update", "patch"),
-        "the config and state ConfigMaps; update/patch are also granted on to monitor pods",
+        ("get", "list", "watch", "create", "update", "patch"),
+        "the config and state ConfigMaps (watched, by label, to repair drift; patch re-adopts an"
+        " orphaned state map); get/update are also granted on to monitor pods",
     ),
     Rule(
         ("",),
         ("serviceaccounts",),
-        ("get", "create", "update"),
-        "one ServiceAccount per monitor",
+        ("get", "list", "watch", "create", "update"),
+        "one ServiceAccount per monitor (watched, by label, to repair drift)",
     ),
     Rule(
         ("rbac.authorization.k8s.io",),
         ("roles", "rolebindings"),
-        ("get", "create", "update"),
-        "one Role and RoleBinding per monitor, limited to its own objects",
+        ("get", "list", "watch", "create", "update"),
+        "one Role and RoleBinding per monitor, limited to its own objects (watched, by label,"
+        " to repair drift)",
     ),
     Rule(
         ("apps",),
         ("deployments",),
-        ("get", "create", "update", "delete"),
-        "the monitor workload in Deployment mode; deleted on a switch to CronJob",
+        ("get", "list", "watch", "create", "update", "delete"),
+        "the monitor workload in Deployment mode (watched, by label, for drift and readiness);"
+        " deleted on a switch to CronJob",
     ),
     Rule(
         ("batch",),
         ("cronjobs",),
-        ("get", "create", "update", "delete"),
-        "the monitor workload in CronJob mode; deleted on a switch to Deployment",
+        ("get", "list", "watch", "create", "update", "delete"),
+        "the monitor workload in CronJob mode (watched, by label, for drift and readiness);"
+        " deleted on a switch to Deployment",
     ),
 )
 
@@ -173,29 +178,28 @@ def permitted(
     return any(rule.permits(verb, group, resource, name) for rule in rules)
 
 
-def monitor_role_rules(state_map: str, secrets: Sequence[str]) -> list[dict[str, Any]]:
-    """A monitor pod's Role: its own state ConfigMap and its own Secrets, by name."""
-    return [rule.as_manifest() for rule in monitor_rules(state_map, secrets)]
+def monitor_role_rules(state_map: str, heartbeat_map: str) -> list[dict[str, Any]]:
+    """A monitor pod's Role: its own state and heartbeat ConfigMaps, by name, nothing else."""
+    return [rule.as_manifest() for rule in monitor_rules(state_map, heartbeat_map)]
 
 
-def monitor_rules(state_map: str, secrets: Sequence[str]) -> tuple[Rule, ...]:
-    rules = [
+def monitor_rules(state_map: str, heartbeat_map: str) -> tuple[Rule, ...]:
+    """Only the verbs the monitor's ConfigMap state backend uses (`syft_monitors.state.configmap`:
+    read, then replace with the resourceVersion read). Its tokens are mounted files, so it needs
+    no access to Secrets through the API."""
+    return (
         Rule(
             ("",),
             ("configmaps",),
-            ("get", "update", "patch"),
+            ("get", "update"),
             "the monitor's state (optimistic concurrency on resourceVersion)",
             resource_names=(state_map,),
-        )
-    ]
-    if secrets:
-        rules.append(
-            Rule(
-                ("",),
-                ("secrets",),
-                ("get",),
-                "the monitor's own tokens",
-                resource_names=tuple(secrets),
-            )
-        )
-    return tuple(rules)
+        ),
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("get", "patch"),
+            "the monitor's liveness (a small merge patch each poll instead of a state rewrite)",
+            resource_names=(heartbeat_map,),
+        ),
+    )

@@ -21,17 +21,21 @@ from pydantic import ValidationError
 
 from syft_monitors.config import describe_validation_error
 from syft_operator import names, status
-from syft_operator.apply import ApplyReport, reconcile_children
+from syft_operator.apply import ApplyReport, ChildMemory, reconcile_children
 from syft_operator.config import OperatorConfig
 from syft_operator.crd import SyftMonitorSpec
 from syft_operator.errors import (
+    ChildRejectedError,
     InvalidSpecError,
     KubeApiError,
     OperatorError,
+    PolicyError,
     SecretsError,
 )
 from syft_operator.kube import CONFIG_MAP, KubeApi
+from syft_operator.policy import check_spec
 from syft_operator.render import RenderOptions, render
+from syft_operator.rollout import RolloutPacer
 from syft_operator.secret_refs import resolve_secrets
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,8 @@ class EventRequest:
     type: Literal["Normal", "Warning"]
     reason: str
     message: str
+    #: False for news that may repeat word for word (a drift repaired again).
+    once: bool = True
 
 
 @dataclasses.dataclass
@@ -75,10 +81,10 @@ class _Conditions:
 
     def set(self, type_: str, value: status.Status, reason: str, message: str) -> None:
         if type_ == status.READY and status.changed(self.items, type_, value, reason):
-            # Suspending is the user's own doing: no Warning for it.
+            # Suspending is the user's own doing, and a pod starting is normal: no Warning.
             if value == "True":
                 self.events.append(EventRequest("Normal", reason, message))
-            elif reason != "Suspended":
+            elif reason not in status.QUIET_REASONS:
                 self.events.append(EventRequest("Warning", reason, message))
         self.items = status.set_condition(
             self.items, type_, value, reason, message, generation=self.generation, now=self.now
@@ -91,13 +97,16 @@ def reconcile(
     config: OperatorConfig,
     *,
     now: dt.datetime | None = None,
+    memory: ChildMemory | None = None,
+    pacer: RolloutPacer | None = None,
 ) -> ReconcileResult:
     """Bring the children of `body` in line with its spec and say what the status should be."""
     conditions = _Conditions(body, now or dt.datetime.now(dt.UTC))
     result = ReconcileResult(verdict="success", status={})
     try:
-        _reconcile(api, body, config, conditions, result)
-    except InvalidSpecError as error:
+        _reconcile(api, body, config, conditions, result, memory, pacer)
+    except (InvalidSpecError, PolicyError, ChildRejectedError) as error:
+        # Permanent until the spec (or the operator's allow-lists) change: no retry loop.
         result.verdict, result.message = "error", str(error)
         conditions.set(status.READY, "False", error.reason, str(error))
     except KubeApiError as error:
@@ -109,7 +118,7 @@ def reconcile(
         conditions.set(status.READY, "False", error.reason, str(error))
     result.status["observedGeneration"] = conditions.generation
     result.status["conditions"] = conditions.items
-    result.events = conditions.events
+    result.events = result.events + conditions.events
     return result
 
 
@@ -119,40 +128,69 @@ def _reconcile(
     config: OperatorConfig,
     conditions: _Conditions,
     result: ReconcileResult,
+    memory: ChildMemory | None,
+    pacer: RolloutPacer | None = None,
 ) -> None:
     meta = body.get("metadata") or {}
     name, namespace = str(meta["name"]), str(meta["namespace"])
     spec = parse_spec(body)
+    # Before anything is read or written: a refused spec creates and changes nothing.
+    check_spec(spec, config)
     options = RenderOptions(
         default_image=config.monitor_image, image_pull_policy=config.image_pull_policy
     )
-    children = render(name, namespace, spec, options)
     try:
-        resolve_secrets(api, namespace, spec)
+        secrets_hash = resolve_secrets(api, namespace, spec)
     except SecretsError as error:
         conditions.set(status.SECRETS_RESOLVED, "False", error.reason, str(error))
         raise
     conditions.set(
         status.SECRETS_RESOLVED, "True", "SecretsFound", "every referenced Secret key is usable"
     )
-    report = reconcile_children(api, children, body)
+    children = render(name, namespace, spec, options, secrets_hash=secrets_hash)
+    current = body.get("status") or {}
+    first = not current.get("conditions")
+    # Only what the author did not ask for waits its turn: the spec is already applied.
+    applied = current.get("observedGeneration") == meta.get("generation")
+    report = reconcile_children(
+        api,
+        children,
+        body,
+        memory,
+        create_first=first,
+        pacer=pacer if applied and not first else None,
+    )
     result.report = report
+    for child, fields in report.drift.items():
+        message = f"{child}: {', '.join(fields)} changed outside the operator; restored"
+        result.events.append(EventRequest("Warning", "DriftRepaired", message, once=False))
     workload = f"{children.workload['kind']}/{children.workload['metadata']['name']}"
     result.status["workload"] = workload
-    available, reason, message = status.workload_availability(
-        report.workload, suspended=spec.suspend
-    )
+    set_readiness(conditions, report.workload, suspended=spec.suspend)
+
+
+def set_readiness(
+    conditions: _Conditions, workload: Mapping[str, Any] | None, *, suspended: bool
+) -> None:
+    """WorkloadAvailable and Ready from the workload as the server last showed it."""
+    available, reason, message = status.workload_availability(workload, suspended=suspended)
     conditions.set(status.WORKLOAD_AVAILABLE, available, reason, message)
-    if spec.suspend:
+    if suspended:
         conditions.set(status.READY, "False", "Suspended", "spec.suspend is true")
-    elif available == "False":
+    elif available != "True":
         conditions.set(status.READY, "False", reason, message)
     else:
-        conditions.set(status.READY, "True", "Reconciled", f"{workload} is up to date")
+        conditions.set(status.READY, "True", "Reconciled", message)
 
 
 def mirror_monitor_status(api: KubeApi, body: Mapping[str, Any]) -> dict[str, Any]:
-    """lastPollTime, notificationsSent, lastError from the monitor's state ConfigMap."""
+    """lastPollTime, notificationsSent, lastError from the monitor's heartbeat ConfigMap, or
+    from its state ConfigMap while it runs a version that writes them there."""
     meta = body.get("metadata") or {}
-    state = api.get(CONFIG_MAP, str(meta["namespace"]), names.state_map_name(str(meta["name"])))
-    return status.mirror_fields((state or {}).get("data"))
+    namespace, name = str(meta["namespace"]), str(meta["name"])
+    beat = api.get(CONFIG_MAP, namespace, names.heartbeat_map_name(name))
+    data = (beat or {}).get("data") or {}
+    if not data.get(status.LAST_POLL_KEY):
+        state = api.get(CONFIG_MAP, namespace, names.state_map_name(name))
+        data = (state or {}).get("data") or {}
+    return status.mirror_fields(data)

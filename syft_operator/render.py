@@ -8,8 +8,8 @@ Per SyftMonitor `<name>`:
 - ConfigMap `<name>-config`: one monitor config per service (`notify.yaml`, `approve.yaml`), valid
   for `syft_monitors.config.parse_config`, reading its state from ConfigMap `<name>-state`;
 - ConfigMap `<name>-state`: created empty, then owned by the monitor (never overwritten);
-- ServiceAccount, Role, RoleBinding `<name>-monitor`: the pod may get/update/patch its own state
-  ConfigMap and get its own Secrets, by name, nothing else;
+- ServiceAccount, Role, RoleBinding `<name>-monitor`: the pod may get/update its own state
+  ConfigMap, by name, nothing else (its tokens are mounted files);
 - Deployment or CronJob `<name>-monitor`: one container per service, hardened.
 """
 
@@ -27,6 +27,8 @@ from syft_operator.crd import SyftMonitorSpec
 from syft_operator.rbac import monitor_role_rules
 
 Manifest = dict[str, Any]
+#: The CRD's default schedule (`spec.schedule`): spread over five minutes by name.
+DEFAULT_SCHEDULE: str = SyftMonitorSpec.model_fields["schedule"].default
 Service = Literal["notify", "approve"]
 
 #: Container port of each service's `/metrics` and `/healthz`.
@@ -55,6 +57,7 @@ class Children:
 
     config_map: Manifest
     state_map: Manifest
+    heartbeat_map: Manifest
     service_account: Manifest
     role: Manifest
     role_binding: Manifest
@@ -76,16 +79,27 @@ class Children:
         return "CronJob" if self.workload["kind"] == "Deployment" else "Deployment"
 
 
-def render(name: str, namespace: str, spec: SyftMonitorSpec, options: RenderOptions) -> Children:
-    """All children of SyftMonitor `namespace/name`."""
+def render(
+    name: str,
+    namespace: str,
+    spec: SyftMonitorSpec,
+    options: RenderOptions,
+    *,
+    secrets_hash: str | None = None,
+) -> Children:
+    """All children of SyftMonitor `namespace/name`; `secrets_hash` (of the referenced Secret
+    keys, see `secret_refs.resolve_secrets`) goes into the pod template to roll it on rotation."""
     config_map = render_config_map(name, spec)
     children = Children(
         config_map=config_map,
         state_map=render_state_map(name),
+        heartbeat_map=render_heartbeat_map(name),
         service_account=render_service_account(name),
-        role=render_role(name, spec),
+        role=render_role(name),
         role_binding=render_role_binding(name, namespace),
-        workload=render_workload(name, spec, options, config_hash(config_map)),
+        workload=render_workload(
+            name, spec, options, config_hash(config_map), secrets_hash=secrets_hash
+        ),
     )
     for field in dataclasses.fields(children):
         getattr(children, field.name)["metadata"]["namespace"] = namespace
@@ -105,14 +119,17 @@ def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) ->
     toggles = spec.notifications
     config: dict[str, Any] = {
         "do_email": spec.do_email,
-        # No SyftBox folder in the pod: jobs are read from Drive only.
-        "syftbox_root": None,
+        # Without the SyftBox volume jobs are read from Drive only, and none can be approved.
+        "syftbox_root": names.SYFTBOX_DIR if spec.syftbox_volume is not None else None,
         "drive_token_path": f"{secret_mount_dir('drive')}/{TOKEN_FILE}",
         "gmail_token_path": f"{secret_mount_dir('gmail')}/{TOKEN_FILE}",
         "state_file": f"{names.TMP_DIR}/syft-monitor/state.json",
         "daemon_dir": f"{names.TMP_DIR}/syft-monitor",
         "state_backend": "configmap",
-        "state_configmap": {"name": names.state_map_name(name)},
+        "state_configmap": {
+            "name": names.state_map_name(name),
+            "heartbeat": names.heartbeat_map_name(name),
+        },
         "email_format": spec.email_format,
         "notify_on_new_job": toggles.new_job,
         "notify_on_approved": toggles.job_approved,
@@ -207,6 +224,25 @@ def render_state_map(name: str) -> Manifest:
     }
 
 
+def spread_schedule(schedule: str, name: str) -> str:
+    """The default `*/5` schedule moved by a minute offset derived from the name, so that a
+    thousand CronJobs left at the default do not all start in the same minute."""
+    if schedule != DEFAULT_SCHEDULE:
+        return schedule
+    offset = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 5
+    return f"{offset}-59/5 * * * *"
+
+
+def render_heartbeat_map(name: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(names.heartbeat_map_name(name), name, "heartbeat"),
+        # The monitor merge-patches its liveness keys here each poll; the operator creates it.
+        "data": {},
+    }
+
+
 # --- identity and permissions --------------------------------------------------------------------
 
 
@@ -220,13 +256,12 @@ def render_service_account(name: str) -> Manifest:
     }
 
 
-def render_role(name: str, spec: SyftMonitorSpec) -> Manifest:
-    secrets = sorted({ref.name for ref in spec.secret_refs().values()})
+def render_role(name: str) -> Manifest:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": _metadata(names.workload_name(name), name, "monitor"),
-        "rules": monitor_role_rules(names.state_map_name(name), secrets),
+        "rules": monitor_role_rules(names.state_map_name(name), names.heartbeat_map_name(name)),
     }
 
 
@@ -245,9 +280,14 @@ def render_role_binding(name: str, namespace: str) -> Manifest:
 
 
 def render_workload(
-    name: str, spec: SyftMonitorSpec, options: RenderOptions, hash_: str
+    name: str,
+    spec: SyftMonitorSpec,
+    options: RenderOptions,
+    hash_: str,
+    *,
+    secrets_hash: str | None = None,
 ) -> Manifest:
-    template = render_pod_template(name, spec, options, hash_)
+    template = render_pod_template(name, spec, options, hash_, secrets_hash=secrets_hash)
     metadata = _metadata(names.workload_name(name), name, "monitor")
     if spec.mode == "Deployment":
         return {
@@ -268,7 +308,7 @@ def render_workload(
         "kind": "CronJob",
         "metadata": metadata,
         "spec": {
-            "schedule": spec.schedule,
+            "schedule": spread_schedule(spec.schedule, name),
             "suspend": spec.suspend,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": 300,
@@ -288,10 +328,17 @@ def render_workload(
 
 
 def render_pod_template(
-    name: str, spec: SyftMonitorSpec, options: RenderOptions, hash_: str
+    name: str,
+    spec: SyftMonitorSpec,
+    options: RenderOptions,
+    hash_: str,
+    *,
+    secrets_hash: str | None = None,
 ) -> Manifest:
     cronjob = spec.mode == "CronJob"
     annotations = {names.CONFIG_HASH_ANNOTATION: hash_}
+    if secrets_hash is not None:
+        annotations[names.SECRETS_HASH_ANNOTATION] = secrets_hash
     if not cronjob:
         annotations.update(
             {
@@ -325,8 +372,13 @@ def render_pod_template(
         mounts.append(
             {"name": f"{purpose}-secret", "mountPath": secret_mount_dir(purpose), "readOnly": True}
         )
+    if spec.syftbox_volume is not None:
+        volumes.append(
+            {"name": "syftbox", "persistentVolumeClaim": {"claimName": spec.syftbox_volume}}
+        )
     containers = [
-        _container(service, spec, options, mounts, cronjob=cronjob) for service in spec.services
+        _container(service, spec, options, _with_syftbox(mounts, spec, service), cronjob=cronjob)
+        for service in spec.services
     ]
     return {
         "metadata": {"labels": names.common_labels(name, "monitor"), "annotations": annotations},
@@ -389,6 +441,16 @@ def _container(
             "failureThreshold": 3,
         }
     return container
+
+
+def _with_syftbox(
+    mounts: list[Manifest], spec: SyftMonitorSpec, service: Service
+) -> list[Manifest]:
+    """The SyftBox folder: approve writes job approvals there, notify only reads."""
+    if spec.syftbox_volume is None:
+        return mounts
+    syftbox = {"name": "syftbox", "mountPath": names.SYFTBOX_DIR, "readOnly": service != "approve"}
+    return [*mounts, syftbox]
 
 
 def hardened_container_security() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from typing import Any
 
 from syft_monitors.errors import CredentialsError
@@ -22,16 +23,28 @@ from syft_operator.kube import SECRET, KubeApi
 PURPOSES = {"drive": "Drive token", "gmail": "Gmail token", "smtp": "SMTP password"}
 
 
-def resolve_secrets(api: KubeApi, namespace: str, spec: SyftMonitorSpec) -> None:
-    """Return when every referenced key is usable, else raise `SecretsError` for the first one."""
+def resolve_secrets(api: KubeApi, namespace: str, spec: SyftMonitorSpec) -> str:
+    """Check every referenced key, raising `SecretsError` for the first unusable one, and return
+    a hash of their values for the pod template (a rotated token then rolls the pod).
+
+    The hash is salted with each Secret's uid, which only those who may read the Secret see: a
+    low-entropy SMTP password cannot be guessed offline from a Deployment anyone with `view`
+    reads. It covers only the keys used, so editing another key or a label rolls nothing."""
     cache: dict[str, dict[str, Any] | None] = {}
-    for purpose, ref in spec.secret_refs().items():
+    digest = hashlib.sha256()
+    for purpose, ref in sorted(spec.secret_refs().items()):
         if ref.name not in cache:
             cache[ref.name] = api.get(SECRET, namespace, ref.name)
-        check_secret(cache[ref.name], ref, purpose)
+        value = check_secret(cache[ref.name], ref, purpose)
+        uid = str(((cache[ref.name] or {}).get("metadata") or {}).get("uid"))
+        for part in (purpose, uid, ref.name, ref.key):
+            digest.update(part.encode() + b"\0")
+        digest.update(hashlib.sha256(value).digest())
+    return digest.hexdigest()[:16]
 
 
-def check_secret(secret: dict[str, Any] | None, ref: SecretKeyRef, purpose: str) -> None:
+def check_secret(secret: dict[str, Any] | None, ref: SecretKeyRef, purpose: str) -> bytes:
+    """The key's value when it is usable (never logged or stored), else `SecretsError`."""
     what = f"{PURPOSES.get(purpose, purpose)}: key {safe_repr(ref.key)} of Secret"
     where = f"{what} {safe_repr(ref.name)}"
     if secret is None:
@@ -54,6 +67,7 @@ def check_secret(secret: dict[str, Any] | None, ref: SecretKeyRef, purpose: str)
         raise SecretsError(f"{where} is empty", reason="SecretMalformed")
     if purpose in ("drive", "gmail"):
         _check_token(value, where)
+    return value
 
 
 def _check_token(value: bytes, where: str) -> None:

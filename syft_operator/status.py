@@ -18,6 +18,8 @@ SECRETS_RESOLVED = "SecretsResolved"
 WORKLOAD_AVAILABLE = "WorkloadAvailable"
 CONDITION_TYPES = (READY, SECRETS_RESOLVED, WORKLOAD_AVAILABLE)
 STATUSES = ("True", "False", "Unknown")
+#: Ready=False reasons that are a normal step, not a problem: no Warning Event for them.
+QUIET_REASONS = frozenset({"Suspended", "WorkloadPending", "RolloutPending"})
 
 Status = Literal["True", "False", "Unknown"]
 ConditionDict = dict[str, Any]
@@ -88,7 +90,9 @@ def changed(
 def workload_availability(
     workload: Mapping[str, Any] | None, *, suspended: bool
 ) -> tuple[Status, str, str]:
-    """WorkloadAvailable as far as the workload's own status shows it."""
+    """WorkloadAvailable as far as the workload's own status shows it: True only for a
+    Deployment with an available pod of its current template, or a CronJob whose last run did
+    not fail; False (never Unknown) until then, so `kubectl wait --for=condition=Ready` waits."""
     if workload is None:
         return "False", "WorkloadMissing", "the monitor workload does not exist"
     kind = workload.get("kind")
@@ -97,17 +101,37 @@ def workload_availability(
         what = "scaled to zero" if kind == "Deployment" else "suspended"
         return "False", "Suspended", f"spec.suspend is true: the {kind} is {what}"
     if kind == "CronJob":
-        last = status.get("lastSuccessfulTime")
-        detail = f"; last successful run {last}" if isinstance(last, str) else ""
-        return "True", "Scheduled", f"the CronJob is scheduled{detail}"
+        return _cronjob_availability(status)
+    generation = (workload.get("metadata") or {}).get("generation")
+    observed = status.get("observedGeneration")
+    if isinstance(generation, int) and (not isinstance(observed, int) or observed < generation):
+        return "False", "RolloutPending", "the Deployment controller has not seen the current spec"
     available = status.get("availableReplicas")
-    if isinstance(available, int) and available >= 1:
+    updated = status.get("updatedReplicas")
+    if isinstance(available, int) and available >= 1 and isinstance(updated, int) and updated >= 1:
         return "True", "MinimumReplicasAvailable", "the monitor pod is available"
     for condition in status.get("conditions") or ():
         if condition.get("type") == "Available" and condition.get("status") == "False":
             reason = str(condition.get("reason") or "Unavailable")
             return "False", "Unavailable", f"Deployment not available ({reason[:100]})"
-    return "Unknown", "Pending", "the Deployment has not reported an available pod yet"
+        if condition.get("type") == "Progressing" and condition.get("status") == "False":
+            reason = str(condition.get("reason") or "NotProgressing")
+            return "False", "RolloutFailed", f"Deployment rollout failed ({reason[:100]})"
+    return "False", "WorkloadPending", "no pod of the current template is available yet"
+
+
+def _cronjob_availability(status: Mapping[str, Any]) -> tuple[Status, str, str]:
+    scheduled = status.get("lastScheduleTime")
+    succeeded = status.get("lastSuccessfulTime")
+    # RFC 3339 in UTC compares as text.
+    if (
+        isinstance(scheduled, str)
+        and not status.get("active")
+        and (not isinstance(succeeded, str) or succeeded < scheduled)
+    ):
+        return "False", "LastRunFailed", f"the run scheduled at {scheduled} did not succeed"
+    detail = f"; last successful run {succeeded}" if isinstance(succeeded, str) else ""
+    return "True", "Scheduled", f"the CronJob is scheduled{detail}"
 
 
 def mirror_fields(data: Mapping[str, Any] | None) -> dict[str, Any]:

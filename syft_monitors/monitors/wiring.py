@@ -103,5 +103,7 @@ def state_from_config(config: MonitorConfig) -> StateManager:
                 " syft-monitor[operator]"
             ) from e
         settings = config.state_configmap
-        return ConfigMapStateManager(settings.name, settings.namespace)
+        return ConfigMapStateManager(
+            settings.name, settings.namespace, heartbeat_name=settings.heartbeat
+        )
     raise ConfigError(f"state backend {config.state_backend!r} is not available in this build")

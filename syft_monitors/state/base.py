@@ -419,25 +419,7 @@ class StateManager(abc.ABC):
     ) -> Heartbeat:
         """Note the end of one poll; `events` is how many events it produced. With `monitor`,
         that monitor's own heartbeat is updated too."""
-        when = utc_now() if now is None else now
-        stamp = to_timestamp(when)
-        day = dt.datetime.fromisoformat(stamp).date().isoformat()
-        if events < 0:
-            raise ValueError("events must be >= 0")
-
-        def advance(beat: Heartbeat) -> Heartbeat:
-            changes: dict[str, Any] = {"last_poll_at": stamp}
-            if success:
-                changes["last_success_at"] = stamp
-            else:
-                changes["last_error"] = clip_error(error or "unknown error")
-                changes["last_error_at"] = stamp
-            if beat.events_day == day:
-                changes["events_today"] = beat.events_today + events
-            else:
-                changes["events_day"] = day
-                changes["events_today"] = events
-            return beat.model_copy(update=changes)
+        advance = poll_advance(success, error, now, events=events)
 
         def mutate(doc: StateDocument) -> Heartbeat:
             if holder_id() in doc.holders:
@@ -515,3 +497,30 @@ class OptimisticStateManager(StateManager):
                 continue
             return result
         raise StateError(f"state update lost {self.max_attempts} write conflicts in a row")
+
+
+def poll_advance(
+    success: bool, error: str | None, now: dt.datetime | None, *, events: int
+) -> Callable[[Heartbeat], Heartbeat]:
+    """How one finished poll moves a heartbeat (shared by every backend's `record_poll`)."""
+    when = utc_now() if now is None else now
+    stamp = to_timestamp(when)
+    day = dt.datetime.fromisoformat(stamp).date().isoformat()
+    if events < 0:
+        raise ValueError("events must be >= 0")
+
+    def advance(beat: Heartbeat) -> Heartbeat:
+        changes: dict[str, Any] = {"last_poll_at": stamp}
+        if success:
+            changes["last_success_at"] = stamp
+        else:
+            changes["last_error"] = clip_error(error or "unknown error")
+            changes["last_error_at"] = stamp
+        if beat.events_day == day:
+            changes["events_today"] = beat.events_today + events
+        else:
+            changes["events_day"] = day
+            changes["events_today"] = events
+        return beat.model_copy(update=changes)
+
+    return advance

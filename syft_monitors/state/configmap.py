@@ -17,6 +17,13 @@ token-like substrings redacted).
 - Reads: a read within `max_staleness` seconds of the last read or write of this process reuses
   that copy (a poll reads state many times); writes never rely on it being current, because a
   stale base only costs a 409 and a retry with a fresh read.
+- Heartbeat: with `heartbeat_name`, `record_poll` writes nothing into the state document: it
+  merge-patches the small keys above, the heartbeat JSON and this process's holder-lease renewal
+  (`holder.<id>`) into that ConfigMap, once per poll, so an idle monitor never rewrites its
+  state (up to 512 KiB, a full-object write into etcd and a large watch event each minute). The
+  state ConfigMap is then written only when the state changes. If the heartbeat ConfigMap is
+  missing or not ours to patch (an operator older than it), the heartbeat goes into the state
+  document as before.
 - Existence: the operator creates the ConfigMap and the pod's Role may only get/update/patch it,
   so a missing ConfigMap is an error unless `create_missing=True`.
 - Credentials: an explicit `api_client`; else a kubeconfig named by the `kubeconfig` argument or
@@ -31,6 +38,7 @@ token-like substrings redacted).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -54,13 +62,17 @@ from syft_monitors.errors import (
     StateError,
 )
 from syft_monitors.protocol.emails import safe_repr
-from syft_monitors.state.base import OptimisticStateManager
+from syft_monitors.state.base import LEASE_TTL, OptimisticStateManager, poll_advance
 from syft_monitors.state.compaction import CompactionPolicy, compact_document
+from syft_monitors.state.holders import gone_from_this_host, holder_id
 from syft_monitors.state.model import (
     MAX_ERROR_LENGTH,
     SCHEMA_VERSION,
+    Heartbeat,
     StateDocument,
     parse_timestamp,
+    to_timestamp,
+    utc_now,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,6 +81,8 @@ DATA_KEY = "state.json"
 LAST_POLL_KEY = "lastPollTime"
 NOTIFICATIONS_SENT_KEY = "notificationsSent"
 LAST_ERROR_KEY = "lastError"
+HEARTBEAT_KEY = "heartbeat.json"
+HOLDER_PREFIX = "holder."
 
 DEFAULT_COMPACT_ABOVE = 512 * 1024
 DEFAULT_REFUSE_ABOVE = 900 * 1024
@@ -110,7 +124,11 @@ def _rfc3339(stamp: str | None) -> str:
 
 def heartbeat_keys(doc: StateDocument) -> dict[str, str]:
     """The small ConfigMap keys the operator mirrors into the resource status."""
-    beat = doc.heartbeat
+    return beat_keys(doc.heartbeat)
+
+
+def beat_keys(beat: Heartbeat) -> dict[str, str]:
+    """`heartbeat_keys` of one heartbeat."""
     error = ""
     if beat.last_error and beat.last_error_at:
         current = beat.last_success_at is None or parse_timestamp(
@@ -198,6 +216,7 @@ class ConfigMapStateManager(OptimisticStateManager):
         refuse_above: int = DEFAULT_REFUSE_ABOVE,
         max_staleness: float = 1.0,
         request_timeout: float = 30.0,
+        heartbeat_name: str | None = None,
     ) -> None:
         if not 0 < compact_above <= refuse_above:
             raise ValueError("need 0 < compact_above <= refuse_above")
@@ -223,6 +242,11 @@ class ConfigMapStateManager(OptimisticStateManager):
         self._lock = threading.Lock()
         # (document, resourceVersion or None, the ConfigMap as last seen, when it was fetched)
         self._cache: tuple[StateDocument, str | None, dict[str, Any] | None, float] | None = None
+        self.heartbeat_name = heartbeat_name
+        #: The heartbeats as this process last wrote them (None: not loaded yet): all monitors
+        #: together under None, each monitor under its name.
+        self._beats: dict[str | None, Heartbeat] | None = None
+        self._beat_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ConfigMapStateManager({self.namespace}/{self.name})"
@@ -253,7 +277,9 @@ class ConfigMapStateManager(OptimisticStateManager):
 
     def _write(self, doc: StateDocument, version: str | None) -> None:
         payload = self._sized_payload(doc)
-        data = {DATA_KEY: payload.decode("utf-8"), **heartbeat_keys(doc)}
+        data = {DATA_KEY: payload.decode("utf-8")}
+        if self.heartbeat_name is None:  # else they live in the heartbeat ConfigMap
+            data.update(heartbeat_keys(doc))
         try:
             stored = self._create(data) if version is None else self._replace(version, data)
         except StateConflictError:
@@ -272,6 +298,116 @@ class ConfigMapStateManager(OptimisticStateManager):
         raw = cached[2] if cached is not None else None
         payload = ((raw or {}).get("data") or {}).get(DATA_KEY) or ""
         return len(str(payload).encode("utf-8"))
+
+    # --- heartbeat --------------------------------------------------------------------------
+
+    def record_poll(
+        self,
+        success: bool,
+        error: str | None = None,
+        now: dt.datetime | None = None,
+        *,
+        events: int = 0,
+        monitor: str | None = None,
+    ) -> Heartbeat:
+        if self.heartbeat_name is None:
+            return super().record_poll(success, error, now, events=events, monitor=monitor)
+        advance = poll_advance(success, error, now, events=events)
+        with self._beat_lock:
+            beats = self._load_beats()
+            if beats is None:  # no heartbeat ConfigMap of ours: the old way
+                return super().record_poll(success, error, now, events=events, monitor=monitor)
+            doc = self._view()
+            updated = dict(beats)
+            sent = doc.heartbeat.notifications_sent
+            updated[None] = advance(beats.get(None, Heartbeat())).model_copy(
+                update={"notifications_sent": sent}
+            )
+            if monitor is not None:
+                updated[monitor] = advance(beats.get(monitor, Heartbeat()))
+            data: dict[str, str | None] = {**beat_keys(updated[None])}
+            data[HEARTBEAT_KEY] = _beats_json(updated)
+            if holder_id() in doc.holders:
+                data[_holder_key(holder_id())] = to_timestamp(utc_now())
+            self._patch_beat({"data": data})
+            self._beats = updated
+            return updated[None]
+
+    def heartbeat(self, monitor: str | None = None) -> Heartbeat:
+        doc_beat = super().heartbeat(monitor)
+        if self.heartbeat_name is None:
+            return doc_beat
+        with self._beat_lock:
+            beats = self._load_beats()
+        if beats is None or monitor not in beats:
+            return doc_beat
+        # Sends are counted in the document (with the send); the rest lives in the heartbeat.
+        return beats[monitor].model_copy(update={"notifications_sent": doc_beat.notifications_sent})
+
+    def _holder_alive(self, holder: str, doc: StateDocument) -> bool:
+        if super()._holder_alive(holder, doc):
+            return True
+        if self.heartbeat_name is None or gone_from_this_host(holder):
+            return False
+        # A holder that renews only through its heartbeat (polls while holding an intent).
+        raw = self._read_beat_map()
+        renewed = ((raw or {}).get("data") or {}).get(_holder_key(holder))
+        if not renewed:
+            return False
+        try:
+            age = utc_now().timestamp() - parse_timestamp(str(renewed)).timestamp()
+        except ValueError:
+            return False
+        return age < LEASE_TTL
+
+    def _load_beats(self) -> dict[str | None, Heartbeat] | None:
+        """Called under `_beat_lock`: the heartbeats, read once per process."""
+        if self._beats is not None:
+            return self._beats
+        raw = self._read_beat_map()
+        if raw is None:
+            return None
+        data = raw.get("data") or {}
+        beats = _parse_beats(data.get(HEARTBEAT_KEY))
+        # Renewals of holders long gone are dropped (keys must not pile up across restarts).
+        expired: dict[str, str | None] = {}
+        for key, value in data.items():
+            if key.startswith(HOLDER_PREFIX) and not _fresh_stamp(value):
+                expired[key] = None
+        if expired:
+            self._patch_beat({"data": expired})
+        self._beats = beats
+        return beats
+
+    def _read_beat_map(self) -> dict[str, Any] | None:
+        """The heartbeat ConfigMap, or None (logged once) when it is missing or not ours."""
+        name = self.heartbeat_name
+        assert name is not None
+        try:
+            return self._call(
+                "read",
+                lambda: self._core.read_namespaced_config_map(
+                    name, self.namespace, _request_timeout=self.request_timeout
+                ),
+            )
+        except (_NotFoundError, CredentialsError) as e:
+            logger.warning(
+                "heartbeat ConfigMap %s unusable (%s): the heartbeat goes into the state",
+                safe_repr(name),
+                type(e).__name__,
+            )
+            self.heartbeat_name = None
+            return None
+
+    def _patch_beat(self, body: dict[str, Any]) -> None:
+        name = self.heartbeat_name
+        assert name is not None
+        self._call(
+            "patch",
+            lambda: self._core.patch_namespaced_config_map(
+                name, self.namespace, body, _request_timeout=self.request_timeout
+            ),
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -417,6 +553,42 @@ class ConfigMapStateManager(OptimisticStateManager):
                 f"state in ConfigMap {self._where} is not a valid state document"
                 f" ({e.error_count()} errors)"
             ) from None
+
+
+def _holder_key(holder: str) -> str:
+    """A ConfigMap key for a holder id (`host:pid:token`; keys allow `[-._a-zA-Z0-9]`)."""
+    return HOLDER_PREFIX + re.sub(r"[^-._a-zA-Z0-9]", "_", holder)[:200]
+
+
+def _fresh_stamp(value: object) -> bool:
+    try:
+        stamp = parse_timestamp(str(value))
+    except ValueError:
+        return False
+    return utc_now().timestamp() - stamp.timestamp() < LEASE_TTL
+
+
+def _beats_json(beats: dict[str | None, Heartbeat]) -> str:
+    doc = {
+        "all": beats[None].model_dump(mode="json"),
+        "monitors": {k: v.model_dump(mode="json") for k, v in beats.items() if k is not None},
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def _parse_beats(raw: str | None) -> dict[str | None, Heartbeat]:
+    """The stored heartbeats; anything malformed starts afresh (they are counters, not state)."""
+    if not raw:
+        return {}
+    try:
+        doc = json.loads(raw)
+        beats: dict[str | None, Heartbeat] = {None: Heartbeat.model_validate(doc["all"])}
+        for key, value in (doc.get("monitors") or {}).items():
+            beats[str(key)] = Heartbeat.model_validate(value)
+    except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
+        logger.warning("heartbeat ConfigMap holds no valid heartbeat; starting afresh")
+        return {}
+    return beats
 
 
 class _NotFoundError(Exception):

@@ -8,14 +8,22 @@ Status whose message and `details.causes` name the fields, worded like the apise
 Understood: type, properties, required, enum, pattern, minimum/maximum (+ exclusive), min/max
 Length/Items/Properties, multipleOf, uniqueItems, items, additionalProperties, allOf/anyOf/oneOf/
 not, nullable, default, x-kubernetes-int-or-string, x-kubernetes-preserve-unknown-fields,
-x-kubernetes-list-type (set, map + list-map-keys). Not evaluated: x-kubernetes-validations (CEL)
-and `format`.
+x-kubernetes-list-type (set, map + list-map-keys), and x-kubernetes-validations: each CEL `rule`
+is evaluated with `self` bound to its node (by `celpy`, the pure-Python CEL runtime: the standard
+macros and string functions, plus Kubernetes' quantity library as far as `quantity()`,
+`isQuantity()`, `compareTo`, `isLessThan` and `isGreaterThan`; not the other Kubernetes
+libraries nor `oldSelf` transition rules), after the schema passed, as the apiserver does; a
+failing rule is one field error at the node (plus `fieldPath`), worded by its `reason` (default
+FieldValueInvalid) with the rule's `message`. Not evaluated: `format`.
 """
 
 from __future__ import annotations
 
 import copy
+import decimal
+import functools
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -183,7 +191,109 @@ def validate(obj: dict[str, Any], schema: dict[str, Any]) -> list[FieldError]:
                 seen.add((item.field, item.message))
                 errors.append(item)
     errors.extend(_list_types(body, root, []))
+    if not errors:
+        errors.extend(_cel_rules(body, root, []))
     return errors
+
+
+# --- CEL validation rules --------------------------------------------------------------------
+
+_CEL_REASONS = {
+    "FieldValueInvalid": "Invalid value",
+    "FieldValueRequired": "Required value",
+    "FieldValueForbidden": "Forbidden",
+    "FieldValueDuplicate": "Duplicate value",
+}
+
+
+def _cel_rules(value: Any, schema: dict[str, Any], path: list[str | int]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for rule in schema.get("x-kubernetes-validations") or []:
+        if not _cel_holds(rule["rule"], value):
+            where = _field(path)
+            extra = str(rule.get("fieldPath") or "").lstrip(".")
+            if extra:
+                where = f"{where}.{extra}" if where else extra
+            reason = rule.get("reason", "FieldValueInvalid")
+            label = _CEL_REASONS.get(reason, "Invalid value")
+            if reason == "FieldValueInvalid":
+                label += f': "{_type_name(value)}"'
+            message = rule.get("message") or f"failed rule: {rule['rule']}"
+            errors.append(FieldError(where, reason, f"{label}: {message}"))
+    if isinstance(value, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            if key in value:
+                errors.extend(_cel_rules(value[key], sub, [*path, key]))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            errors.extend(_cel_rules(item, schema["items"], [*path, i]))
+    return errors
+
+
+_QUANTITY = re.compile(
+    r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
+)
+_DECIMAL_SUFFIX = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15}
+_DECIMAL_SUFFIX["E"] = 18
+_BINARY_SUFFIX = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+
+
+def _quantity_value(text: str) -> decimal.Decimal:
+    """resource.Quantity's value, written from its documented grammar (not the operator's)."""
+    if not _QUANTITY.match(text):
+        raise ValueError(f"quantities must match the regular expression: {text!r}")
+    number = re.match(r"^[+-]?[0-9.]+", text)
+    assert number is not None
+    suffix = text[number.end() :]
+    value = decimal.Decimal(number.group())
+    if suffix in _BINARY_SUFFIX:
+        return value * decimal.Decimal(1024) ** _BINARY_SUFFIX[suffix]
+    if suffix[:1] in ("e", "E"):
+        return value.scaleb(int(suffix[1:]))
+    return value.scaleb(_DECIMAL_SUFFIX[suffix])
+
+
+def _cel_functions() -> dict[str, Any]:
+    from celpy import celtypes  # noqa: PLC0415
+
+    class Quantity(celtypes.StringType):
+        @property
+        def value(self) -> decimal.Decimal:
+            return _quantity_value(str(self))
+
+    def quantity(text: Any) -> Any:
+        _quantity_value(str(text))
+        return Quantity(str(text))
+
+    def compare(a: Any, b: Any) -> Any:
+        x, y = a.value, b.value
+        return celtypes.IntType((x > y) - (x < y))
+
+    return {
+        "quantity": quantity,
+        "isQuantity": lambda text: celtypes.BoolType(bool(_QUANTITY.match(str(text)))),
+        "compareTo": compare,
+        "isLessThan": lambda a, b: celtypes.BoolType(a.value < b.value),
+        "isGreaterThan": lambda a, b: celtypes.BoolType(a.value > b.value),
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def _cel_program(rule: str) -> Any:
+    import celpy  # noqa: PLC0415 - only CRDs with rules need it
+
+    environment = celpy.Environment()
+    return environment.program(environment.compile(rule), functions=_cel_functions())
+
+
+def _cel_holds(rule: str, value: Any) -> bool:
+    from celpy.adapter import json_to_cel  # noqa: PLC0415
+
+    result = _cel_program(rule).evaluate({"self": json_to_cel(value)})
+    if isinstance(result, Exception):
+        # A runtime error (e.g. no such key) fails the rule, as it does in the apiserver.
+        return False
+    return bool(result)
 
 
 def _describe(error: jsonschema.ValidationError) -> list[FieldError]:

@@ -33,7 +33,9 @@ Emulated (each covered by tests/integration/kubeapi):
 - The status subresource: the main endpoint ignores `.status`, `/status` writes only `.status`;
   the scale subresource for deployments/statefulsets/replicasets.
 - Custom resources validated against the CRD's openAPIV3Schema: unknown fields pruned (400 with
-  `fieldValidation=Strict`), defaults applied, 422 naming each invalid field (see `schema`).
+  `fieldValidation=Strict`), defaults applied, 422 naming each invalid field, and the CRD's CEL
+  rules (`x-kubernetes-validations`, with `fieldPath` and `reason`; standard CEL plus the
+  quantity library) evaluated with cel-python (see `schema`).
 - Built-in kinds: metadata validation and the common defaults/rules (see `builtins`).
 - Label selectors (=, ==, !=, in, notin, exists, !exists) and field selectors, on list, watch and
   deletecollection.
@@ -50,12 +52,13 @@ Emulated (each covered by tests/integration/kubeapi):
 Never emulated (only a real cluster, i.e. `make kind-e2e`, proves these): controllers (no Pods,
 ReplicaSets or Jobs are ever created from workloads; Deployment/CronJob status stays empty),
 authentication and RBAC (every request is allowed: check permissions against the request log),
-admission webhooks and CEL validation rules, OpenAPI (`/openapi/v2|v3` are 404: use kubectl
-`--validate=false`), aggregated discovery, Table output for built-in kinds (kubectl prints them
-client-side; custom resources do get their printer columns), protobuf bodies (415),
-server-side apply (415), managedFields, pagination (`limit` is ignored, no `continue`), 410 Gone
-and compaction of old resourceVersions, watch bookmarks other than the initial-events one,
-graceful pod termination, per-kind field selector restrictions, conversion between CRD versions.
+admission webhooks, CEL transition rules (`oldSelf`) and CEL libraries other than quantity, OpenAPI
+(`/openapi/v2|v3` are 404: use kubectl `--validate=false`), aggregated discovery, Table output for
+built-in kinds (kubectl prints them client-side; custom resources do get their printer columns),
+protobuf bodies (415), server-side apply (415), managedFields, pagination (`limit` is ignored, no
+`continue`), 410 Gone and compaction of old resourceVersions, watch bookmarks other than the
+initial-events one, graceful pod termination, per-kind field selector restrictions, conversion
+between CRD versions.
 
 Fault hooks (for resilience tests): `fail_next(status, verb=..., resource=..., count=N)` answers
 the next N matching requests with that error instead of serving them; `drop_watches()` ends the

@@ -407,6 +407,37 @@ def operator() -> dict[str, Any]:
             ],
         ),
         timeseries(
+            "Reconcile queue: depth, lag p95, sweeps",
+            "SyftMonitors due in the queue (each sweep queues all; a healthy queue drains before "
+            "the next), how long a due one waited (p95), sweeps per minute, and the children "
+            "and Secrets held from the watches (the idle sweep reads nothing from the API).",
+            [
+                (f"sum(syft_operator_queue_depth{{{s}}})", "queue depth"),
+                (
+                    "histogram_quantile(0.95, sum by (le) (rate("
+                    f"syft_operator_queue_lag_seconds_bucket{{{s}}}[$__rate_interval])))",
+                    "lag p95 (s)",
+                ),
+                (
+                    f"sum(rate(syft_operator_sweeps_total{{{s}}}[$__rate_interval])) * 60",
+                    "sweeps/min",
+                ),
+                (f"sum(syft_operator_cache_objects{{{s}}})", "cached objects"),
+            ],
+        ),
+        timeseries(
+            "Drift repairs per minute, by kind",
+            "Children someone else changed (replicas, image, securityContext, Role rules, ...) "
+            "that the operator restored; a steady rate means something keeps changing them.",
+            [
+                (
+                    "sum by (kind) (rate(syft_operator_drift_repairs_total"
+                    f"{{{s}}}[$__rate_interval])) * 60",
+                    "{{kind}}",
+                )
+            ],
+        ),
+        timeseries(
             "Reconcile duration p50 / p95",
             "Duration of one reconcile of a SyftMonitor.",
             [

@@ -59,33 +59,39 @@ The operator's RBAC rules, each with the reason it exists.
   - events
   verbs:
   - create
-# check that referenced Secrets and keys exist; also needed to grant it to monitor pods
+# check that referenced Secrets and keys exist, and hash them into the pod template (watched, so an idle resync reads none and a rotated token rolls the pod at once)
 - apiGroups:
   - ''
   resources:
   - secrets
   verbs:
   - get
-# the config and state ConfigMaps; update/patch are also granted on to monitor pods
+  - list
+  - watch
+# the config and state ConfigMaps (watched, by label, to repair drift; patch re-adopts an orphaned state map); get/update are also granted on to monitor pods
 - apiGroups:
   - ''
   resources:
   - configmaps
   verbs:
   - get
+  - list
+  - watch
   - create
   - update
   - patch
-# one ServiceAccount per monitor
+# one ServiceAccount per monitor (watched, by label, to repair drift)
 - apiGroups:
   - ''
   resources:
   - serviceaccounts
   verbs:
   - get
+  - list
+  - watch
   - create
   - update
-# one Role and RoleBinding per monitor, limited to its own objects
+# one Role and RoleBinding per monitor, limited to its own objects (watched, by label, to repair drift)
 - apiGroups:
   - rbac.authorization.k8s.io
   resources:
@@ -93,25 +99,31 @@ The operator's RBAC rules, each with the reason it exists.
   - rolebindings
   verbs:
   - get
+  - list
+  - watch
   - create
   - update
-# the monitor workload in Deployment mode; deleted on a switch to CronJob
+# the monitor workload in Deployment mode (watched, by label, for drift and readiness); deleted on a switch to CronJob
 - apiGroups:
   - apps
   resources:
   - deployments
   verbs:
   - get
+  - list
+  - watch
   - create
   - update
   - delete
-# the monitor workload in CronJob mode; deleted on a switch to Deployment
+# the monitor workload in CronJob mode (watched, by label, for drift and readiness); deleted on a switch to Deployment
 - apiGroups:
   - batch
   resources:
   - cronjobs
   verbs:
   - get
+  - list
+  - watch
   - create
   - update
   - delete

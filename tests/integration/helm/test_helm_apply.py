@@ -24,6 +24,7 @@ import yaml
 from chart_support import NAMESPACE, SCENARIOS, ChartRenderer, Manifest, by_kind, one
 
 from syft_operator import names
+from tests.integration.operator.operator_testkit import ready_in_store
 from tests.kubeapi import KubeApiServer
 from tests.kubeapi.tools import Kubectl
 from tests.support import eventually, free_port
@@ -207,10 +208,9 @@ def test_operator_from_the_chart_reconciles_a_syftmonitor_from_values(
     manifests, process, ports = chart_operator
 
     def ready() -> dict[str, Any] | None:
-        monitor = kube_api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice")
-        for condition in ((monitor or {}).get("status") or {}).get("conditions") or []:
-            if condition["type"] == "Ready" and condition["status"] == "True":
-                return monitor
+        # Ready needs an available pod: play the Deployment controller once it exists.
+        if ready_in_store(kube_api, "alice", NAMESPACE):
+            return kube_api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice")
         return None
 
     monitor = eventually(ready, timeout=30, what="SyftMonitor alice Ready=True")

@@ -224,9 +224,16 @@ def _rules(rules: tuple[rbac.Rule, ...]) -> list[dict[str, Any]]:
     return [rule.as_manifest() for rule in rules]
 
 
+def operator_cluster_role(manifests: list[Manifest]) -> Manifest:
+    """The ClusterRole bound to the operator (the others aggregate into admin/edit/view)."""
+    bound = one(manifests, "ClusterRoleBinding")["roleRef"]["name"]
+    (role,) = [r for r in by_kind(manifests, "ClusterRole") if r["metadata"]["name"] == bound]
+    return role
+
+
 def test_cluster_scope_rbac_is_exactly_the_operators_rules(chart: ChartRenderer) -> None:
-    manifests = chart.template()
-    role = one(manifests, "ClusterRole")
+    manifests = chart.template(CI / "cluster-scope-values.yaml")
+    role = operator_cluster_role(manifests)
     assert role["rules"] == _rules(rbac.operator_rules())
     assert by_kind(manifests, "Role") == []
     binding = one(manifests, "ClusterRoleBinding")
@@ -243,7 +250,7 @@ def test_cluster_scope_rbac_is_exactly_the_operators_rules(chart: ChartRenderer)
 
 def test_namespaced_scope_binds_the_operator_rules_per_namespace(chart: ChartRenderer) -> None:
     manifests = chart.template(CI / "namespaced-values.yaml")
-    assert one(manifests, "ClusterRole")["rules"] == _rules(rbac.FRAMEWORK_CLUSTER_RULES)
+    assert operator_cluster_role(manifests)["rules"] == _rules(rbac.FRAMEWORK_CLUSTER_RULES)
     roles = {r["metadata"]["namespace"]: r for r in by_kind(manifests, "Role")}
     assert set(roles) == {"team-a", "team-b"}
     for role in roles.values():
@@ -261,8 +268,10 @@ def test_every_rbac_rule_is_commented_with_its_reason(chart: ChartRenderer) -> N
         assert f"# {rule.why}\n" in text, rule.why
 
 
-def test_namespaced_scope_defaults_to_the_release_namespace(chart: ChartRenderer) -> None:
-    manifests = chart.template(sets=["operator.scope=namespaced"])
+def test_namespaced_scope_is_the_default_and_serves_the_release_namespace(
+    chart: ChartRenderer,
+) -> None:
+    manifests = chart.template()
     assert [r["metadata"]["namespace"] for r in by_kind(manifests, "Role")] == [NAMESPACE]
     args = _operator_container(manifests)["args"]
     assert f"--namespace={NAMESPACE}" in args
@@ -308,10 +317,49 @@ def test_operator_deployment_defaults(chart: ChartRenderer) -> None:
     assert container["image"] == "syft-monitor:0.1.0"
     assert container["imagePullPolicy"] == "IfNotPresent"
     assert container["resources"] == {}
-    assert "--all-namespaces" in container["args"]
+    # Namespaced by default (cluster scope is an opt-in), nothing allowed beyond the defaults.
+    assert "--all-namespaces" not in container["args"]
+    assert f"--namespace={NAMESPACE}" in container["args"]
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["SYFT_OPERATOR_MONITOR_IMAGE"] == "syft-monitor:0.1.0"
+    config = OperatorConfig.from_env(env)
+    assert (config.allowed_images, config.allowed_api_roots, config.allowed_smtp_hosts) == (
+        (),
+        (),
+        (),
+    )
     assert "readinessProbe" not in container
+
+
+def test_tenancy_allow_lists_reach_the_operator(chart: ChartRenderer) -> None:
+    sets = [
+        "tenancy.allowedImages={registry.example.org/syft/,sha256:" + "a" * 64 + "}",
+        "tenancy.allowedApiRoots={https://proxy.example.org/}",
+    ]
+    env = {
+        item["name"]: item["value"]
+        for item in _operator_container(chart.template(sets=sets))["env"]
+    }
+    config = OperatorConfig.from_env(env)
+    assert config.allowed_images == ("registry.example.org/syft/", "sha256:" + "a" * 64)
+    assert config.allowed_api_roots == ("https://proxy.example.org/",)
+
+
+def test_syftmonitors_aggregate_into_the_builtin_roles(chart: ChartRenderer) -> None:
+    roles = {r["metadata"]["name"]: r for r in by_kind(chart.template(), "ClusterRole")}
+    edit = next(r for name, r in roles.items() if name.endswith("-edit"))
+    view = next(r for name, r in roles.items() if name.endswith("-view"))
+    labels = edit["metadata"]["labels"]
+    assert labels["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert labels["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert "create" in edit["rules"][0]["verbs"]
+    assert set(view["rules"][0]["verbs"]) == {"get", "list", "watch"}
+    # Neither reaches anything but SyftMonitors (no Secrets through the back door).
+    for role in (edit, view):
+        assert {g for rule in role["rules"] for g in rule["apiGroups"]} == {names.GROUP}
+    off = chart.template(sets=["rbac.aggregateToDefaultRoles=false"])
+    assert len(by_kind(off, "ClusterRole")) == 1
 
 
 def test_overrides_reach_the_objects(chart: ChartRenderer) -> None:
@@ -404,7 +452,7 @@ def _monitor_pod_template(name: str, services: tuple[str, ...]) -> Manifest:
 
 
 def test_pod_monitor_finds_the_pods_the_operator_renders(chart: ChartRenderer) -> None:
-    manifests = chart.template(CI / "observability-values.yaml")
+    manifests = chart.template(CI / "observability-values.yaml", sets=["operator.scope=cluster"])
     pod_monitor = one(manifests, "PodMonitor")
     assert pod_monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     template = _monitor_pod_template("alice", ("notify", "approve"))

@@ -234,3 +234,53 @@ def test_cluster_scoped_custom_resources(
     listed = custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
     assert [o["metadata"]["name"] for o in listed["items"]] == ["w1"]
     assert "namespace" not in listed["items"][0]["metadata"]
+
+
+def test_cel_validation_rules_are_evaluated_like_the_apiserver(
+    crds: client.ApiextensionsV1Api, custom: client.CustomObjectsApi, widget_crd: dict[str, Any]
+) -> None:
+    crd = json.loads(json.dumps(widget_crd))
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["properties"]["budget"] = {
+        "type": "object",
+        "properties": {
+            "request": {
+                "x-kubernetes-int-or-string": True,
+                "anyOf": [{"type": "integer"}, {"type": "string"}],
+            },
+            "limit": {
+                "x-kubernetes-int-or-string": True,
+                "anyOf": [{"type": "integer"}, {"type": "string"}],
+            },
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "!has(self.request) || !has(self.limit)"
+                " || quantity(string(self.request)).compareTo(quantity(string(self.limit))) <= 0",
+                "message": "request must not exceed limit",
+            }
+        ],
+    }
+    spec["x-kubernetes-validations"] = [
+        {
+            "rule": "self.color != 'red' || has(self.tags)",
+            "message": "red widgets need tags",
+            "fieldPath": ".tags",
+            "reason": "FieldValueRequired",
+        }
+    ]
+    crds.create_custom_resource_definition(crd)
+
+    with pytest.raises(ApiException) as caught:
+        create(custom, widget("w1", color="red"))
+    assert caught.value.status == 422
+    status = status_of(caught.value)
+    assert status["reason"] == "Invalid"
+    assert "spec.tags: Required value: red widgets need tags" in status["message"]
+    with pytest.raises(ApiException) as caught:
+        create(custom, widget("w2", budget={"request": "1500m", "limit": 1}))
+    assert (
+        'spec.budget: Invalid value: "object": request must not exceed limit'
+        in (status_of(caught.value)["message"])
+    )
+    create(custom, widget("w3", color="red", tags=["x"], budget={"request": "500m", "limit": 1}))

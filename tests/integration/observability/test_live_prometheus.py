@@ -45,6 +45,7 @@ from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
 from syft_operator import names
+from tests.integration.operator.operator_testkit import ready_in_store
 from tests.kubeapi import KubeApiServer
 
 T = TypeVar("T")
@@ -227,10 +228,14 @@ def running_operator(workdir: Path, metrics_port: int) -> Iterator[KubeApiServer
 
 def create_syft_monitors(api: KubeApiServer) -> None:
     api.put_object(token_secret("alice-token"))
-    api.put_object(syft_monitor("alice"))  # reconciles: Ready
+    api.put_object(syft_monitor("alice"))  # reconciles: Ready once its pod is available
     api.put_object(syft_monitor("carol"))  # its Secret is missing: retry
-    # An API server without CEL accepts this; the operator cannot serve it: error.
-    api.put_object(syft_monitor("dave", sender={"type": "smtp"}))
+    # The schema accepts this; the operator's tenant boundary refuses it: error.
+    api.put_object(syft_monitor("dave", image="attacker.example/x:1"))
+    deadline = time.monotonic() + 20
+    while not ready_in_store(api, "alice", K8S_NAMESPACE):
+        assert time.monotonic() < deadline, "alice never became Ready"
+        time.sleep(0.1)
 
 
 def scrape_config(
@@ -437,7 +442,8 @@ def test_live_scrapes_match_docs_dashboards_and_alerts(
         problems += check_promtool_metrics(prometheus_tools, [*monitor_bodies, operator_body])
         problems += check_dashboards(prometheus)
         all_alerts = {str(a["alert"]) for a in docs.alerts()}
-        problems += check_alerts(prometheus, all_alerts - {"SyftMonitorTargetsAbsent"})
+        absent_only = {"SyftMonitorTargetsAbsent", "SyftOperatorAbsent"}
+        problems += check_alerts(prometheus, all_alerts - absent_only)
 
         # The PodMonitor finds no pod any more while the operator still reports them Ready.
         prometheus.reload(scrape_config({}, operators))
@@ -447,4 +453,10 @@ def test_live_scrapes_match_docs_dashboards_and_alerts(
             problems.append("SyftMonitorTargetsAbsent returns no data without monitor targets")
         elif float(result[0]["value"][1]) < 1:
             problems.append(f"SyftMonitorTargetsAbsent value {result} is not the Ready count")
+
+        # No operator target at all (never scheduled): SyftOperatorDown cannot see that.
+        prometheus.reload(scrape_config({}, {}))
+        (gone,) = [a for a in docs.alerts() if a["alert"] == "SyftOperatorAbsent"]
+        if not eventually(lambda: prometheus.query(gone["expr"]) or None, timeout=15):
+            problems.append("SyftOperatorAbsent returns no data without operator targets")
     assert not problems, "\n".join(problems)

@@ -120,6 +120,23 @@ class OperatorCluster:
     def cronjob(self, name: str = "alice") -> dict[str, Any] | None:
         return self.stored("batch/v1", "cronjobs", names.workload_name(name))
 
+    def mark_available(self, name: str = "alice") -> dict[str, Any]:
+        """Play the Deployment controller and kubelet: the current template has a ready pod.
+
+        Written through the status subresource with the official client, as the controller
+        does; the operator learns it from its watch on Deployments."""
+        deployment = eventually(lambda: self.deployment(name), what=f"{name}'s Deployment")
+        status = available_status(deployment["metadata"]["generation"])
+        return self.clients.apps.patch_namespaced_deployment_status(  # type: ignore[no-any-return]
+            names.workload_name(name), NAMESPACE, {"status": status}
+        )
+
+    def ready(self, name: str = "alice") -> dict[str, Any]:
+        """Wait for the operator's writes, mark the Deployment available, wait for Ready=True."""
+        self.wait_condition(name, "SecretsResolved", "True")
+        self.mark_available(name)
+        return self.wait_condition(name, "Ready", "True")
+
     def events_for(self, name: str) -> list[Any]:
         found = self.clients.core.list_namespaced_event(
             NAMESPACE, field_selector=f"involvedObject.name={name}"
@@ -130,6 +147,41 @@ class OperatorCluster:
         if not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")
+
+
+def available_status(generation: int) -> dict[str, Any]:
+    """What the Deployment controller writes once a pod of generation `generation` is ready."""
+    return {
+        "observedGeneration": generation,
+        "replicas": 1,
+        "updatedReplicas": 1,
+        "readyReplicas": 1,
+        "availableReplicas": 1,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "True",
+                "reason": "MinimumReplicasAvailable",
+                "message": "Deployment has minimum availability.",
+            }
+        ],
+    }
+
+
+def ready_in_store(api: KubeApiServer, name: str = "alice", namespace: str = NAMESPACE) -> bool:
+    """A polling probe: mark `name`'s Deployment available (straight in the store, as the
+    controller would) whenever its current generation is not, and say whether Ready is True."""
+    deployment = api.get_object("apps/v1", "deployments", namespace, names.workload_name(name))
+    if deployment is not None:
+        generation = deployment["metadata"]["generation"]
+        if (deployment.get("status") or {}).get("observedGeneration") != generation:
+            deployment["status"] = available_status(generation)
+            api.put_object(deployment)
+    obj = api.get_object(names.API_VERSION, names.PLURAL, namespace, name) or {}
+    return any(
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in (obj.get("status") or {}).get("conditions") or []
+    )
 
 
 def clients_for(kube_client: Any) -> Clients:

@@ -15,6 +15,7 @@ from operator_testkit import (
     OperatorCluster,
     eventually,
     monitor,
+    ready_in_store,
     start_operator,
     stop_operator,
     token_secret,
@@ -28,11 +29,7 @@ from tests.support import free_port
 
 
 def ready(api: KubeApiServer, name: str) -> bool:
-    obj = api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, name) or {}
-    return any(
-        c["type"] == "Ready" and c["status"] == "True"
-        for c in (obj.get("status") or {}).get("conditions") or []
-    )
+    return ready_in_store(api, name)
 
 
 def test_kubectl_apply_get_wait(operator_cluster: OperatorCluster, kubectl: Kubectl) -> None:
@@ -41,6 +38,14 @@ def test_kubectl_apply_get_wait(operator_cluster: OperatorCluster, kubectl: Kube
     secret = token_secret("alice-google-token")
     out = kubectl.apply(yaml.safe_dump_all([secret, example])).stdout
     assert "syftmonitor.syft.openmined.org/alice created" in out
+    # Not Ready while no pod runs: `kubectl wait` times out ...
+    operator_cluster.wait_condition("alice", "SecretsResolved", "True")
+    early = kubectl(
+        "-n", NAMESPACE, "wait", "--for=condition=Ready", "sm/alice", "--timeout=2s", check=False
+    )
+    assert early.returncode != 0
+    # ... until the Deployment reports an available pod.
+    operator_cluster.mark_available("alice")
     kubectl("-n", NAMESPACE, "wait", "--for=condition=Ready", "sm/alice", "--timeout=30s")
     email = kubectl("-n", NAMESPACE, "get", "sm", "alice", "-o", "jsonpath={.spec.doEmail}")
     assert email.stdout == "alice@hospital.example.org"
@@ -78,7 +83,15 @@ def test_every_operator_request_is_permitted_by_the_shipped_rules(
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": "alice-state", "namespace": NAMESPACE},
+                # An orphan of this operator's (its labels, no owner): re-adopted by a patch.
+                "metadata": {
+                    "name": "alice-state",
+                    "namespace": NAMESPACE,
+                    "labels": {
+                        names.LABEL_MANAGED_BY: names.MANAGER,
+                        names.LABEL_INSTANCE: "alice",
+                    },
+                },
                 "data": {"lastPollTime": "2026-03-01T12:00:00Z"},
             }
         )

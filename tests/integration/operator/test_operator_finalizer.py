@@ -16,6 +16,7 @@ from operator_testkit import (
     NAMESPACE,
     eventually,
     monitor,
+    ready_in_store,
     start_operator,
     stop_operator,
     token_secret,
@@ -32,8 +33,7 @@ def stored(api: KubeApiServer) -> dict[str, Any]:
 
 
 def ready(api: KubeApiServer) -> bool:
-    conditions = (stored(api).get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return ready_in_store(api, "alice")
 
 
 @contextmanager

@@ -15,10 +15,12 @@ API credentials (a kubeconfig instead of the in-cluster service account).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from operator_testkit import (
     OperatorCluster,
     eventually,
     monitor,
+    start_operator,
+    stop_operator,
 )
 
 from syft_monitors.sandbox import Sandbox
@@ -69,13 +73,27 @@ def mount_like_the_kubelet(
     return path, config
 
 
+@contextlib.contextmanager
+def sandbox_operator(cluster: OperatorCluster, kubeconfig: Path, api_root: str) -> Iterator[None]:
+    """The operator, allowed (by its own config, as a cluster admin would) to point monitors at
+    the sandbox: without that, `googleApiRoot` is refused (the tenant boundary)."""
+    env = {"SYFT_OPERATOR_ALLOWED_API_ROOTS": api_root}
+    cluster.process = start_operator(cluster.api, kubeconfig, cluster.log_path, env=env)
+    try:
+        yield
+    finally:
+        stop_operator(cluster.process)
+        print("--- operator log (tail) ---\n" + cluster.log()[-6000:])
+
+
 def test_monitor_process_sends_the_job_email(
-    operator_cluster: OperatorCluster, tmp_path: Path
+    schema_cluster: OperatorCluster, kubeconfig: Path, tmp_path: Path
 ) -> None:
     sandbox = Sandbox()
     for user in (DO, DS):
         sandbox.add_user(user)
-    with sandbox.serve() as server:
+    with sandbox.serve() as server, sandbox_operator(schema_cluster, kubeconfig, server.url):
+        operator_cluster = schema_cluster
         tokens = server.write_token_files(tmp_path / "tokens")
         token = base64.b64encode(tokens[DO].read_bytes()).decode()
         operator_cluster.clients.core.create_namespaced_secret(
@@ -84,7 +102,7 @@ def test_monitor_process_sends_the_job_email(
         )
         body = monitor("alice", doEmail=DO, googleApiRoot=server.url, intervals={"notify": 5})
         created = operator_cluster.create_monitor(body)
-        operator_cluster.wait_condition("alice", "Ready", "True")
+        operator_cluster.ready("alice")
 
         pod_root = tmp_path / "pod"
         config_path, config = mount_like_the_kubelet(operator_cluster, pod_root, free_port())

@@ -33,6 +33,7 @@ from tests.integration.operator.operator_testkit import (
     NAMESPACE,
     eventually,
     monitor,
+    ready_in_store,
     start_operator,
     stop_operator,
     token_secret,
@@ -187,6 +188,10 @@ def _reconciled_problems(
         annotations = template["metadata"].get("annotations") or {}
         if annotations.get(names.CONFIG_HASH_ANNOTATION) != config_hash(rendered.config_map):
             problems.append(f"{name}: the {spec.mode} still has an old config hash")
+    if spec.mode == "Deployment" and not spec.suspend and workload is not None:
+        # Play the Deployment controller: the current template has an available pod (Ready
+        # needs one). The body's status is then re-read on the next probe.
+        ready_in_store(api, name)
     status = body.get("status") or {}
     ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
     if not ready or ready[0]["status"] != "True":

@@ -74,6 +74,8 @@ def test_console_script_help() -> None:
     )
     for flag in ("--all-namespaces", "--namespace", "--standalone", "--liveness", "--metrics-port"):
         assert flag in result.stdout
+    for flag in ("--allow-image", "--allow-api-root", "--allow-smtp-host"):
+        assert flag in result.stdout
 
 
 def test_config_from_env() -> None:

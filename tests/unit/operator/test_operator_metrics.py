@@ -51,3 +51,21 @@ def test_two_instances_do_not_share_state() -> None:
     first, second = OperatorMetrics(), OperatorMetrics()
     first.reconciles.labels("success").inc()
     assert value(second.registry, "syft_operator_reconciles_total", outcome="success") == 0
+
+
+def test_fleet_series_read_the_runtime_at_scrape_time() -> None:
+    metrics = OperatorMetrics()
+    reg = metrics.registry
+    assert value(reg, "syft_operator_queue_depth") == 0
+    assert value(reg, "syft_operator_sweeps_total") == 0
+    assert value(reg, "syft_operator_queue_lag_seconds_count") == 0
+    depth = [3]
+    metrics.track(queue_depth=lambda: depth[0], cache_objects=lambda: 42)
+    metrics.sweeps.inc()
+    metrics.queue_lag.observe(0.3)
+    assert value(reg, "syft_operator_queue_depth") == 3
+    depth[0] = 0
+    assert value(reg, "syft_operator_queue_depth") == 0
+    assert value(reg, "syft_operator_cache_objects") == 42
+    assert value(reg, "syft_operator_sweeps_total") == 1
+    assert value(reg, "syft_operator_queue_lag_seconds_count") == 1

@@ -92,9 +92,31 @@ def test_naive_poll_time_is_taken_as_utc() -> None:
 def test_workload_availability() -> None:
     deployment = {"kind": "Deployment", "status": {}}
     assert workload_availability(None, suspended=False)[0] == "False"
-    assert workload_availability(deployment, suspended=False)[:2] == ("Unknown", "Pending")
-    available = {"kind": "Deployment", "status": {"availableReplicas": 1}}
+    # Never Unknown: Ready must stay False (kubectl wait) until a pod is really available.
+    assert workload_availability(deployment, suspended=False)[:2] == ("False", "WorkloadPending")
+    available = {
+        "kind": "Deployment",
+        "metadata": {"generation": 2},
+        "status": {"observedGeneration": 2, "availableReplicas": 1, "updatedReplicas": 1},
+    }
     assert workload_availability(available, suspended=False)[0] == "True"
+    # An available pod of the previous template is not the current spec running.
+    old_template = {**available, "status": {**available["status"], "updatedReplicas": 0}}
+    assert workload_availability(old_template, suspended=False)[:2] == (
+        "False",
+        "WorkloadPending",
+    )
+    unseen = {**available, "metadata": {"generation": 3}}
+    assert workload_availability(unseen, suspended=False)[:2] == ("False", "RolloutPending")
+    stuck = {
+        "kind": "Deployment",
+        "status": {
+            "conditions": [
+                {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+            ]
+        },
+    }
+    assert workload_availability(stuck, suspended=False)[:2] == ("False", "RolloutFailed")
     broken = {
         "kind": "Deployment",
         "status": {"conditions": [{"type": "Available", "status": "False", "reason": "MinRep"}]},
@@ -105,3 +127,16 @@ def test_workload_availability() -> None:
     status, reason, message = workload_availability(cron, suspended=False)
     assert (status, reason) == ("True", "Scheduled")
     assert "2026-03-01T11:00:00Z" in message
+    never_ran = {"kind": "CronJob", "status": {}}
+    assert workload_availability(never_ran, suspended=False)[:2] == ("True", "Scheduled")
+    failed = {
+        "kind": "CronJob",
+        "status": {
+            "lastScheduleTime": "2026-03-01T12:00:00Z",
+            "lastSuccessfulTime": "2026-03-01T11:00:00Z",
+        },
+    }
+    assert workload_availability(failed, suspended=False)[:2] == ("False", "LastRunFailed")
+    running = {"kind": "CronJob", "status": {**failed["status"], "active": [{"name": "j"}]}}
+    assert workload_availability(running, suspended=False)[:2] == ("True", "Scheduled")
+    assert workload_availability(cron, suspended=True)[:2] == ("False", "Suspended")

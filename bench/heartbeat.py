@@ -1,0 +1,109 @@
+"""Benchmark 5b: what an idle monitor writes to Kubernetes in an hour, before and after the
+small heartbeat ConfigMap (issue 16).
+
+One idle hour at the default poll interval (60 s) is 60 `record_poll` calls on the real
+`ConfigMapStateManager` against the test Kubernetes API server, for a state document of a given
+size (`seen` entries as the monitor writes them, up to the 512 KiB compaction threshold). Counted
+from the server's request log: the write requests, the bytes of their bodies, and the bytes of
+the object each write stores (what etcd writes and every watcher of the ConfigMap receives).
+"Before" is the state ConfigMap alone (every poll rewrites it, as before this change); "after"
+is the same with `heartbeat_name` set (a merge patch of the heartbeat ConfigMap per poll).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+from bench.context import BenchContext
+
+POLLS_PER_HOUR = 60
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sizes:
+    #: Entries in the state document's `seen` map (about 110 bytes each).
+    seen_entries: tuple[int, ...]
+
+
+FULL = Sizes(seen_entries=(100, 1000, 4500))
+SMOKE = Sizes(seen_entries=(10,))
+
+
+def run(ctx: BenchContext) -> dict[str, Any]:
+    try:
+        from kubernetes.config import new_client_from_config  # noqa: PLC0415
+
+        from syft_monitors.state.configmap import ConfigMapStateManager  # noqa: PLC0415
+        from tests.kubeapi.server import KubeApiServer  # noqa: PLC0415
+    except Exception as error:  # the operator extra or the test server may be missing
+        return {"status": "pending", "reason": f"not available: {type(error).__name__}: {error}"}
+    sizes = SMOKE if ctx.smoke else FULL
+    folder = ctx.workdir / "heartbeat"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with KubeApiServer() as api:
+        kubeconfig = api.write_kubeconfig(folder / "kubeconfig", namespace="default")
+        client = new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+        for entries in sizes.seen_entries:
+            row: dict[str, Any] = {"seen_entries": entries}
+            for label, beat in (("before", None), ("after", f"hb-{entries}")):
+                name = f"state-{label}-{entries}"
+                for map_name in (name, beat):
+                    if map_name is not None:
+                        api.put_object(
+                            {
+                                "apiVersion": "v1",
+                                "kind": "ConfigMap",
+                                "metadata": {"name": map_name, "namespace": "default"},
+                            }
+                        )
+                state = ConfigMapStateManager(
+                    name, "default", api_client=client, heartbeat_name=beat, max_staleness=0
+                )
+                state.mark_seen([f"file:{n:040d}" for n in range(entries)], "drive")
+                stored = api.get_object("v1", "configmaps", "default", name) or {}
+                row["state_object_bytes"] = len(json.dumps(stored))
+                mark = len(api.requests)
+                start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+                for minute in range(POLLS_PER_HOUR):
+                    state.record_poll(True, now=start + dt.timedelta(minutes=minute))
+                writes = [r for r in api.requests[mark:] if r.verb in ("update", "patch", "create")]
+                object_bytes = 0
+                for request in writes:
+                    obj = api.get_object("v1", "configmaps", "default", str(request.name)) or {}
+                    object_bytes += len(json.dumps(obj))
+                row[label] = {
+                    "writes": len(writes),
+                    "request_bytes": sum(len(json.dumps(r.body)) for r in writes),
+                    # The object as stored after the hour (every write stored one of this size).
+                    "object_bytes": object_bytes,
+                    "targets": sorted({f"{r.verb} {r.name}" for r in writes}),
+                }
+            before, after = row["before"]["object_bytes"], row["after"]["object_bytes"]
+            row["object_bytes_ratio"] = round(before / after, 1) if after else None
+            rows.append(row)
+            ctx.progress(
+                f"heartbeat: {entries} seen entries, {before} -> {after} object bytes per idle hour"
+            )
+    return {"params": dataclasses.asdict(sizes), "rows": rows}
+
+
+def render(entry: dict[str, Any]) -> list[str]:
+    lines = [
+        "| state document (`seen` entries) | state ConfigMap bytes | before: writes per idle hour "
+        "| before: bytes stored per idle hour | after: writes per idle hour | after: bytes stored "
+        "per idle hour | after: request bytes | fewer bytes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in entry.get("rows", []):
+        before, after = row["before"], row["after"]
+        lines.append(
+            f"| {row['seen_entries']} | {row['state_object_bytes']:,} | {before['writes']} "
+            f"({', '.join(before['targets'])}) | {before['object_bytes']:,} | {after['writes']} "
+            f"({', '.join(after['targets'])}) | {after['object_bytes']:,} | "
+            f"{after['request_bytes']:,} | {row['object_bytes_ratio']} times |"
+        )
+    return lines

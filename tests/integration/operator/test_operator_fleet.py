@@ -1,0 +1,242 @@
+"""An idle fleet costs the API server nothing (issue 16), checked in the test API server's log.
+
+- An idle sweep reconciles every SyftMonitor from the watch cache: no GET, no LIST, no write.
+- A deleted child is recreated from its watch event alone (no sweep runs in that test), and a
+  rotated Secret rolls the pod template from the Secret watch.
+- A new default image after an operator upgrade rolls at most the configured share at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from operator_testkit import (
+    CRD_FILE,
+    NAMESPACE,
+    TOKEN,
+    OperatorCluster,
+    clients_for,
+    eventually,
+    monitor,
+    start_operator,
+    stop_operator,
+    token_secret,
+)
+
+from tests.kubeapi import KubeApiServer
+from tests.support import free_port
+
+SECONDS = 15.0
+
+
+def _cluster(
+    kube_api: KubeApiServer,
+    kubeconfig: Path,
+    kube_client: Any,
+    tmp_path: Path,
+    interval: str,
+) -> Iterator[tuple[OperatorCluster, int]]:
+    kube_api.create_namespace(NAMESPACE)
+    kube_api.apply_crd(CRD_FILE)
+    port = free_port()
+    env = {"SYFT_OPERATOR_STATUS_INTERVAL": interval}
+    log_path = tmp_path / "operator.log"
+    process = start_operator(kube_api, kubeconfig, log_path, "--metrics-port", str(port), env=env)
+    cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
+    try:
+        yield cluster, port
+    finally:
+        stop_operator(process)
+        sys.stderr.write("--- operator log (tail) ---\n" + cluster.log()[-6000:])
+
+
+@pytest.fixture
+def sweeping(
+    kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
+) -> Iterator[tuple[OperatorCluster, int]]:
+    """A sweep every 0.3 s: plenty of idle sweeps in a second."""
+    yield from _cluster(kube_api, kubeconfig, kube_client, tmp_path, "0.3")
+
+
+@pytest.fixture
+def watch_only(
+    kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
+) -> Iterator[tuple[OperatorCluster, int]]:
+    """No sweep at all: only a watch event can make the operator act."""
+    yield from _cluster(kube_api, kubeconfig, kube_client, tmp_path, "0")
+
+
+def metric(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in the metrics")
+
+
+def start(cluster: OperatorCluster, name: str) -> None:
+    cluster.clients.core.create_namespaced_secret(NAMESPACE, token_secret(f"{name}-token"))
+    cluster.create_monitor(monitor(name))
+    cluster.ready(name)
+
+
+def test_an_idle_sweep_issues_no_get_and_no_write(sweeping: tuple[OperatorCluster, int]) -> None:
+    cluster, port = sweeping
+    for name in ("alice", "bob"):
+        start(cluster, name)
+    # Settled: the status the last pass wrote has come back on the watch.
+    done = metric(port, "syft_operator_sweeps_total")
+    eventually(lambda: metric(port, "syft_operator_sweeps_total") >= done + 3, what="sweeps")
+    reconciles = metric(port, 'syft_operator_reconciles_total{outcome="success"}')
+    cluster.api.clear_requests()
+    swept = metric(port, "syft_operator_sweeps_total")
+    eventually(
+        lambda: metric(port, "syft_operator_sweeps_total") >= swept + 3,
+        what="three more sweeps",
+        timeout=SECONDS,
+    )
+    # The sweeps did reconcile both monitors (from the cache), or this proves nothing.
+    assert metric(port, 'syft_operator_reconciles_total{outcome="success"}') >= reconciles + 4
+    requests = [(r.verb, r.resource, r.name) for r in cluster.api.requests if r.verb != "watch"]
+    assert requests == []
+    assert metric(port, "syft_operator_cache_objects") >= 2 * 6  # children and Secrets
+
+
+def test_a_deleted_child_is_recreated_from_its_watch_event(
+    watch_only: tuple[OperatorCluster, int],
+) -> None:
+    cluster, _port = watch_only
+    start(cluster, "alice")
+    first = cluster.deployment()
+    assert first is not None
+    cluster.clients.apps.delete_namespaced_deployment("alice-monitor", NAMESPACE)
+    again = eventually(
+        lambda: (d := cluster.deployment()) and d["metadata"]["uid"] != first["metadata"]["uid"],
+        what="the Deployment recreated",
+        timeout=SECONDS,
+    )
+    assert again
+    cluster.api.clear_requests()
+    cluster.clients.rbac.delete_namespaced_role("alice-monitor", NAMESPACE)
+    eventually(
+        lambda: cluster.stored("rbac.authorization.k8s.io/v1", "roles", "alice-monitor"),
+        what="the Role recreated",
+        timeout=SECONDS,
+    )
+    # Recreated from the event: the cache knew it gone, so no GET came before the POST.
+    gets = [r for r in cluster.api.requests if r.verb == "get" and r.resource == "roles"]
+    assert gets == []
+
+
+def test_a_rotated_secret_rolls_the_pod_from_the_secret_watch(
+    watch_only: tuple[OperatorCluster, int],
+) -> None:
+    cluster, _port = watch_only
+    start(cluster, "alice")
+    first = cluster.deployment()
+    assert first is not None
+
+    def template_hash() -> Any:
+        deployment = cluster.deployment()
+        assert deployment is not None
+        return deployment["spec"]["template"]["metadata"].get("annotations")
+
+    before = template_hash()
+    rotated = json.dumps({**TOKEN, "refresh_token": "rotated"}).encode()
+    cluster.clients.core.patch_namespaced_secret(
+        "alice-token",
+        NAMESPACE,
+        {"data": {"token.json": base64.b64encode(rotated).decode()}},
+    )
+    eventually(lambda: template_hash() != before, what="a new pod template", timeout=SECONDS)
+
+
+def test_a_new_default_image_rolls_at_most_the_configured_share_at_once(
+    kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
+) -> None:
+    """Five monitors on the old default image; the operator restarts with a new default and
+    `40%`: never more than two Deployments have the new template without an available pod, and
+    the others follow as those become available (this test plays the Deployment controller)."""
+    monitors = [f"do-{n}" for n in range(5)]
+    gen = _cluster(kube_api, kubeconfig, kube_client, tmp_path, "0.5")
+    cluster, _port = next(gen)
+    for name in monitors:
+        start(cluster, name)
+    gen.close()  # the operator stops; its monitors keep running
+    env = {
+        "SYFT_OPERATOR_STATUS_INTERVAL": "0.5",
+        "SYFT_OPERATOR_MONITOR_IMAGE": "syft-monitor:next",
+        "SYFT_OPERATOR_ROLLOUT_MAX_UNAVAILABLE": "40%",
+    }
+    log_path = tmp_path / "operator-upgraded.log"
+    process = start_operator(kube_api, kubeconfig, log_path, env=env)
+    upgraded = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
+    most = 0
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            new = {}
+            for name in monitors:
+                deployment = upgraded.deployment(name)
+                assert deployment is not None
+                if deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+                    ":next"
+                ):
+                    new[name] = deployment
+            rolling = [n for n, d in new.items() if not _available(d)]
+            most = max(most, len(rolling))
+            assert len(rolling) <= 2, rolling
+            if len(new) == len(monitors) and not rolling:
+                break
+            # Give the operator time to over-admit, if it would, before the pods come up.
+            time.sleep(0.7)
+            for name in rolling:
+                upgraded.mark_available(name)
+        else:
+            raise AssertionError(f"rollout incomplete: {sorted(new)} on the new image")
+    finally:
+        stop_operator(process)
+        sys.stderr.write("--- upgraded operator log ---\n" + upgraded.log()[-6000:])
+    assert most == 2  # it did use its share: a pace, not one at a time
+
+
+def _available(deployment: dict[str, Any]) -> bool:
+    status = deployment.get("status") or {}
+    return bool(
+        status.get("observedGeneration") == deployment["metadata"]["generation"]
+        and (status.get("availableReplicas") or 0) >= 1
+    )
+
+
+def test_a_deployment_status_change_moves_the_conditions_from_the_cache(
+    watch_only: tuple[OperatorCluster, int],
+) -> None:
+    cluster, _port = watch_only
+    cluster.clients.core.create_namespaced_secret(NAMESPACE, token_secret("alice-token"))
+    cluster.create_monitor(monitor("alice"))
+    cluster.wait_condition("alice", "SecretsResolved", "True")
+    eventually(cluster.deployment, what="the Deployment")
+    cluster.api.clear_requests()
+    cluster.mark_available("alice")
+    cluster.wait_condition("alice", "Ready", "True")
+    # The test's own reads are of the SyftMonitor; the operator read nothing and wrote only the
+    # status (plus the mark_available patch this test made).
+    operator_reads = [
+        (r.verb, r.resource, r.name)
+        for r in cluster.api.requests
+        if r.verb in ("get", "list") and r.resource != "syftmonitors"
+    ]
+    assert operator_reads == []
+    writes = {
+        (r.verb, r.resource, r.subresource) for r in cluster.api.requests if r.verb == "patch"
+    }
+    assert writes <= {("patch", "deployments", "status"), ("patch", "syftmonitors", "status")}
