@@ -425,7 +425,14 @@ def test_a_rotated_token_rolls_the_pod_template(operator_cluster: OperatorCluste
 
 
 def test_auto_approvals_need_the_syftbox_volume(schema_cluster: OperatorCluster) -> None:
-    rule = {"name": "count-rows", "filePaths": ["main.py"]}
+    job = {"type": "python", "entrypoint": "main.py", "dependencies": ["syft-client==0.1.117"]}
+    # A rule pinned as the approve rules require: only the missing volume is in question.
+    rule = {
+        "name": "count-rows",
+        "fileContents": [{"relativePath": "main.py", "sha256": "a" * 64}],
+        "canonicalRunSh": True,
+        "job": job,
+    }
     spec = {"services": ["notify", "approve"], "approve": {"autoApprovals": [rule]}}
     with pytest.raises(ApiException) as caught:
         schema_cluster.create_monitor(monitor("alice", **spec))

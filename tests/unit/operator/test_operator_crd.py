@@ -226,18 +226,26 @@ def test_status_schema_has_conditions_as_map_and_no_defaults() -> None:
 def test_rule_that_does_not_pin_what_runs_is_refused() -> None:
     """The approve service would keep such a rule inactive; the API refuses to store it."""
     unpinned = {"name": "r", "fileContents": [{"relativePath": "main.py", "sha256": "a" * 64}]}
-    spec = minimal_spec(approve={"autoApprovals": [unpinned]})
+    # Rules need the SyftBox volume to fire at all; with it, only the pinning is in question.
+    spec = minimal_spec(syftboxVolume="alice-syftbox", approve={"autoApprovals": [unpinned]})
     with pytest.raises(ValidationError, match=r"does not pin run\.sh"):
         SyftMonitorSpec.model_validate(spec)
-    opted = minimal_spec(approve={"autoApprovals": [{**unpinned, "allowUnreviewedRunSh": True}]})
+    opted = minimal_spec(
+        syftboxVolume="alice-syftbox",
+        approve={"autoApprovals": [{**unpinned, "allowUnreviewedRunSh": True}]},
+    )
     SyftMonitorSpec.model_validate(opted)
     job = {"type": "python", "entrypoint": "main.py", "dependencies": ["syft-client==0.1.117"]}
     pinned = {**unpinned, "canonicalRunSh": True, "job": job}
-    SyftMonitorSpec.model_validate(minimal_spec(approve={"autoApprovals": [pinned]}))
+    SyftMonitorSpec.model_validate(
+        minimal_spec(syftboxVolume="alice-syftbox", approve={"autoApprovals": [pinned]})
+    )
     # A declared entrypoint that is only path-matched is not reviewed code either.
     path_only = {**pinned, "fileContents": [], "filePaths": ["main.py"]}
     with pytest.raises(ValidationError, match=r"entrypoint main\.py"):
-        SyftMonitorSpec.model_validate(minimal_spec(approve={"autoApprovals": [path_only]}))
+        SyftMonitorSpec.model_validate(
+            minimal_spec(syftboxVolume="alice-syftbox", approve={"autoApprovals": [path_only]})
+        )
     rules = open_api_schema()["properties"]["spec"]["properties"]["approve"]["properties"]
     cel = rules["autoApprovals"]["items"]["x-kubernetes-validations"]
     assert "allowUnreviewedRunSh" in cel[0]["rule"]
