@@ -41,8 +41,8 @@ from syft_monitors.protocol.names import (
     legacy_channel_name,
 )
 from syft_monitors.protocol.peers import PeerRecord, PeersFile, PeerState
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import (
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import (
     DEFAULT_VERSION,
     SimulatedDataOwner,
     SimulatedDataScientist,

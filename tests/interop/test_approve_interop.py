@@ -37,7 +37,7 @@ from syft_monitors.approve.matching import Submission, match_job
 from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
 from syft_monitors.approve.run_script import JobDeclaration, canonical_run_script
 from syft_monitors.approve.service import ApproveMonitor
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
 

@@ -12,7 +12,7 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_drive_service, build_gmail_service
-from syft_monitors.sandbox.actors import SimulatedDataScientist
+from syft_sandbox.actors import SimulatedDataScientist
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

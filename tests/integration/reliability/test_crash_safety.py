@@ -30,10 +30,10 @@ import pytest
 import yaml
 
 from syft_monitors.daemon.manager import DaemonManager
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld
-from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
 from syft_monitors.state.model import StateDocument
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld
+from syft_sandbox.faults import FaultRule
 from tests.integration.reliability.figures import record
 from tests.kubeapi.server import KubeApiServer
 

@@ -80,10 +80,10 @@ from syft_monitors.protocol.names import (
     event_log_name,
     legacy_channel_name,
 )
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
-from syft_monitors.sandbox.gmail_model import MailRecord
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
+from syft_sandbox.gmail_model import MailRecord
 from tests.fuzz.fuzzing import BIDI, check_mime
 
 DO = "owner@hospital.example"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from syft_monitors.sandbox.apierror import ApiError
+from syft_sandbox.apierror import ApiError
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
 ROLE_RANK = {

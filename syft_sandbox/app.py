@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from syft_monitors.sandbox.apierror import ApiError, unauthenticated
-from syft_monitors.sandbox.core import Sandbox
-from syft_monitors.sandbox.faults import FaultKind, FaultRule
-from syft_monitors.sandbox.wire import Request, Response, error_response
+from syft_sandbox.apierror import ApiError, unauthenticated
+from syft_sandbox.core import Sandbox
+from syft_sandbox.faults import FaultKind, FaultRule
+from syft_sandbox.wire import Request, Response, error_response
 
 logger = logging.getLogger(__name__)
 

@@ -11,20 +11,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from syft_monitors.google.discovery import discovery_schemas, response_schema
-from syft_monitors.sandbox.apierror import (
+from syft_sandbox.apierror import (
     ApiError,
     bad_request,
     invalid_parameter,
     required_parameter,
 )
-from syft_monitors.sandbox.drive_files import FOLDER_MIME, DriveFile, parse_order_by
-from syft_monitors.sandbox.drive_model import DriveStore
-from syft_monitors.sandbox.drive_resources import file_resource, user_resource
-from syft_monitors.sandbox.fields import FieldsError, Selection, parse_fields, project, validate
-from syft_monitors.sandbox.query import QueryError, parse_query
-from syft_monitors.sandbox.routes import Route, route
-from syft_monitors.sandbox.uploads import UploadSessions, parse_multipart_related
-from syft_monitors.sandbox.wire import Request, Response, empty_response, json_response
+from syft_sandbox.drive_files import FOLDER_MIME, DriveFile, parse_order_by
+from syft_sandbox.drive_model import DriveStore
+from syft_sandbox.drive_resources import file_resource, user_resource
+from syft_sandbox.fields import FieldsError, Selection, parse_fields, project, validate
+from syft_sandbox.query import QueryError, parse_query
+from syft_sandbox.routes import Route, route
+from syft_sandbox.uploads import UploadSessions, parse_multipart_related
+from syft_sandbox.wire import Request, Response, empty_response, json_response
 
 DEFAULT_FILE_FIELDS = "kind,id,name,mimeType"
 DEFAULT_LIST_FIELDS = "kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)"

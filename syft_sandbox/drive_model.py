@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syft_monitors.protocol.emails import is_valid_email
-from syft_monitors.sandbox.apierror import (
+from syft_sandbox.apierror import (
     ApiError,
     bad_request,
     file_not_found,
     insufficient_permissions,
 )
-from syft_monitors.sandbox.changes import ChangeLog, FeedEntry
-from syft_monitors.sandbox.drive_files import (
+from syft_sandbox.changes import ChangeLog, FeedEntry
+from syft_sandbox.drive_files import (
     FOLDER_MIME,
     PERMISSION_TYPES,
     ROLE_RANK,
@@ -35,7 +35,7 @@ from syft_monitors.sandbox.drive_files import (
     sort_key,
     to_millis,
 )
-from syft_monitors.sandbox.query import Node, evaluate, required_value
+from syft_sandbox.query import Node, evaluate, required_value
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 

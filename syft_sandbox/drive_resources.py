@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from syft_monitors.sandbox.drive_files import (
+from syft_sandbox.drive_files import (
     ROLE_RANK,
     DriveFile,
     FileInfo,
     display_name,
     rfc3339,
 )
-from syft_monitors.sandbox.drive_model import DriveStore
+from syft_sandbox.drive_model import DriveStore
 
 
 def user_resource(store: DriveStore, email: str, viewer: str) -> dict[str, Any]:
