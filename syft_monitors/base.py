@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from syft_monitors.monitors.base import Monitor
+from syft_monitors.monitors.poll_loop import Monitor
 
 __all__ = ["Monitor"]

@@ -9,8 +9,8 @@ import urllib.request
 import pytest
 
 from syft_monitors.monitors.dispatch import SETTLE_SECONDS
-from syft_monitors.monitors.engine import BACKOFF_BASE
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.pipeline import BACKOFF_BASE
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.plan import HEARTBEAT_SUBJECT
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.gmail import GmailSender

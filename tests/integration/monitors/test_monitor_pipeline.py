@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from syft_monitors.monitors.monitors import JobMonitor, NotificationMonitor, PeerMonitor
+from syft_monitors.monitors.seed_monitors import JobMonitor, NotificationMonitor, PeerMonitor
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.state.json_file import JsonStateManager
 from syft_sandbox.actors import SimulatedDataOwner

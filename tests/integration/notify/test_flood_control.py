@@ -15,7 +15,7 @@ import pytest
 
 from bench.world import add_strangers
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.email import KEY_HEADER
 from syft_monitors.notify.flood import WINDOW_SECONDS, next_utc_midnight
 from syft_monitors.notify.senders.gmail import GmailSender

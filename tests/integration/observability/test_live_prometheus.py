@@ -38,7 +38,7 @@ from prom_tools import ROOT, PrometheusServer, PrometheusTools, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.flood import FloodConfig
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.state.json_file import JsonStateManager

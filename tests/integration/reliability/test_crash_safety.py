@@ -44,7 +44,7 @@ pytestmark = pytest.mark.timeout(7200 if SOAK else 300)
 
 CHILD = """
 import logging, sys
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 logging.basicConfig(level=logging.INFO)
 NotificationMonitor.from_config(sys.argv[1]).check(interval=0.05)
 """

@@ -64,7 +64,7 @@ from syft_monitors.approve.service import ApproveMonitor
 from syft_monitors.config import parse_config
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.protocol.archive import MEMBER_NAME, write_member
 from syft_monitors.protocol.emails import safe_repr

@@ -55,7 +55,7 @@ from syft_monitors.errors import SyftMonitorError
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.google.credentials import load_credentials, refresh_credentials
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.state.configmap import ConfigMapStateManager

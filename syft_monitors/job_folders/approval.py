@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from syft_monitors.errors import JobFolderError
+from syft_monitors.job_folders.listing import LocalJob
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.protocol.jobs import (
     APPROVED_MARKER,
@@ -56,7 +57,6 @@ from syft_monitors.protocol.jobs import (
     JobLayout,
     JobStatus,
 )
-from syft_monitors.protocol.local_jobs import LocalJob
 from syft_monitors.protocol.paths import resolve_inside
 
 SYNC_LOCK_FILE = ".sync.lock"
