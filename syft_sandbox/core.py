@@ -17,12 +17,12 @@ from urllib.parse import parse_qs
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
 from syft_sandbox.apierror import SandboxError, insufficient_scopes
 from syft_sandbox.auth import ACCESS_TOKEN_LIFETIME, TokenRegistry, scope_allows
-from syft_sandbox.drive import DriveApi
+from syft_sandbox.drive import SandboxDriveApi
 from syft_sandbox.drive_files import FOLDER_MIME, FileInfo
 from syft_sandbox.drive_model import DriveStore
 from syft_sandbox.drive_resources import file_info
 from syft_sandbox.faults import FaultInjector
-from syft_sandbox.gmail import GmailApi
+from syft_sandbox.gmail import SandboxGmailApi
 from syft_sandbox.gmail_model import Mailboxes, MailRecord, StoredMessage
 from syft_sandbox.oauth import (
     AUTHORIZE_PATH,
@@ -64,8 +64,8 @@ class Sandbox:
         self.uploads = UploadSessions()
         self.faults = FaultInjector(seed)
         self.log = RequestLog(log_capacity)
-        drive_api = DriveApi(self.drive, self.uploads)
-        gmail_api = GmailApi(self.mail, self.uploads)
+        drive_api = SandboxDriveApi(self.drive, self.uploads)
+        gmail_api = SandboxGmailApi(self.mail, self.uploads)
         self.router = Router(
             [
                 *drive_api.routes(),

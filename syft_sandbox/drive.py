@@ -17,7 +17,7 @@ from syft_sandbox.apierror import (
     invalid_parameter,
     required_parameter,
 )
-from syft_sandbox.drive_files import FOLDER_MIME, DriveFile, parse_order_by
+from syft_sandbox.drive_files import FOLDER_MIME, SandboxDriveFile, parse_order_by
 from syft_sandbox.drive_model import DriveStore
 from syft_sandbox.drive_resources import file_resource, user_resource
 from syft_sandbox.fields import FieldsError, Selection, parse_fields, project, validate
@@ -56,7 +56,7 @@ _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 _SPACES = frozenset({"drive", "appDataFolder", "photos"})
 
 
-class DriveApi:
+class SandboxDriveApi:
     def __init__(self, store: DriveStore, uploads: UploadSessions) -> None:
         self.store = store
         self.uploads = uploads
@@ -110,7 +110,7 @@ class DriveApi:
         return selection
 
     def _file_response(
-        self, request: Request, method: str, file: DriveFile, status: int = 200
+        self, request: Request, method: str, file: SandboxDriveFile, status: int = 200
     ) -> Response:
         selection = self._selection(request, method, DEFAULT_FILE_FIELDS)
         resource = file_resource(self.store, file, request.user_email())
@@ -254,7 +254,7 @@ class DriveApi:
         metadata: dict[str, Any],
         content: bytes | None,
         content_type: str | None,
-    ) -> DriveFile:
+    ) -> SandboxDriveFile:
         self._check_create_metadata(request, metadata)
         name = metadata.get("name") or "Untitled"
         if not isinstance(name, str):
@@ -273,7 +273,7 @@ class DriveApi:
 
     def _update(
         self, request: Request, metadata: dict[str, Any], content: bytes | None
-    ) -> DriveFile:
+    ) -> SandboxDriveFile:
         if "parents" in metadata:
             raise ApiError(
                 403,
@@ -452,7 +452,7 @@ def _decode_page_token(token: str | None, key: str) -> int:
     return offset
 
 
-def _download(request: Request, file: DriveFile) -> Response:
+def _download(request: Request, file: SandboxDriveFile) -> Response:
     if file.is_folder:
         raise ApiError(
             403,

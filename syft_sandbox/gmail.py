@@ -33,7 +33,7 @@ def decode_raw(text: str) -> bytes:
         ) from None
 
 
-class GmailApi:
+class SandboxGmailApi:
     def __init__(self, mail: Mailboxes, uploads: UploadSessions) -> None:
         self.mail = mail
         self.uploads = uploads
