@@ -26,11 +26,6 @@ import yaml
 from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_drive_service
-from syft_monitors.protocol.messages import (
-    encode_message,
-    new_events_message,
-    new_proposed_changes,
-)
 from syft_monitors.protocol.names import (
     PEERS_FILE,
     SYFTBOX_FOLDER,
@@ -47,6 +42,7 @@ from syft_sandbox.actors import (
     SimulatedDataOwner,
     SimulatedDataScientist,
 )
+from syft_sandbox.messages import encode_message, new_events_message, new_proposed_changes
 
 DO_EMAIL = "owner@hospital.example"
 
