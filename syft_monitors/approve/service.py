@@ -66,8 +66,8 @@ from syft_monitors.approve.peers import (
     PeerRequest,
     request_from_folder,
 )
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule, email_domain
 from syft_monitors.approve.run_script import JobDeclaration
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule, email_domain
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.drive.api import DriveApi, InvalidCursorError
 from syft_monitors.drive.writes import DriveWriter
