@@ -19,7 +19,7 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 
 def readme_blocks() -> tuple[str, str]:
     text = README.read_text()
-    shell = re.search(r"```bash\n(\S*python -m syft_monitors\.sandbox[^`]*?)```", text)
+    shell = re.search(r"```bash\n(\S*python -m syft_sandbox[^`]*?)```", text)
     python = re.search(r"<!-- readme-quickstart -->\n```python\n(.*?)```", text, re.S)
     assert shell, "README sandbox command not found"
     assert python, "README quick-start code block not found"
