@@ -20,9 +20,9 @@ import yaml
 
 from syft_monitors.errors import ProtocolError
 from syft_monitors.files import write_atomically
+from syft_monitors.job_folders.resolve import resolve_inside
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
 from syft_monitors.protocol.jobs import INBOX, JOB_ROOT, REVIEW
-from syft_monitors.protocol.paths import resolve_inside
 from syft_monitors.protocol.safe_yaml import load_yaml_mapping
 
 logger = logging.getLogger(__name__)

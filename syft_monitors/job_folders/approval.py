@@ -47,6 +47,7 @@ import yaml
 from syft_monitors.errors import JobFolderError
 from syft_monitors.files import write_atomically
 from syft_monitors.job_folders.listing import LocalJob
+from syft_monitors.job_folders.resolve import resolve_inside
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.protocol.jobs import (
     APPROVED_MARKER,
@@ -58,7 +59,6 @@ from syft_monitors.protocol.jobs import (
     JobLayout,
     JobStatus,
 )
-from syft_monitors.protocol.paths import resolve_inside
 
 SYNC_LOCK_FILE = ".sync.lock"
 RUN_SCRIPT = "run.sh"
