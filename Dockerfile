@@ -51,6 +51,7 @@ RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf \
 COPY README.md ./
 COPY syft_monitors ./syft_monitors
 COPY syft_operator ./syft_operator
+COPY syft_sandbox ./syft_sandbox
 RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf \
     --mount=type=secret,id=ca-bundle.crt \
     /opt/syft-monitor/bin/pip install --no-deps --compile . \

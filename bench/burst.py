@@ -23,9 +23,9 @@ from bench.stats import max_in_window, min_span
 from bench.vclock import VirtualClock
 from bench.world import World
 from syft_monitors.notify.email import KEY_HEADER
-from syft_monitors.sandbox import Sandbox
 from syft_monitors.state.json_file import JsonStateManager
 from syft_monitors.state.model import StateDocument
+from syft_sandbox import Sandbox
 
 WINDOW = 60.0
 #: The monitor's poll interval, spent on the compressed clock between polls.

@@ -30,7 +30,7 @@ from bench.lineproto import Message, protocol_stream, send
 from bench.vclock import VirtualClock
 from syft_monitors.config import parse_config
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.monitors.wiring import state_from_config
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.gmail import GmailSender

@@ -26,7 +26,7 @@ from bench.context import BenchContext
 from bench.harness import monitor_config, served_world
 from bench.vclock import VirtualClock
 from bench.world import add_strangers
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 INTERVAL = 30.0
 JOB_EVERY = 180.0

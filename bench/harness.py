@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.lineproto import LineProcess
 from bench.world import World, build_world
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 

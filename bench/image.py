@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from bench.harness import REPO
-from syft_monitors.sandbox import Sandbox, SandboxServer
+from syft_sandbox import Sandbox, SandboxServer
 
 DO = "owner@bench.example"
 IDLE_POLLS = 30

@@ -26,11 +26,6 @@ import yaml
 from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_drive_service
-from syft_monitors.protocol.messages import (
-    encode_message,
-    new_events_message,
-    new_proposed_changes,
-)
 from syft_monitors.protocol.names import (
     PEERS_FILE,
     SYFTBOX_FOLDER,
@@ -41,12 +36,13 @@ from syft_monitors.protocol.names import (
     legacy_channel_name,
 )
 from syft_monitors.protocol.peers import PeerRecord, PeersFile, PeerState
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import (
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import (
     DEFAULT_VERSION,
     SimulatedDataOwner,
     SimulatedDataScientist,
 )
+from syft_sandbox.messages import encode_message, new_events_message, new_proposed_changes
 
 DO_EMAIL = "owner@hospital.example"
 

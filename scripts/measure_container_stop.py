@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from syft_monitors.sandbox import FaultRule, Sandbox
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import FaultRule, Sandbox
 
 DO = "owner@container.example"
 SITE = "/opt/syft-monitor/lib/python3.11/site-packages/syft_monitors"

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Monitor": "syft_monitors.monitors.base",
-    "JobMonitor": "syft_monitors.monitors.monitors",
-    "PeerMonitor": "syft_monitors.monitors.monitors",
-    "NotificationMonitor": "syft_monitors.monitors.monitors",
+    "Monitor": "syft_monitors.monitors.poll_loop",
+    "JobMonitor": "syft_monitors.monitors.seed_monitors",
+    "PeerMonitor": "syft_monitors.monitors.seed_monitors",
+    "NotificationMonitor": "syft_monitors.monitors.seed_monitors",
     "NotificationSender": "syft_monitors.notify.senders.base",
     "GmailSender": "syft_monitors.notify.senders.gmail",
     "SmtpSender": "syft_monitors.notify.senders.smtp",
@@ -52,8 +52,8 @@ if TYPE_CHECKING:
     from syft_monitors.config import MonitorConfig, load_config
     from syft_monitors.daemon.manager import DaemonManager
     from syft_monitors.google.clients import build_drive_service, build_gmail_service
-    from syft_monitors.monitors.base import Monitor
-    from syft_monitors.monitors.monitors import JobMonitor, NotificationMonitor, PeerMonitor
+    from syft_monitors.monitors.poll_loop import Monitor
+    from syft_monitors.monitors.seed_monitors import JobMonitor, NotificationMonitor, PeerMonitor
     from syft_monitors.notify.senders.base import NotificationSender
     from syft_monitors.notify.senders.file import FileSender
     from syft_monitors.notify.senders.gmail import GmailSender

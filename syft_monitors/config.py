@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from syft_monitors.approve.rules import ApproveSettings
+from syft_monitors.approve_rules import ApproveSettings
 from syft_monitors.errors import ConfigError, CredentialsError, InvalidEmailError
 from syft_monitors.files import open_regular
 from syft_monitors.google.clients import resolve_api_root

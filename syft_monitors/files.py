@@ -1,15 +1,21 @@
-"""Opening our own files (config, state, health) so that no file type can hang a command.
+"""Reading and replacing our own files (config, state, health, job state, emails).
 
 `open()` on a FIFO blocks until a writer appears (and a service stuck there ignores SIGTERM);
 reading a device may never end. `open_regular` opens with O_NONBLOCK, checks with `fstat` that
 the descriptor is a regular file, and only then hands it back (in blocking mode).
+
+`write_atomically` is the one way a file is replaced: a reader or a crash sees the old content or
+the new one, never a mix, and once it returns the new content survives a power cut.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -56,3 +62,62 @@ def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> byte
     """The content of a regular file (at most `limit` bytes); see `open_regular`."""
     with open_regular(Path(path)) as handle:
         return handle.read() if limit is None else handle.read(limit)
+
+
+def temporary_name(path: Path) -> str:
+    """The prefix of `write_atomically`'s temporary files next to `path` (for sweeping leftovers
+    after a crash): `.{name}.tmp-`."""
+    return f".{path.name}.tmp-"
+
+
+def write_atomically(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int = 0o600,
+    durable: bool = True,
+    before_replace: Callable[[], None] | None = None,
+) -> None:
+    """Replace `path` by a file holding `data` with permission bits `mode`.
+
+    The data goes to a fresh temporary file in the same folder (O_EXCL and O_NOFOLLOW: a planted
+    file or link there is never written through), is fsynced, renamed over `path`, and the folder
+    is fsynced, since the rename is only on disk once the directory entry is. `durable=False`
+    skips both fsyncs, for files that are rewritten often and worthless after a power cut (the
+    health file). `before_replace` runs between the fsync and the rename (the state file bumps
+    its change token there). Any failure removes the temporary file and raises the OSError.
+    """
+    temp = path.with_name(f"{temporary_name(path)}{os.getpid()}-{secrets.token_hex(4)}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(temp, flags, mode)
+        try:
+            os.fchmod(fd, mode)  # the mode given to open() is filtered by the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if before_replace is not None:
+            before_replace()
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    if durable:
+        fsync_directory(path.parent)
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make the renames in `folder` durable (filesystems that cannot fsync a folder are let be)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)

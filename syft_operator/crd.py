@@ -22,7 +22,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from syft_monitors.approve.rules import AutoApprovalRule
+from syft_monitors.approve_rules import AutoApprovalRule
 from syft_monitors.config import describe_validation_error
 from syft_monitors.errors import InvalidEmailError
 from syft_monitors.protocol.emails import validate_email

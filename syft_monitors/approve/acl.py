@@ -13,16 +13,16 @@ An existing file is extended, never replaced; a file we cannot read is left alon
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from syft_monitors.errors import ProtocolError
+from syft_monitors.files import write_atomically
+from syft_monitors.job_folders.resolve import resolve_inside
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
 from syft_monitors.protocol.jobs import INBOX, JOB_ROOT, REVIEW
-from syft_monitors.protocol.paths import resolve_inside
 from syft_monitors.protocol.safe_yaml import load_yaml_mapping
 
 logger = logging.getLogger(__name__)
@@ -92,20 +92,6 @@ def _grant(path: Path, email: str, access: Access) -> bool:
     if any(isinstance(e, str) and normalize_email(e) == normalize_email(email) for e in current):
         return False
     current.append(email)
-    _write_atomically(path, yaml.safe_dump(document, default_flow_style=False).encode("utf-8"))
+    data = yaml.safe_dump(document, default_flow_style=False).encode("utf-8")
+    write_atomically(path, data, mode=0o644)
     return True
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(temp, flags, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise

@@ -30,16 +30,16 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from syft_monitors.approve.local_jobs import CODE_DIR, RUN_SCRIPT, submission_hashes
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule, FileHash, JobSpec
 from syft_monitors.approve.run_script import (
     BASH_SCRIPT,
     PYPROJECT,
     JobDeclaration,
     canonical_run_script,
 )
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule, FileHash, JobSpec
 from syft_monitors.config import describe_validation_error
 from syft_monitors.errors import ConfigError, SyftMonitorError
+from syft_monitors.job_folders.approval import CODE_DIR, RUN_SCRIPT, submission_hashes
 from syft_monitors.protocol.emails import is_valid_email, normalize_email, safe_repr
 from syft_monitors.protocol.jobs import CONFIG_FILE
 

@@ -15,10 +15,8 @@ re-reads the file every tick sees either the old rules or the new ones.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from syft_monitors.approve.rules import ApproveSettings
+from syft_monitors.approve_rules import ApproveSettings
 from syft_monitors.config import (
     MAX_CONFIG_BYTES,
     describe_validation_error,
@@ -34,6 +32,7 @@ from syft_monitors.config import (
     read_yaml,
 )
 from syft_monitors.errors import ConfigError
+from syft_monitors.files import write_atomically
 
 SECTION = "approve"
 _SECTION_KEY = re.compile(rf"^{SECTION}\s*:(\s|$)")
@@ -149,14 +148,4 @@ def _write(path: Path, text: str) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         mode = 0o600
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode("utf-8"), mode=mode)

@@ -17,13 +17,13 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from syft_monitors.approve.rules import AutoApprovalRule
 from syft_monitors.approve.run_script import (
     BASH_SCRIPT,
     PYPROJECT,
     JobDeclaration,
     canonical_run_script,
 )
+from syft_monitors.approve_rules import AutoApprovalRule
 from syft_monitors.protocol.emails import safe_repr
 
 Hasher = Callable[[Path], str]

@@ -59,7 +59,27 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from syft_monitors.approve.local_jobs import (
+from syft_monitors.approve.matching import Submission, match_job
+from syft_monitors.approve.peers import (
+    AcceptOutcome,
+    PeerAcceptor,
+    PeerRequest,
+    request_from_folder,
+)
+from syft_monitors.approve.run_script import JobDeclaration
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule, email_domain
+from syft_monitors.config import MonitorConfig, load_config
+from syft_monitors.drive.api import DriveApi, InvalidCursorError
+from syft_monitors.drive.writes import DriveWriter
+from syft_monitors.errors import (
+    CredentialsError,
+    InvalidNameError,
+    SendDeferredError,
+    SyftMonitorError,
+)
+from syft_monitors.events import Event, EventKind, JobDetails, JobRef
+from syft_monitors.files import read_regular
+from syft_monitors.job_folders.approval import (
     CODE_DIR,
     CodeFiles,
     approval_problem,
@@ -74,29 +94,10 @@ from syft_monitors.approve.local_jobs import (
     withdraw_approval,
     write_approval,
 )
-from syft_monitors.approve.matching import Submission, match_job
-from syft_monitors.approve.peers import (
-    AcceptOutcome,
-    PeerAcceptor,
-    PeerRequest,
-    request_from_folder,
-)
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule, email_domain
-from syft_monitors.approve.run_script import JobDeclaration
-from syft_monitors.config import MonitorConfig, load_config
-from syft_monitors.drive.api import DriveApi, InvalidCursorError
-from syft_monitors.drive.writes import DriveWriter
-from syft_monitors.errors import (
-    CredentialsError,
-    InvalidNameError,
-    SendDeferredError,
-    SyftMonitorError,
-)
-from syft_monitors.events import Event, EventKind, JobDetails, JobRef
-from syft_monitors.files import read_regular
+from syft_monitors.job_folders.listing import LocalJob, list_local_jobs
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.base import Monitor, error_kind
 from syft_monitors.monitors.dispatch import Dispatcher
+from syft_monitors.monitors.poll_loop import Monitor, error_kind
 from syft_monitors.monitors.wiring import (
     drive_api,
     notify_config,
@@ -107,7 +108,6 @@ from syft_monitors.notify.preview import MAX_FILE_BYTES, MAX_TOTAL_CODE_BYTES
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
 from syft_monitors.protocol.jobs import INBOX, JobLayout
-from syft_monitors.protocol.local_jobs import LocalJob, list_local_jobs
 from syft_monitors.protocol.messages import is_message_filename
 from syft_monitors.protocol.names import PEERS_FILE, PeerChannel, parse_drive_name
 from syft_monitors.protocol.peers import PeerState

@@ -25,7 +25,7 @@ from syft_monitors.approve.authoring import (
     rule_from_job,
 )
 from syft_monitors.approve.config_file import EditResult, edit_settings, read_settings
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule
 from syft_monitors.cli.hints import approve_service_note
 from syft_monitors.config import default_config_path
 

@@ -28,7 +28,7 @@ from rich.table import Table
 def demo_command(output: Path, forever: bool, verbose: bool) -> None:
     """Play a SyftBox scenario against a local Drive/Gmail sandbox and show every email."""
     # Imported here: the Google client and the sandbox are heavy for the other subcommands.
-    from syft_monitors.demo import DO_EMAIL, SentEmail, demo_world, run_scenario  # noqa: PLC0415
+    from syft_sandbox.demo_world import DO_EMAIL, SentEmail, demo_world, run_scenario  # noqa: PLC0415
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from syft_monitors.approve.rules import ApproveSettings
+from syft_monitors.approve_rules import ApproveSettings
 
 
 def approve_scope_note(settings: ApproveSettings) -> str | None:

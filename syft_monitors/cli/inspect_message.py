@@ -15,10 +15,10 @@ from typing import Any
 import click
 
 from syft_monitors.errors import CorruptMessageError, InvalidNameError, MessageTooLargeError
+from syft_monitors.job_folders.listing import LocalJob, list_local_jobs
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.jobs import JobExtraction, extract_jobs
 from syft_monitors.protocol.limits import DEFAULT_LIMITS
-from syft_monitors.protocol.local_jobs import LocalJob, list_local_jobs
 from syft_monitors.protocol.messages import (
     EventsMessage,
     MessageKind,

@@ -23,8 +23,8 @@ from rich.table import Table
 
 from syft_monitors.cli.context import config_path_of
 from syft_monitors.cli.errors import EXIT_FAILURE, EXIT_USAGE
+from syft_monitors.daemon.registry import service_names
 from syft_monitors.errors import ConfigError
-from syft_monitors.services.registry import service_names
 
 if TYPE_CHECKING:
     from syft_monitors.services.manager import ServiceManager, ServiceStatus
@@ -348,9 +348,9 @@ def run_command(ctx: click.Context, service: str, once: bool, interval: int | No
     current poll (press Ctrl-C twice to interrupt it); SIGHUP reloads the config file.
     """
     from syft_monitors.daemon.logsetup import configure_foreground_logging  # noqa: PLC0415
+    from syft_monitors.daemon.registry import get_service  # noqa: PLC0415
     from syft_monitors.daemon.runner import ServiceRunner  # noqa: PLC0415
     from syft_monitors.interrupt import StopRequested  # noqa: PLC0415
-    from syft_monitors.services.registry import get_service  # noqa: PLC0415
 
     configure_foreground_logging()
     runner = ServiceRunner(get_service(service), config_path_of(ctx), interval=interval)

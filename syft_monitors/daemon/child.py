@@ -76,9 +76,9 @@ def _private_append(path: Path) -> BinaryIO:
 
 def _daemon(args: argparse.Namespace) -> int:
     from syft_monitors.daemon.logsetup import configure_daemon_logging  # noqa: PLC0415
+    from syft_monitors.daemon.registry import get_service  # noqa: PLC0415
     from syft_monitors.daemon.runner import ServiceRunner  # noqa: PLC0415
     from syft_monitors.errors import SyftMonitorError  # noqa: PLC0415
-    from syft_monitors.services.registry import get_service  # noqa: PLC0415
 
     ready = _Ready(args.ready_fd)
     try:

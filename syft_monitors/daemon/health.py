@@ -15,9 +15,10 @@ import json
 import logging
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from syft_monitors.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -56,17 +57,9 @@ def health_of(pid: int, problem: str | None, failing_since: float | None) -> Hea
 def write_health(path: Path, health: Health) -> None:
     """Replace the file; a failure is only logged (health must never stop the service)."""
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # Rewritten every poll and stale after a restart anyway: not worth two fsyncs.
+        write_atomically(path, health.to_json(), mode=0o600, durable=False)
     except OSError as error:
-        logger.debug("cannot write %s: %s", path, error.strerror)
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(health.to_json())
-        os.replace(temp, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
         logger.debug("cannot write %s: %s", path, error.strerror)
 
 

@@ -27,9 +27,9 @@ import yaml
 from syft_monitors.daemon.logtail import LogFollower, file_size, tail_lines
 from syft_monitors.daemon.pidfile import is_locked, read_pid, remove_stale
 from syft_monitors.daemon.process import CHILD_MODULE, is_alive, is_our_daemon
+from syft_monitors.daemon.registry import get_service
 from syft_monitors.errors import ConfigError
 from syft_monitors.files import read_regular
-from syft_monitors.services.registry import get_service
 
 logger = logging.getLogger(__name__)
 

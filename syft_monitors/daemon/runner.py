@@ -24,10 +24,10 @@ from types import FrameType
 from syft_monitors import interrupt
 from syft_monitors.config import MonitorConfig, check_token_files, load_config
 from syft_monitors.daemon.health import check_state_file, health_of, write_health
+from syft_monitors.daemon.registry import ServiceSpec
 from syft_monitors.errors import ConfigError, SyftMonitorError
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.base import Monitor
-from syft_monitors.services.registry import ServiceSpec
+from syft_monitors.monitors.poll_loop import Monitor
 from syft_monitors.state.holders import describe_holder
 from syft_monitors.state.json_file import JsonStateManager
 

@@ -9,15 +9,18 @@ shares are safe to repeat and use the normal retry policy.
 from __future__ import annotations
 
 import dataclasses
-import io
 from typing import Any
-
-from googleapiclient.http import MediaIoBaseUpload
 
 from syft_monitors.drive.api import DriveApi
 from syft_monitors.drive.files import FILE_FIELDS, FOLDER_MIME, DriveFile
 from syft_monitors.errors import CredentialsError
-from syft_monitors.google.retry import DEFAULT_POLICY, RequestObserver, RetryPolicy, execute
+from syft_monitors.google.retry import (
+    DEFAULT_POLICY,
+    RequestObserver,
+    RetryPolicy,
+    execute,
+    upload_body,
+)
 from syft_monitors.protocol.emails import normalize_email
 
 ONCE = RetryPolicy(max_attempts=1)
@@ -75,7 +78,7 @@ class DriveWriter:
     def create_file(
         self, name: str, parent: str, data: bytes, *, mime_type: str = "application/octet-stream"
     ) -> DriveFile:
-        media = MediaIoBaseUpload(io.BytesIO(data), mimetype=mime_type, resumable=False)
+        media = upload_body(data, mime_type=mime_type)
         request = self.drive.collection("files").create(
             body={"name": name, "parents": [parent]}, media_body=media, fields=FILE_FIELDS
         )
@@ -97,7 +100,7 @@ class DriveWriter:
     def update_content(
         self, file_id: str, data: bytes, *, mime_type: str = "application/octet-stream"
     ) -> None:
-        media = MediaIoBaseUpload(io.BytesIO(data), mimetype=mime_type, resumable=False)
+        media = upload_body(data, mime_type=mime_type)
         request = self.drive.collection("files").update(
             fileId=file_id, media_body=media, fields="id"
         )

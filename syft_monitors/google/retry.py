@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from googleapiclient.http import MediaIoBaseDownload
+from googleapiclient.http import MediaIoBaseDownload, MediaIoBaseUpload
 
 from syft_monitors import interrupt
 from syft_monitors.google.errors import OK, classify, to_error
@@ -166,3 +166,8 @@ def download(
             observer=observer,
         )
     return buffer.getvalue()
+
+
+def upload_body(data: bytes, *, mime_type: str) -> Any:
+    """A one-shot (not resumable) media body for `files().create/update(media_body=...)`."""
+    return MediaIoBaseUpload(io.BytesIO(data), mimetype=mime_type, resumable=False)

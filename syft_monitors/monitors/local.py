@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from syft_monitors.events import STATUS_EVENTS, Event, EventKind, JobDetails, JobRef
+from syft_monitors.job_folders.listing import LocalJob, list_local_jobs
+from syft_monitors.job_folders.resolve import resolve_inside
 from syft_monitors.monitors.extract import status_events
 from syft_monitors.notify.preview import MAX_FILE_BYTES, MAX_STDERR_BYTES, MAX_TOTAL_CODE_BYTES
-from syft_monitors.protocol.local_jobs import LocalJob, list_local_jobs
-from syft_monitors.protocol.paths import resolve_inside
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Relative paths from untrusted sources, and joining them to a root without escaping it.
+"""Relative paths from untrusted sources: one canonical spelling, checked without touching disk.
 
 A `path_in_datasite`, a tar member name or a folder name on the data owner's disk is accepted only
 in one canonical spelling: POSIX separators, no `.`/`..`/empty segments, no leading or trailing
@@ -9,10 +9,8 @@ means two different strings never name the same file.
 
 from __future__ import annotations
 
-import os
-import stat
 import unicodedata
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from syft_monitors.errors import UnsafePathError
 from syft_monitors.protocol.emails import safe_repr
@@ -87,44 +85,3 @@ def safe_relative_path(
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise UnsafePathError(f"{what} has a segment longer than {MAX_SEGMENT_BYTES} bytes")
     return PurePosixPath(path)
-
-
-def resolve_inside(root: Path, rel: str | PurePosixPath) -> Path:
-    """Join `rel` to `root` and return the real path, refusing anything that leaves `root`.
-
-    Every existing component is checked with `lstat`; a symlink is allowed only when its fully
-    resolved target is still inside the real root. Components that do not exist yet are allowed
-    (the caller gets a path it may create or fail to open). The root itself is trusted.
-    """
-    text = rel.as_posix() if isinstance(rel, PurePosixPath) else rel
-    relative = safe_relative_path(text)
-    real_root = Path(os.path.realpath(root))
-    current = real_root
-    for part in relative.parts:
-        candidate = current / part
-        try:
-            info = candidate.lstat()
-        except FileNotFoundError:
-            current = candidate
-            continue
-        except OSError as error:
-            raise UnsafePathError(f"cannot inspect {safe_repr(str(candidate))}") from error
-        if stat.S_ISLNK(info.st_mode):
-            target = Path(os.path.realpath(candidate))
-            if not _is_within(target, real_root):
-                raise UnsafePathError(
-                    f"symlink {safe_repr(text)} points outside {safe_repr(str(real_root))}"
-                )
-            current = target
-        else:
-            current = candidate
-    # A symlink whose target is itself a chain of links was resolved by realpath above; this final
-    # check also covers components that appeared between the loop and now.
-    final = Path(os.path.realpath(current))
-    if not _is_within(final, real_root):
-        raise UnsafePathError(f"{safe_repr(text)} resolves outside {safe_repr(str(real_root))}")
-    return final
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    return path.is_relative_to(root)

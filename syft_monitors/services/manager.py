@@ -17,8 +17,8 @@ from typing import Any
 
 from syft_monitors.daemon.health import read_health
 from syft_monitors.daemon.manager import DaemonManager
+from syft_monitors.daemon.registry import SERVICES, get_service, service_names
 from syft_monitors.errors import SyftMonitorError
-from syft_monitors.services.registry import SERVICES, get_service, service_names
 
 logger = logging.getLogger(__name__)
 

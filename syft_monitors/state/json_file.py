@@ -1,8 +1,9 @@
 """The state document in one JSON file, safe against crashes and concurrent processes.
 
-- Atomic replacement: the new content goes to a temporary file in the same directory (created
-  with O_EXCL, mode 0600), is fsynced, renamed over the old file with `os.replace`, and the
-  directory is fsynced. A reader or a crash sees the old document or the new one, never a mix.
+- Atomic replacement (`syft_monitors.files.write_atomically`): the new content goes to a temporary
+  file in the same directory (created with O_EXCL, mode 0600), is fsynced, renamed over the old
+  file with `os.replace`, and the directory is fsynced. A reader or a crash sees the old
+  document or the new one, never a mix.
 - Locking: an exclusive `flock` on the sibling `<name>.lock` around every read-modify-write, a
   shared one around reads, and a `threading.RLock` for the threads of this process (the cache
   below is shared by them). The lock file is never deleted: deleting a lock file lets two
@@ -34,7 +35,7 @@ from typing import Literal, TypeVar, cast
 from pydantic import ValidationError
 
 from syft_monitors.errors import StateError
-from syft_monitors.files import file_kind
+from syft_monitors.files import file_kind, temporary_name, write_atomically
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.protocol.jsonfile import MAX_JSON_DEPTH, json_depth_exceeds
 from syft_monitors.state.base import StateManager, Unchanged
@@ -404,57 +405,30 @@ class JsonStateManager(StateManager):
     def _write_locked(self, lock_fd: int | None, doc: StateDocument) -> None:
         assert lock_fd is not None  # writes always hold the exclusive lock
         payload = doc.to_json_bytes() + b"\n"
-        directory = self.path.parent
         if not self._swept:
             self._sweep_temporaries()
             self._swept = True
-        tmp = directory / f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         token = secrets.token_bytes(_TOKEN_SIZE)
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                os.fchmod(fd, 0o600)
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+
+        def new_token() -> None:
             # The token changes before the file does: a reader that sees the new token re-reads.
             os.pwrite(lock_fd, token, 0)
-            os.replace(tmp, self.path)
+
+        try:
+            write_atomically(self.path, payload, mode=0o600, before_replace=new_token)
             st = os.stat(self.path)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             self._cache = None
             raise StateError(f"cannot write state file {self._name}: {e.strerror}") from e
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             self._cache = None
             raise
         self._cache = ((st.st_mtime_ns, st.st_size, st.st_ino, token), doc)
         _last_known[self._key] = doc
-        self._fsync_directory(directory)
-
-    def _fsync_directory(self, directory: Path) -> None:
-        # Makes the rename itself durable; without it a power cut can bring back the old file.
-        try:
-            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as e:
-            raise StateError(f"cannot open state directory: {e.strerror}") from e
-        try:
-            os.fsync(fd)
-        except OSError as e:
-            if e.errno not in (errno.EINVAL, errno.ENOTSUP):  # some filesystems refuse it
-                raise StateError(f"cannot fsync state directory: {e.strerror}") from e
-        finally:
-            os.close(fd)
 
     def _sweep_temporaries(self) -> None:
         # Under the exclusive lock nobody else is writing, so any temporary is a crash leftover.
-        pattern = f".{glob.escape(self.path.name)}.tmp-*"
+        pattern = f"{glob.escape(temporary_name(self.path))}*"
         for leftover in self.path.parent.glob(pattern):
             with contextlib.suppress(OSError):
                 leftover.unlink()

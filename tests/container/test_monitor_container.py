@@ -21,9 +21,9 @@ from container_testkit import Docker
 from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_drive_service
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
 from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.container

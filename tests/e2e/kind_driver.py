@@ -19,7 +19,7 @@ from typing import Any
 
 from syft_monitors.google.clients import build_drive_service, build_gmail_service
 from syft_monitors.google.credentials import load_credentials
-from syft_monitors.sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
+from syft_sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
 
 JOB_NAME = "kind e2e job"
 

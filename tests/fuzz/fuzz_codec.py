@@ -15,13 +15,8 @@ from syft_monitors.errors import ProtocolError
 from syft_monitors.monitors.extract import job_events_from_proposal, status_events_from_log
 from syft_monitors.notify.plan import NotifyConfig, plan_notifications
 from syft_monitors.protocol.archive import read_member, write_member
-from syft_monitors.protocol.messages import (
-    ProposedChangesMessage,
-    decode_message,
-    encode_message,
-    new_events_message,
-    new_proposed_changes,
-)
+from syft_monitors.protocol.messages import ProposedChangesMessage, decode_message
+from syft_sandbox.messages import encode_message, new_events_message, new_proposed_changes
 
 try:
     from tests.fuzz.fuzzing import check_error_text, check_outgoing, main

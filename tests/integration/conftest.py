@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syft_monitors.demo import DemoWorld, demo_world
+from syft_sandbox.demo_world import DemoWorld, demo_world
 
 
 @pytest.fixture

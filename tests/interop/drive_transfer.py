@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
 

@@ -32,12 +32,12 @@ from drive_transfer import export_drive, import_drive
 from interop_support import run_upstream_phase
 
 from syft_monitors.approve.authoring import build_rule, rule_from_job
-from syft_monitors.approve.local_jobs import sha256_file
 from syft_monitors.approve.matching import Submission, match_job
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
 from syft_monitors.approve.run_script import JobDeclaration, canonical_run_script
 from syft_monitors.approve.service import ApproveMonitor
-from syft_monitors.sandbox import Sandbox
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule
+from syft_monitors.job_folders.approval import sha256_file
+from syft_sandbox import Sandbox
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
 

@@ -19,7 +19,7 @@ import pytest
 from google_tls_proxy import GoogleTlsProxy
 from interop_support import HERE, SCRIPT_TIMEOUT_SECONDS, VENV, tail, upstream_env
 
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
 

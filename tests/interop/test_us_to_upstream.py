@@ -18,13 +18,8 @@ from typing import Any
 import pytest
 from interop_support import run_upstream_script
 
-from syft_monitors.protocol.messages import (
-    EventsMessage,
-    ProposedChangesMessage,
-    encode_message,
-    new_events_message,
-    new_proposed_changes,
-)
+from syft_monitors.protocol.messages import EventsMessage, ProposedChangesMessage
+from syft_sandbox.messages import encode_message, new_events_message, new_proposed_changes
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
 

@@ -9,16 +9,15 @@ Message-ID).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from syft_monitors.errors import SendError
+from syft_monitors.files import write_atomically
 from syft_monitors.notify.email import EmailFormat, OutgoingEmail, to_bytes
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
@@ -75,32 +74,11 @@ class FileSender(NotificationSender):
         self._ensure_folder()
         name = self.file_name(email, self._clock())
         final = self.folder / name
-        temp = self.folder / f".{name}.{uuid.uuid4().hex}.tmp"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    temp.unlink()
-                raise
-            os.replace(temp, final)
-            _fsync_dir(self.folder)
+            write_atomically(final, data, mode=0o600)
         except OSError as error:
             raise SendError(
                 f"cannot write {safe_repr(name)} into {self.folder}: {error.strerror or error}"
             ) from error
         logger.debug("wrote %s", final)
         return SendResult(message_id=email.message_id, provider_id=name, thread_id=None)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename is only durable once the directory entry is on disk.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

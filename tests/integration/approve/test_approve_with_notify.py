@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 from approve_world import ALICE, DO, MAIN_PY, RUN_SH, ApproveWorld, rule
 
-from syft_monitors.protocol.messages import encode_message, new_events_message
-from syft_monitors.sandbox import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import FaultRule
+from syft_sandbox.messages import encode_message, new_events_message
 from tests.support import wait_for
 
 APPROVAL_EMAILS = {

@@ -87,7 +87,7 @@ def _sandbox_pids(tmp_path: Path) -> list[int]:
                 argv = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"syft_monitors.sandbox" in argv and str(tmp_path).encode() in argv:
+            if b"syft_sandbox" in argv and str(tmp_path).encode() in argv:
                 found.append(int(entry.name))
     return found
 
@@ -171,7 +171,7 @@ def test_first_hour_as_the_readme_says(session: Tmux, tmp_path: Path) -> None:
             started = re.search(r"notify: started \(PID (\d+)\)", out)
             assert started is not None, out
             pid = started.group(1)
-        elif "syft_monitors.sandbox.scientist" in command:
+        elif "syft_sandbox.scientist" in command:
             code, out = finish(marker, "the data scientist")
             assert code == 0, out
             assert "submitted the job 'row count'" in out

@@ -22,8 +22,8 @@ from google.oauth2.credentials import Credentials
 from syft_monitors.daemon.manager import DaemonManager
 from syft_monitors.daemon.process import CHILD_MODULE, is_alive
 from syft_monitors.google.clients import build_drive_service
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import SimulatedDataScientist
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import SimulatedDataScientist
 from tests.support import wait_for
 
 DO = "owner@daemon.example"

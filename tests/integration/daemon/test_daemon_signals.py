@@ -10,8 +10,8 @@ import pytest
 from daemon_testkit import DO, DS, DaemonWorld, wait_for
 
 from syft_monitors.daemon.process import is_alive
-from syft_monitors.sandbox import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import FaultRule
 from tests.support import free_port
 
 

@@ -15,8 +15,8 @@ from daemon_testkit import DO, DaemonWorld, wait_for
 
 from syft_monitors.daemon.manager import STOP_TIMEOUT
 from syft_monitors.daemon.process import is_alive
-from syft_monitors.sandbox import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import FaultRule
 
 #: Well before SIGKILL, with room for a loaded 2-core machine.
 PROMPT = 5.0

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from syft_monitors import JobMonitor
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, DemoWorld
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DemoWorld
 
 
 def test_missing_gmail_token_does_not_wait_for_sent_mail_to_settle(

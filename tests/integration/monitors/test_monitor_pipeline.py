@@ -9,11 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, DS_BOB, DS_CAROL, DemoWorld, run_scenario
-from syft_monitors.monitors.monitors import JobMonitor, NotificationMonitor, PeerMonitor
+from syft_monitors.monitors.seed_monitors import JobMonitor, NotificationMonitor, PeerMonitor
 from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.sandbox.actors import SimulatedDataOwner
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox.actors import SimulatedDataOwner
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DS_BOB, DS_CAROL, DemoWorld, run_scenario
 
 
 def subjects(world: DemoWorld) -> list[tuple[str, str]]:

@@ -12,14 +12,14 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_drive_service, build_gmail_service
-from syft_monitors.sandbox.actors import SimulatedDataScientist
+from syft_sandbox.actors import SimulatedDataScientist
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def readme_blocks() -> tuple[str, str]:
     text = README.read_text()
-    shell = re.search(r"```bash\n(\S*python -m syft_monitors\.sandbox[^`]*?)```", text)
+    shell = re.search(r"```bash\n(\S*python -m syft_sandbox[^`]*?)```", text)
     python = re.search(r"<!-- readme-quickstart -->\n```python\n(.*?)```", text, re.S)
     assert shell, "README sandbox command not found"
     assert python, "README quick-start code block not found"

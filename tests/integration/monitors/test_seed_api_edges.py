@@ -11,8 +11,8 @@ from google.oauth2.credentials import Credentials
 
 import syft_monitors
 from syft_monitors import PeerMonitor, build_drive_service
-from syft_monitors.demo import DO_EMAIL, DemoWorld
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox.demo_world import DO_EMAIL, DemoWorld
 
 REPO = Path(__file__).resolve().parents[3]
 

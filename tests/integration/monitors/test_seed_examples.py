@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from syft_monitors import JobMonitor, JsonStateManager, PeerMonitor
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, DemoWorld
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DemoWorld
 
 
 def test_from_config_with_the_seed_keys(world: DemoWorld, tmp_path: Path) -> None:

@@ -14,14 +14,14 @@ import time
 import pytest
 
 from bench.world import add_strangers
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, DemoWorld
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.email import KEY_HEADER
 from syft_monitors.notify.flood import WINDOW_SECONDS, next_utc_midnight
 from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DemoWorld
+from syft_sandbox.faults import FaultRule
 
 FLOOD = 300
 

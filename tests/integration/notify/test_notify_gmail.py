@@ -24,7 +24,7 @@ from syft_monitors.notify.plan import (
 )
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.sandbox import FaultRule, Sandbox, SandboxServer
+from syft_sandbox import FaultRule, Sandbox, SandboxServer
 
 DO = "owner@datasite.org"
 DS = "scientist@uni.edu"

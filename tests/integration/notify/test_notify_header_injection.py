@@ -23,8 +23,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from syft_monitors.demo import DO_EMAIL as DEMO_DO
-from syft_monitors.demo import DS_ALICE, DemoWorld
 from syft_monitors.events import Event, EventKind, JobDetails, JobRef
 from syft_monitors.notify.email import KEY_HEADER, OutgoingEmail
 from syft_monitors.notify.plan import (
@@ -38,7 +36,9 @@ from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.notify.senders.file import FileSender
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.notify.senders.smtp import SmtpSender
-from syft_monitors.sandbox import Sandbox, SandboxServer
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.demo_world import DO_EMAIL as DEMO_DO
+from syft_sandbox.demo_world import DS_ALICE, DemoWorld
 from tests.support import free_port
 
 DO = "owner@datasite.org"

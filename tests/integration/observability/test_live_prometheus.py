@@ -37,14 +37,14 @@ from typing import Any, TypeVar
 from prom_tools import ROOT, PrometheusServer, PrometheusTools, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld, demo_world
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.flood import FloodConfig
 from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
 from syft_operator import names
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld, demo_world
+from syft_sandbox.faults import FaultRule
 from tests.integration.operator.operator_testkit import ready_in_store
 from tests.kubeapi import KubeApiServer
 

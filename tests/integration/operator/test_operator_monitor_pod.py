@@ -35,8 +35,8 @@ from operator_testkit import (
     stop_operator,
 )
 
-from syft_monitors.sandbox import Sandbox
 from syft_operator import names
+from syft_sandbox import Sandbox
 from tests.e2e.kind_driver import JOB_NAME, submit_job, wait_for_job_email
 from tests.support import free_port
 

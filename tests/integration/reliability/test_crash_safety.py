@@ -30,10 +30,10 @@ import pytest
 import yaml
 
 from syft_monitors.daemon.manager import DaemonManager
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld
-from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
 from syft_monitors.state.model import StateDocument
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld
+from syft_sandbox.faults import FaultRule
 from tests.integration.reliability.figures import record
 from tests.kubeapi.server import KubeApiServer
 
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.timeout(7200 if SOAK else 300)
 
 CHILD = """
 import logging, sys
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 logging.basicConfig(level=logging.INFO)
 NotificationMonitor.from_config(sys.argv[1]).check(interval=0.05)
 """

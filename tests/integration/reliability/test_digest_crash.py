@@ -14,9 +14,7 @@ import random
 import time
 from pathlib import Path
 
-from syft_monitors.demo import DO_EMAIL, DemoWorld
 from syft_monitors.notify.flood import BURST_GROUP, WINDOW_SECONDS, digest_key
-from syft_monitors.sandbox.faults import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
 from syft_monitors.state.model import (
     DigestItem,
@@ -25,6 +23,8 @@ from syft_monitors.state.model import (
     StateDocument,
     to_timestamp,
 )
+from syft_sandbox.demo_world import DO_EMAIL, DemoWorld
+from syft_sandbox.faults import FaultRule
 from tests.integration.reliability.test_crash_safety import (
     SEED,
     ChildMonitor,

@@ -31,13 +31,13 @@ from syft_monitors.google.clients import build_drive_service, build_gmail_servic
 from syft_monitors.google.credentials import load_credentials
 from syft_monitors.google.retry import RetryPolicy
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.sandbox import Sandbox
-from syft_monitors.sandbox.actors import SimulatedDataScientist
-from syft_monitors.sandbox.faults import FaultKind, FaultRule
-from syft_monitors.sandbox.server import SandboxServer
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import Sandbox
+from syft_sandbox.actors import SimulatedDataScientist
+from syft_sandbox.faults import FaultKind, FaultRule
+from syft_sandbox.server import SandboxServer
 from tests.integration.reliability.figures import record
 
 DO = "owner@faults.example"

@@ -64,26 +64,22 @@ from syft_monitors.approve.service import ApproveMonitor
 from syft_monitors.config import parse_config
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.protocol.archive import MEMBER_NAME, write_member
 from syft_monitors.protocol.emails import safe_repr
-from syft_monitors.protocol.messages import (
-    MessageFileName,
-    MessageKind,
-    encode_message,
-    new_events_message,
-)
+from syft_monitors.protocol.messages import MessageFileName, MessageKind
 from syft_monitors.protocol.names import (
     archive_name,
     current_channel_name,
     event_log_name,
     legacy_channel_name,
 )
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
-from syft_monitors.sandbox.gmail_model import MailRecord
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
+from syft_sandbox.gmail_model import MailRecord
+from syft_sandbox.messages import encode_message, new_events_message
 from tests.fuzz.fuzzing import BIDI, check_mime
 
 DO = "owner@hospital.example"

@@ -32,10 +32,10 @@ from typing import Any
 import pytest
 import yaml
 
-from syft_monitors.sandbox import Sandbox
 from syft_operator import names, rbac
 from syft_operator.crd import SyftMonitorSpec
 from syft_operator.render import RenderOptions, config_hash, render
+from syft_sandbox import Sandbox
 from tests.e2e.kind_driver import JOB_NAME, submit_job
 from tests.integration.operator.operator_testkit import (
     BIN,

@@ -26,8 +26,8 @@ from syft_monitors.daemon.logsetup import rotating_handler
 from syft_monitors.daemon.manager import DaemonManager
 from syft_monitors.daemon.process import is_alive
 from syft_monitors.google.clients import build_drive_service
-from syft_monitors.sandbox import Sandbox
-from syft_monitors.sandbox.actors import SimulatedDataScientist
+from syft_sandbox import Sandbox
+from syft_sandbox.actors import SimulatedDataScientist
 from tests.support import wait_for
 
 DO = "owner@hospital.example"

@@ -4,7 +4,7 @@ The sandbox's token registry is wrapped so that every token it hands out is an a
 `SEKRIT-<uuid>` (access tokens `ya29.SEKRIT-...`, refresh tokens `1//SEKRIT-...`), and the token
 files carry a client secret containing it too. With those files:
 
-1. the whole demo scenario (`syft_monitors.demo.run_scenario`), after the access tokens expired
+1. the whole demo scenario (`syft_sandbox.demo_world.run_scenario`), after the access tokens expired
    (so the refresh grant, with the refresh token and client secret, goes over the wire);
 2. the approve service accepting a peer and approving a job on the owner's disk;
 3. the notify daemon (`DaemonManager.start`, as `syft-bg start`) at DEBUG, with its metrics port;
@@ -51,21 +51,21 @@ from syft_monitors.approve.service import ApproveMonitor
 from syft_monitors.cli.main import cli
 from syft_monitors.daemon.manager import DaemonManager
 from syft_monitors.daemon.process import is_alive
-from syft_monitors.demo import DO_EMAIL, DS_ALICE, demo_world, run_scenario
 from syft_monitors.errors import SyftMonitorError
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.google.credentials import load_credentials, refresh_credentials
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.sandbox.actors import SimulatedDataScientist
-from syft_monitors.sandbox.auth import TokenRegistry
 from syft_monitors.state.configmap import ConfigMapStateManager
 from syft_monitors.state.json_file import JsonStateManager
 from syft_operator import names
 from syft_operator.crd import SyftMonitorSpec
 from syft_operator.render import RenderOptions, render
+from syft_sandbox.actors import SimulatedDataScientist
+from syft_sandbox.auth import TokenRegistry
+from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, demo_world, run_scenario
 from tests.fuzz.fuzzing import check_mime
 from tests.integration.operator.operator_testkit import (
     CRD_FILE,

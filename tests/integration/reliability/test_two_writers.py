@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from syft_monitors.sandbox import FaultRule
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import FaultRule
 from tests.integration.daemon.daemon_testkit import DO, DS, DaemonWorld, daemon_world
 from tests.support import wait_for
 

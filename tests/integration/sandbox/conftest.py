@@ -10,7 +10,7 @@ from google.oauth2.credentials import Credentials
 from sandbox_testkit import DO, DS
 
 from syft_monitors.google.clients import build_drive_service, build_gmail_service
-from syft_monitors.sandbox import Sandbox, SandboxServer
+from syft_sandbox import Sandbox, SandboxServer
 
 
 @pytest.fixture

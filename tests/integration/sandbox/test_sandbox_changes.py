@@ -8,7 +8,7 @@ import pytest
 from googleapiclient.errors import HttpError
 from sandbox_testkit import DO, DS, location_of, status_of
 
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 FIELDS = (
     "nextPageToken,newStartPageToken,"

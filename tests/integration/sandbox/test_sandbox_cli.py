@@ -1,4 +1,4 @@
-"""`python -m syft_monitors.sandbox`: serves until interrupted and writes usable token files."""
+"""`python -m syft_sandbox`: serves until interrupted and writes usable token files."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_cli_serves_and_token_files_work(tmp_path: Path) -> None:
             sys.executable,
             "-u",
             "-m",
-            "syft_monitors.sandbox",
+            "syft_sandbox",
             "--port",
             "0",
             "--user",

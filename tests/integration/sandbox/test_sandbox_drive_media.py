@@ -11,7 +11,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseDownload, MediaIoBaseUpload
 from sandbox_testkit import DO, reason_of, status_of, upload
 
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 
 def download(drive: Any, file_id: str, chunksize: int) -> tuple[bytes, int]:

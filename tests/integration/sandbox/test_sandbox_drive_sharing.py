@@ -8,7 +8,7 @@ import pytest
 from googleapiclient.errors import HttpError
 from sandbox_testkit import DO, DS, folder, names, reason_of, status_of, upload
 
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 
 
 def test_move_with_add_and_remove_parents(sandbox: Sandbox, drive: Any) -> None:

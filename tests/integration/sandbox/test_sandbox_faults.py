@@ -16,7 +16,7 @@ from sandbox_testkit import DO
 from syft_monitors.errors import CredentialsError, QuotaError, ServiceError
 from syft_monitors.google.clients import build_drive_service, load_credentials
 from syft_monitors.google.retry import RetryPolicy, download, execute
-from syft_monitors.sandbox import FaultKind, FaultRule, Sandbox, SandboxServer
+from syft_sandbox import FaultKind, FaultRule, Sandbox, SandboxServer
 
 
 class Recorder:

@@ -12,7 +12,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseUpload
 from sandbox_testkit import DO, DS, status_of
 
-from syft_monitors.sandbox import Sandbox
+from syft_sandbox import Sandbox
 from tests.support import wait_for
 
 

@@ -13,7 +13,7 @@ from sandbox_testkit import DO, names
 
 from syft_monitors.errors import ServiceError
 from syft_monitors.google.retry import RetryPolicy, execute
-from syft_monitors.sandbox import Sandbox, SandboxServer
+from syft_sandbox import Sandbox, SandboxServer
 
 
 def test_concurrent_clients_on_many_threads(

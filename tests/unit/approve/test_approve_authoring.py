@@ -16,8 +16,8 @@ from syft_monitors.approve.authoring import (
     remove_rule,
     rule_from_job,
 )
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
 from syft_monitors.approve.run_script import JobDeclaration, canonical_run_script
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule
 from syft_monitors.errors import ConfigError
 
 DEPS = ("syft-client==0.1.117",)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from syft_monitors.approve.config_file import edit_settings, read_settings, replace_section
-from syft_monitors.approve.rules import ApproveSettings
+from syft_monitors.approve_rules import ApproveSettings
 from syft_monitors.errors import ConfigError
 
 CONFIG = """\

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syft_monitors.approve.local_jobs import (
+from syft_monitors.errors import JobFolderError
+from syft_monitors.job_folders.approval import (
     approval_problem,
     collect_code_files,
     is_eligible,
@@ -23,8 +24,7 @@ from syft_monitors.approve.local_jobs import (
     withdraw_approval,
     write_approval,
 )
-from syft_monitors.errors import JobFolderError
-from syft_monitors.protocol.local_jobs import LocalJob, list_local_jobs
+from syft_monitors.job_folders.listing import LocalJob, list_local_jobs
 
 DO = "do@x.org"
 DS = "ds@y.org"

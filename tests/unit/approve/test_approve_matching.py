@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from syft_monitors.approve.matching import Hasher, MatchResult, Submission, match_job
-from syft_monitors.approve.rules import AutoApprovalRule, FileHash, JobSpec
 from syft_monitors.approve.run_script import JobDeclaration, canonical_run_script
+from syft_monitors.approve_rules import AutoApprovalRule, FileHash, JobSpec
 
 
 def digest(text: str) -> str:

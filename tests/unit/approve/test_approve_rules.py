@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from syft_monitors.approve.rules import (
+from syft_monitors.approve_rules import (
     ApproveSettings,
     AutoApprovalRule,
     FileHash,

@@ -15,13 +15,8 @@ from click.testing import CliRunner
 from syft_monitors.cli.errors import run_cli
 from syft_monitors.cli.main import cli
 from syft_monitors.errors import CorruptMessageError, EncryptedMessageError
-from syft_monitors.protocol.messages import (
-    EventsMessage,
-    ProposedChangesMessage,
-    encode_message,
-    new_events_message,
-    new_proposed_changes,
-)
+from syft_monitors.protocol.messages import EventsMessage, ProposedChangesMessage
+from syft_sandbox.messages import encode_message, new_events_message, new_proposed_changes
 
 DS = "first_last+tag@uni-x.edu"
 DO = "data.owner@hospital.example.org"

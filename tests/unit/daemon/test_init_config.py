@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syft_monitors.approve.rules import ApproveSettings
+from syft_monitors.approve_rules import ApproveSettings
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.errors import ConfigError
 from syft_monitors.services.init_config import render_config, write_config

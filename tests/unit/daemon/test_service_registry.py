@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from syft_monitors.config import parse_config
+from syft_monitors.daemon.registry import SERVICES, get_service, service_names
 from syft_monitors.errors import ConfigError
-from syft_monitors.services.registry import SERVICES, get_service, service_names
 
 
 def test_services_in_start_order_with_their_files() -> None:

@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from syft_monitors.approve.rules import ApproveSettings, AutoApprovalRule
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule
 from syft_monitors.config import parse_config
 from syft_operator import names
 from syft_operator.crd import ApproveSpec, AutoApprovalSpec, SyftMonitorSpec

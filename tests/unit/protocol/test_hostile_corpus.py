@@ -34,10 +34,10 @@ from syft_monitors.errors import (
     UnsafeArchiveError,
     UnsafePathError,
 )
+from syft_monitors.job_folders.listing import list_local_jobs
 from syft_monitors.protocol.archive import MEMBER_NAME
 from syft_monitors.protocol.jobs import extract_jobs
 from syft_monitors.protocol.limits import MIB, Limits
-from syft_monitors.protocol.local_jobs import list_local_jobs
 from syft_monitors.protocol.messages import decode_message
 
 DS = "ds@uni.example.edu"

@@ -15,7 +15,7 @@ from syft_monitors.protocol.jobs import (
     locate_job_path,
     validate_job_name,
 )
-from syft_monitors.protocol.messages import new_events_message, new_proposed_changes
+from syft_sandbox.messages import new_events_message, new_proposed_changes
 
 DS = "first_last+tag@uni-x.edu"
 DS2 = "ds_two@lab.example.com"

@@ -25,12 +25,10 @@ from syft_monitors.protocol.messages import (
     MessageKind,
     ProposedChangesMessage,
     decode_message,
-    encode_message,
     is_message_filename,
-    new_events_message,
-    new_proposed_changes,
     parse_message_filename,
 )
+from syft_sandbox.messages import encode_message, new_events_message, new_proposed_changes
 
 DS = "first_last+tag@uni-x.edu"
 DO = "data.owner@hospital.example.org"

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syft_monitors.errors import UnsafePathError
-from syft_monitors.protocol.paths import check_segment, resolve_inside, safe_relative_path
+from syft_monitors.job_folders.resolve import resolve_inside
+from syft_monitors.protocol.paths import check_segment, safe_relative_path
 
 ACCEPTED = [
     "a",

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
-from syft_monitors.sandbox.apierror import SandboxError, insufficient_scopes
-from syft_monitors.sandbox.auth import ACCESS_TOKEN_LIFETIME, TokenRegistry, scope_allows
-from syft_monitors.sandbox.drive import DriveApi
-from syft_monitors.sandbox.drive_files import FOLDER_MIME, FileInfo
-from syft_monitors.sandbox.drive_model import DriveStore
-from syft_monitors.sandbox.drive_resources import file_info
-from syft_monitors.sandbox.faults import FaultInjector
-from syft_monitors.sandbox.gmail import GmailApi
-from syft_monitors.sandbox.gmail_model import Mailboxes, MailRecord, StoredMessage
-from syft_monitors.sandbox.oauth import (
+from syft_sandbox.apierror import SandboxError, insufficient_scopes
+from syft_sandbox.auth import ACCESS_TOKEN_LIFETIME, TokenRegistry, scope_allows
+from syft_sandbox.drive import SandboxDriveApi
+from syft_sandbox.drive_files import FOLDER_MIME, FileInfo
+from syft_sandbox.drive_model import DriveStore
+from syft_sandbox.drive_resources import file_info
+from syft_sandbox.faults import FaultInjector
+from syft_sandbox.gmail import SandboxGmailApi
+from syft_sandbox.gmail_model import Mailboxes, MailRecord, StoredMessage
+from syft_sandbox.oauth import (
     AUTHORIZE_PATH,
     AuthorizationCodes,
     PendingCode,
@@ -33,19 +33,19 @@ from syft_monitors.sandbox.oauth import (
     redirect,
     s256,
 )
-from syft_monitors.sandbox.requestlog import RequestLog, RequestRecord
-from syft_monitors.sandbox.routes import Router, route
-from syft_monitors.sandbox.tokenfiles import (
+from syft_sandbox.requestlog import RequestLog, RequestRecord
+from syft_sandbox.routes import Router, route
+from syft_sandbox.tokenfiles import (
     DEFAULT_SCOPES,
     default_expiry,
     token_file_data,
     write_token_file,
 )
-from syft_monitors.sandbox.uploads import UploadSessions
-from syft_monitors.sandbox.wire import Request, Response, json_response
+from syft_sandbox.uploads import UploadSessions
+from syft_sandbox.wire import Request, Response, json_response
 
 if TYPE_CHECKING:
-    from syft_monitors.sandbox.server import SandboxServer
+    from syft_sandbox.server import SandboxServer
 
 
 class Sandbox:
@@ -64,8 +64,8 @@ class Sandbox:
         self.uploads = UploadSessions()
         self.faults = FaultInjector(seed)
         self.log = RequestLog(log_capacity)
-        drive_api = DriveApi(self.drive, self.uploads)
-        gmail_api = GmailApi(self.mail, self.uploads)
+        drive_api = SandboxDriveApi(self.drive, self.uploads)
+        gmail_api = SandboxGmailApi(self.mail, self.uploads)
         self.router = Router(
             [
                 *drive_api.routes(),
@@ -377,7 +377,7 @@ class Sandbox:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
         """Start an HTTP server for this sandbox in a background thread (stop() it when done)."""
-        from syft_monitors.sandbox.server import SandboxServer  # noqa: PLC0415 - import cycle
+        from syft_sandbox.server import SandboxServer  # noqa: PLC0415 - import cycle
 
         return SandboxServer(self, host=host, port=port).start()
 

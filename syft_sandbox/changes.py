@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from syft_monitors.sandbox.apierror import invalid_parameter
+from syft_sandbox.apierror import invalid_parameter
 
 
 @dataclass

@@ -18,24 +18,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syft_monitors.protocol.emails import is_valid_email
-from syft_monitors.sandbox.apierror import (
+from syft_sandbox.apierror import (
     ApiError,
     bad_request,
     file_not_found,
     insufficient_permissions,
 )
-from syft_monitors.sandbox.changes import ChangeLog, FeedEntry
-from syft_monitors.sandbox.drive_files import (
+from syft_sandbox.changes import ChangeLog, FeedEntry
+from syft_sandbox.drive_files import (
     FOLDER_MIME,
     PERMISSION_TYPES,
     ROLE_RANK,
-    DriveFile,
-    Permission,
+    SandboxDriveFile,
+    SandboxPermission,
     rfc3339,
     sort_key,
     to_millis,
 )
-from syft_monitors.sandbox.query import Node, evaluate, required_value
+from syft_sandbox.query import Node, evaluate, required_value
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -60,7 +60,7 @@ _WRITABLE_FIELDS = frozenset(
 class _Facts:
     """What the q evaluator asks about one file, answered from one user's point of view."""
 
-    def __init__(self, store: DriveStore, user: str, file: DriveFile) -> None:
+    def __init__(self, store: DriveStore, user: str, file: SandboxDriveFile) -> None:
         self._store = store
         self._user = user
         self._file = file
@@ -99,7 +99,7 @@ class DriveStore:
     def __init__(self, *, seed: int = 0, clock: Callable[[], datetime] | None = None) -> None:
         self._rng = random.Random(seed)  # noqa: S311 - ids only need to be reproducible
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.files: dict[str, DriveFile] = {}
+        self.files: dict[str, SandboxDriveFile] = {}
         self._children: dict[str, dict[str, None]] = {}
         self._by_name: dict[str, dict[str, None]] = {}
         self._by_owner: dict[str, dict[str, None]] = {}
@@ -118,7 +118,7 @@ class DriveStore:
         if email in self._roots:
             return self._roots[email]
         now = self.now()
-        root = DriveFile(
+        root = SandboxDriveFile(
             id=self._new_id(),
             seq=self._next_seq(),
             name="My Drive",
@@ -149,7 +149,7 @@ class DriveStore:
 
     # --- lookup and access ------------------------------------------------------------------
 
-    def lookup(self, user: str, file_id: str, *, location: str = "fileId") -> DriveFile:
+    def lookup(self, user: str, file_id: str, *, location: str = "fileId") -> SandboxDriveFile:
         """The file if `user` may see it; 404 otherwise, as Drive does for invisible files."""
         real_id = self._roots.get(user, "") if file_id == "root" else file_id
         found = self.files.get(real_id)
@@ -157,11 +157,11 @@ class DriveStore:
             raise file_not_found(file_id, location)
         return found
 
-    def has_direct_permission(self, file: DriveFile, email: str) -> bool:
+    def has_direct_permission(self, file: SandboxDriveFile, email: str) -> bool:
         pid = self._permission_ids.get(email)
         return pid is not None and pid in file.permissions
 
-    def _direct_role(self, email: str, node: DriveFile) -> str | None:
+    def _direct_role(self, email: str, node: SandboxDriveFile) -> str | None:
         if node.owner == email:
             return "owner"
         pid = self._permission_ids.get(email)
@@ -171,7 +171,7 @@ class DriveStore:
                 return perm.role
         return None
 
-    def _chain(self, file: DriveFile) -> Iterator[DriveFile]:
+    def _chain(self, file: SandboxDriveFile) -> Iterator[SandboxDriveFile]:
         """The file and all its ancestors (each once)."""
         seen: set[str] = set()
         stack = [file]
@@ -183,7 +183,9 @@ class DriveStore:
             yield node
             stack.extend(self.files[p] for p in node.parents if p in self.files)
 
-    def can_see(self, user: str, file: DriveFile, cache: dict[str, bool] | None = None) -> bool:
+    def can_see(
+        self, user: str, file: SandboxDriveFile, cache: dict[str, bool] | None = None
+    ) -> bool:
         if cache is not None and file.id in cache:
             return cache[file.id]
         visible = self._direct_role(user, file) is not None or any(
@@ -193,7 +195,7 @@ class DriveStore:
             cache[file.id] = visible
         return visible
 
-    def role(self, user: str, file: DriveFile) -> str | None:
+    def role(self, user: str, file: SandboxDriveFile) -> str | None:
         """The strongest role `user` has on `file`, directly or through an ancestor folder."""
         best: str | None = None
         for node in self._chain(file):
@@ -204,10 +206,10 @@ class DriveStore:
                 best = role
         return best
 
-    def can_write(self, user: str, file: DriveFile) -> bool:
+    def can_write(self, user: str, file: SandboxDriveFile) -> bool:
         return ROLE_RANK.get(self.role(user, file) or "", 0) >= ROLE_RANK["writer"]
 
-    def audience(self, file: DriveFile) -> set[str]:
+    def audience(self, file: SandboxDriveFile) -> set[str]:
         """Every address that can see `file`."""
         users: set[str] = set()
         for node in self._chain(file):
@@ -215,14 +217,14 @@ class DriveStore:
             users.update(p.email for p in node.permissions.values() if p.email is not None)
         return users
 
-    def is_trashed(self, file: DriveFile) -> bool:
+    def is_trashed(self, file: SandboxDriveFile) -> bool:
         return any(node.explicitly_trashed for node in self._chain(file))
 
-    def children(self, folder_id: str) -> list[DriveFile]:
+    def children(self, folder_id: str) -> list[SandboxDriveFile]:
         return [self.files[c] for c in self._children.get(folder_id, {})]
 
-    def _subtree(self, file: DriveFile) -> list[DriveFile]:
-        out: list[DriveFile] = []
+    def _subtree(self, file: SandboxDriveFile) -> list[SandboxDriveFile]:
+        out: list[SandboxDriveFile] = []
         seen: set[str] = set()
         stack = [file]
         while stack:
@@ -249,11 +251,11 @@ class DriveStore:
 
     def search(
         self, user: str, node: Node | None, order_by: list[tuple[str, bool]]
-    ) -> list[DriveFile]:
+    ) -> list[SandboxDriveFile]:
         parent = required_value(node, "parents")
         name = required_value(node, "name")
         cache: dict[str, bool] = {}
-        candidates: Iterable[DriveFile]
+        candidates: Iterable[SandboxDriveFile]
         if parent is not None:
             parent_id = self._roots.get(user, "") if parent == "root" else parent
             candidates = self.children(parent_id)
@@ -285,7 +287,7 @@ class DriveStore:
         parents: list[str],
         content: bytes | None,
         metadata: dict[str, Any] | None = None,
-    ) -> DriveFile:
+    ) -> SandboxDriveFile:
         metadata = metadata or {}
         parent_ids = [self.resolve_parent(user, p) for p in parents] or [self._roots[user]]
         if len(parent_ids) > 1:
@@ -293,7 +295,7 @@ class DriveStore:
                 403, "cannotAddParent", "Increasing the number of parents is not allowed."
             )
         now = self.now()
-        file = DriveFile(
+        file = SandboxDriveFile(
             id=self._new_id(),
             seq=self._next_seq(),
             name=name,
@@ -320,7 +322,7 @@ class DriveStore:
         add_parents: list[str] | None = None,
         remove_parents: list[str] | None = None,
         content: bytes | None = None,
-    ) -> DriveFile:
+    ) -> SandboxDriveFile:
         metadata = metadata or {}
         file = self.lookup(user, file_id)
         not_writable = sorted(set(metadata) - _WRITABLE_FIELDS)
@@ -400,7 +402,7 @@ class DriveStore:
             raise insufficient_permissions("Only the owner can permanently delete a file.")
         affected = self._subtree(file)
         before = {f.id: self.audience(f) for f in affected}
-        removed: list[DriveFile] = []
+        removed: list[SandboxDriveFile] = []
         self._delete_tree(file, user, removed)
         gone = {f.id for f in removed}
         survivors = [f for f in affected if f.id not in gone]
@@ -409,7 +411,9 @@ class DriveStore:
             self.changes.record(f.id, before[f.id], when)
         self._record(survivors, before)
 
-    def _delete_tree(self, file: DriveFile, user: str, removed: list[DriveFile]) -> None:
+    def _delete_tree(
+        self, file: SandboxDriveFile, user: str, removed: list[SandboxDriveFile]
+    ) -> None:
         for child in self.children(file.id):
             if child.owner == user:
                 self._delete_tree(child, user, removed)
@@ -427,7 +431,7 @@ class DriveStore:
         role: str,
         email: str | None,
         domain: str | None,
-    ) -> Permission:
+    ) -> SandboxPermission:
         file = self.lookup(user, file_id)
         if type not in PERMISSION_TYPES:
             raise ApiError(
@@ -474,7 +478,7 @@ class DriveStore:
             pid = "anyoneWithLink"
         affected = self._subtree(file)
         before = {f.id: self.audience(f) for f in affected}
-        permission = Permission(
+        permission = SandboxPermission(
             pid, type, role, email if type in ("user", "group") else None, domain
         )
         file.permissions[pid] = permission
@@ -510,18 +514,18 @@ class DriveStore:
             node.version += 1
         self._record(affected, before)
 
-    def permissions(self, user: str, file_id: str) -> list[Permission]:
+    def permissions(self, user: str, file_id: str) -> list[SandboxPermission]:
         file = self.lookup(user, file_id)
         return [self._owner_permission(file), *file.permissions.values()]
 
-    def _owner_permission(self, file: DriveFile) -> Permission:
-        return Permission(self.permission_id(file.owner), "user", "owner", file.owner)
+    def _owner_permission(self, file: SandboxDriveFile) -> SandboxPermission:
+        return SandboxPermission(self.permission_id(file.owner), "user", "owner", file.owner)
 
     # --- changes ----------------------------------------------------------------------------
 
     def visible_change(
         self, user: str, entry: FeedEntry, cache: dict[str, bool]
-    ) -> DriveFile | None:
+    ) -> SandboxDriveFile | None:
         """The file for a feed entry, or None when it is gone or no longer visible (removed)."""
         file = self.files.get(entry.file_id)
         if file is None or file.is_root or not self.can_see(user, file, cache):
@@ -531,7 +535,7 @@ class DriveStore:
     def usage(self, user: str) -> int:
         return sum(len(self.files[i].content or b"") for i in self._by_owner.get(user, {}))
 
-    def permissions_of(self, file: DriveFile) -> list[Permission]:
+    def permissions_of(self, file: SandboxDriveFile) -> list[SandboxPermission]:
         return [self._owner_permission(file), *file.permissions.values()]
 
     # --- internals --------------------------------------------------------------------------
@@ -557,14 +561,14 @@ class DriveStore:
             raise insufficient_permissions()
         return real
 
-    def _insert(self, file: DriveFile) -> None:
+    def _insert(self, file: SandboxDriveFile) -> None:
         self.files[file.id] = file
         for parent in file.parents:
             self._children.setdefault(parent, {})[file.id] = None
         self._by_name.setdefault(file.name, {})[file.id] = None
         self._by_owner.setdefault(file.owner, {})[file.id] = None
 
-    def _remove(self, file: DriveFile) -> None:
+    def _remove(self, file: SandboxDriveFile) -> None:
         del self.files[file.id]
         for parent in file.parents:
             self._children.get(parent, {}).pop(file.id, None)
@@ -575,14 +579,14 @@ class DriveStore:
             if permission.email is not None:
                 self._shared_with.get(permission.email, {}).pop(file.id, None)
 
-    def _record(self, files: list[DriveFile], before: dict[str, set[str]]) -> None:
+    def _record(self, files: list[SandboxDriveFile], before: dict[str, set[str]]) -> None:
         when = rfc3339(self.now())
         for file in files:
             users = before.get(file.id, set()) | self.audience(file)
             self.changes.record(file.id, users, when)
 
     def _apply_simple_fields(
-        self, file: DriveFile, metadata: dict[str, Any], *, merge: bool = False
+        self, file: SandboxDriveFile, metadata: dict[str, Any], *, merge: bool = False
     ) -> None:
         if metadata.get("mimeType"):
             file.mime_type = str(metadata["mimeType"])

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from syft_monitors.sandbox.wire import Response, json_response
+from syft_sandbox.wire import Response, json_response
 
 AUTHORIZE_PATH = "/o/oauth2/auth"
 _LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}

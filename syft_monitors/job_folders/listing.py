@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from syft_monitors.errors import JobFolderError, ProtocolError
+from syft_monitors.job_folders.resolve import resolve_inside
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
 from syft_monitors.protocol.jobs import (
     APPROVED_MARKER,
@@ -40,7 +41,6 @@ from syft_monitors.protocol.jobs import (
     validate_job_name,
 )
 from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits
-from syft_monitors.protocol.paths import resolve_inside
 from syft_monitors.protocol.safe_yaml import load_yaml_mapping
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from syft_monitors.sandbox.apierror import ApiError
-from syft_monitors.sandbox.gmail_query import Term, matches
+from syft_sandbox.apierror import ApiError
+from syft_sandbox.gmail_query import Term, matches
 
 _SUBJECT_PREFIX_RE = re.compile(r"^\s*((re|fwd?|aw|sv)\s*:\s*)+", re.IGNORECASE)
 _MSGID_RE = re.compile(r"<[^<>\s]+>")

@@ -8,13 +8,13 @@ from email.message import EmailMessage
 from typing import Any
 
 from syft_monitors.google.discovery import discovery_schemas, response_schema
-from syft_monitors.sandbox.apierror import ApiError, invalid_parameter
-from syft_monitors.sandbox.fields import FieldsError, Selection, parse_fields, project, validate
-from syft_monitors.sandbox.gmail_model import Mailboxes, StoredMessage
-from syft_monitors.sandbox.gmail_query import parse_search
-from syft_monitors.sandbox.routes import Route, route
-from syft_monitors.sandbox.uploads import UploadSessions, parse_multipart_related
-from syft_monitors.sandbox.wire import Request, Response, json_response
+from syft_sandbox.apierror import ApiError, invalid_parameter
+from syft_sandbox.fields import FieldsError, Selection, parse_fields, project, validate
+from syft_sandbox.gmail_model import Mailboxes, StoredMessage
+from syft_sandbox.gmail_query import parse_search
+from syft_sandbox.routes import Route, route
+from syft_sandbox.uploads import UploadSessions, parse_multipart_related
+from syft_sandbox.wire import Request, Response, json_response
 
 _FORMATS = frozenset({"minimal", "full", "raw", "metadata"})
 
@@ -33,7 +33,7 @@ def decode_raw(text: str) -> bytes:
         ) from None
 
 
-class GmailApi:
+class SandboxGmailApi:
     def __init__(self, mail: Mailboxes, uploads: UploadSessions) -> None:
         self.mail = mail
         self.uploads = uploads

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from syft_monitors.sandbox.drive_files import (
+from syft_sandbox.drive_files import (
     ROLE_RANK,
-    DriveFile,
     FileInfo,
+    SandboxDriveFile,
     display_name,
     rfc3339,
 )
-from syft_monitors.sandbox.drive_model import DriveStore
+from syft_sandbox.drive_model import DriveStore
 
 
 def user_resource(store: DriveStore, email: str, viewer: str) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def user_resource(store: DriveStore, email: str, viewer: str) -> dict[str, Any]:
     }
 
 
-def file_resource(store: DriveStore, file: DriveFile, viewer: str) -> dict[str, Any]:
+def file_resource(store: DriveStore, file: SandboxDriveFile, viewer: str) -> dict[str, Any]:
     role = store.role(viewer, file)
     can_edit = ROLE_RANK.get(role or "", 0) >= ROLE_RANK["writer"]
     res: dict[str, Any] = {
@@ -85,7 +85,7 @@ def file_resource(store: DriveStore, file: DriveFile, viewer: str) -> dict[str, 
     return res
 
 
-def file_info(store: DriveStore, file: DriveFile) -> FileInfo:
+def file_info(store: DriveStore, file: SandboxDriveFile) -> FileInfo:
     return FileInfo(
         id=file.id,
         name=file.name,

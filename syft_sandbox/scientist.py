@@ -1,4 +1,4 @@
-"""`python -m syft_monitors.sandbox.scientist`: act as a data scientist against a running sandbox.
+"""`python -m syft_sandbox.scientist`: act as a data scientist against a running sandbox.
 
 Asks the data owner to peer (creating and sharing the channel folders, as upstream's `add_peer`
 does) and submits one Python job to them, through the sandbox's Drive API with the scientist's
@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from syft_monitors.google.clients import build_drive_service, load_credentials
-from syft_monitors.sandbox.actors import SimulatedDataScientist
+from syft_sandbox.actors import SimulatedDataScientist
 
 
 @click.command()

@@ -30,7 +30,6 @@ from syft_monitors.errors import (
 )
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.base import error_kind
 from syft_monitors.monitors.classify import Folder, WorkKind, classify
 from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.monitors.extract import (
@@ -40,6 +39,7 @@ from syft_monitors.monitors.extract import (
     status_events_from_log,
 )
 from syft_monitors.monitors.local import LocalScanner
+from syft_monitors.monitors.poll_loop import error_kind
 from syft_monitors.monitors.sources import Batch, ChangesFeedSource, ListingSource, folders_in
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits

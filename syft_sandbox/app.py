@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from syft_monitors.sandbox.apierror import ApiError, unauthenticated
-from syft_monitors.sandbox.core import Sandbox
-from syft_monitors.sandbox.faults import FaultKind, FaultRule
-from syft_monitors.sandbox.wire import Request, Response, error_response
+from syft_sandbox.apierror import ApiError, unauthenticated
+from syft_sandbox.core import Sandbox
+from syft_sandbox.faults import FaultKind, FaultRule
+from syft_sandbox.wire import Request, Response, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ _FAULT_MESSAGES = {
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RouteOutcome:
     response: Response | None  # None: reset the connection instead of answering
     truncate: bool = False
 
@@ -37,7 +37,7 @@ class SandboxApp:
 
     def handle(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes, base_url: str
-    ) -> Outcome:
+    ) -> RouteOutcome:
         started = time.monotonic()
         parts = urlsplit(target)
         query = parse_qs(parts.query, keep_blank_values=True)
@@ -65,7 +65,7 @@ class SandboxApp:
             fault = self.sandbox.faults.decide(api, operation, user, media=match.media)
             if fault is not None and fault.kind is FaultKind.RESET:
                 self._record(method, parts.path, query, api, operation, None, user, fault, started)
-                return Outcome(None)
+                return RouteOutcome(None)
             if fault is not None and fault.kind is FaultKind.STATUS:
                 raise _fault_error(fault)
             if fault is not None and fault.kind is FaultKind.DELAY:
@@ -87,7 +87,7 @@ class SandboxApp:
         self._record(
             method, parts.path, query, api, operation, response.status, user, fault, started
         )
-        return Outcome(response, truncate)
+        return RouteOutcome(response, truncate)
 
     def _authenticate(self, headers: Mapping[str, str]) -> str:
         scheme, _, token = headers.get("authorization", "").partition(" ")

@@ -11,20 +11,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from syft_monitors.google.discovery import discovery_schemas, response_schema
-from syft_monitors.sandbox.apierror import (
+from syft_sandbox.apierror import (
     ApiError,
     bad_request,
     invalid_parameter,
     required_parameter,
 )
-from syft_monitors.sandbox.drive_files import FOLDER_MIME, DriveFile, parse_order_by
-from syft_monitors.sandbox.drive_model import DriveStore
-from syft_monitors.sandbox.drive_resources import file_resource, user_resource
-from syft_monitors.sandbox.fields import FieldsError, Selection, parse_fields, project, validate
-from syft_monitors.sandbox.query import QueryError, parse_query
-from syft_monitors.sandbox.routes import Route, route
-from syft_monitors.sandbox.uploads import UploadSessions, parse_multipart_related
-from syft_monitors.sandbox.wire import Request, Response, empty_response, json_response
+from syft_sandbox.drive_files import FOLDER_MIME, SandboxDriveFile, parse_order_by
+from syft_sandbox.drive_model import DriveStore
+from syft_sandbox.drive_resources import file_resource, user_resource
+from syft_sandbox.fields import FieldsError, Selection, parse_fields, project, validate
+from syft_sandbox.query import QueryError, parse_query
+from syft_sandbox.routes import Route, route
+from syft_sandbox.uploads import UploadSessions, parse_multipart_related
+from syft_sandbox.wire import Request, Response, empty_response, json_response
 
 DEFAULT_FILE_FIELDS = "kind,id,name,mimeType"
 DEFAULT_LIST_FIELDS = "kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)"
@@ -56,7 +56,7 @@ _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 _SPACES = frozenset({"drive", "appDataFolder", "photos"})
 
 
-class DriveApi:
+class SandboxDriveApi:
     def __init__(self, store: DriveStore, uploads: UploadSessions) -> None:
         self.store = store
         self.uploads = uploads
@@ -110,7 +110,7 @@ class DriveApi:
         return selection
 
     def _file_response(
-        self, request: Request, method: str, file: DriveFile, status: int = 200
+        self, request: Request, method: str, file: SandboxDriveFile, status: int = 200
     ) -> Response:
         selection = self._selection(request, method, DEFAULT_FILE_FIELDS)
         resource = file_resource(self.store, file, request.user_email())
@@ -254,7 +254,7 @@ class DriveApi:
         metadata: dict[str, Any],
         content: bytes | None,
         content_type: str | None,
-    ) -> DriveFile:
+    ) -> SandboxDriveFile:
         self._check_create_metadata(request, metadata)
         name = metadata.get("name") or "Untitled"
         if not isinstance(name, str):
@@ -273,7 +273,7 @@ class DriveApi:
 
     def _update(
         self, request: Request, metadata: dict[str, Any], content: bytes | None
-    ) -> DriveFile:
+    ) -> SandboxDriveFile:
         if "parents" in metadata:
             raise ApiError(
                 403,
@@ -452,7 +452,7 @@ def _decode_page_token(token: str | None, key: str) -> int:
     return offset
 
 
-def _download(request: Request, file: DriveFile) -> Response:
+def _download(request: Request, file: SandboxDriveFile) -> Response:
     if file.is_folder:
         raise ApiError(
             403,

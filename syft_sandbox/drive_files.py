@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from syft_monitors.sandbox.apierror import ApiError
+from syft_sandbox.apierror import ApiError
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
 ROLE_RANK = {
@@ -51,7 +51,7 @@ def display_name(email: str) -> str:
 
 
 @dataclass
-class Permission:
+class SandboxPermission:
     id: str
     type: str
     role: str
@@ -78,7 +78,7 @@ class Permission:
 
 
 @dataclass(eq=False)
-class DriveFile:
+class SandboxDriveFile:
     id: str
     seq: int
     name: str
@@ -96,7 +96,7 @@ class DriveFile:
     properties: dict[str, str] = field(default_factory=dict)
     app_properties: dict[str, str] = field(default_factory=dict)
     #: Non-owner permissions by permission id (one stable id per email address).
-    permissions: dict[str, Permission] = field(default_factory=dict)
+    permissions: dict[str, SandboxPermission] = field(default_factory=dict)
     shared_times: dict[str, datetime] = field(default_factory=dict)
     version: int = 1
     is_root: bool = False
@@ -134,8 +134,8 @@ def _natural_key(name: str) -> list[Any]:
     return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", name)]
 
 
-def sort_key(key: str) -> Callable[[DriveFile], Any]:
-    keys: dict[str, Callable[[DriveFile], Any]] = {
+def sort_key(key: str) -> Callable[[SandboxDriveFile], Any]:
+    keys: dict[str, Callable[[SandboxDriveFile], Any]] = {
         "name": lambda f: (f.name.casefold(), f.name),
         "name_natural": lambda f: _natural_key(f.name),
         "modifiedTime": lambda f: f.modified,

@@ -18,7 +18,7 @@ from syft_monitors.protocol.emails import safe_repr
 if TYPE_CHECKING:
     from syft_monitors.config import MonitorConfig
     from syft_monitors.metrics import MonitorMetrics
-    from syft_monitors.monitors.base import Monitor
+    from syft_monitors.monitors.poll_loop import Monitor
 
 
 class MonitorFactory(Protocol):
@@ -70,7 +70,7 @@ class ServiceSpec:
 def _build_notify(
     config: MonitorConfig, metrics: MonitorMetrics | None, config_path: Path | None = None
 ) -> Monitor:
-    from syft_monitors.monitors.monitors import NotificationMonitor  # noqa: PLC0415
+    from syft_monitors.monitors.seed_monitors import NotificationMonitor  # noqa: PLC0415
 
     return NotificationMonitor.from_config_model(config, metrics=metrics)
 

@@ -14,9 +14,9 @@ from syft_monitors.errors import (
     JobFolderError,
     UnsafePathError,
 )
+from syft_monitors.job_folders.listing import list_local_jobs, parse_time
 from syft_monitors.protocol.jobs import JobLayout
 from syft_monitors.protocol.limits import Limits
-from syft_monitors.protocol.local_jobs import list_local_jobs, parse_time
 
 DO = "data.owner@hospital.example.org"
 DS = "first_last+tag@uni-x.edu"

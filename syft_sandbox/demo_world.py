@@ -1,6 +1,6 @@
 """The sandbox demo: three data scientists, one data owner, every notification, no Google account.
 
-Everything is real except Google: a local Drive/Gmail server (`syft_monitors.sandbox`), simulated
+Everything is real except Google: a local Drive/Gmail server (`syft_sandbox`), simulated
 SyftBox clients that upload real `msgv2` messages and event files through the official Google
 client, and the production `NotificationMonitor` with `GmailSender` talking to it over HTTP.
 """
@@ -18,12 +18,12 @@ from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.monitors import NotificationMonitor
+from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.sandbox import Sandbox, SandboxServer
-from syft_monitors.sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
-from syft_monitors.sandbox.gmail_model import MailRecord
 from syft_monitors.state.json_file import JsonStateManager
+from syft_sandbox import Sandbox, SandboxServer
+from syft_sandbox.actors import SimulatedDataOwner, SimulatedDataScientist
+from syft_sandbox.gmail_model import MailRecord
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`python -m syft_monitors.sandbox --port 8765`: serve a sandbox until Ctrl-C."""
+"""`python -m syft_sandbox --port 8765`: serve a sandbox until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from syft_monitors.sandbox.core import Sandbox
+from syft_sandbox.core import Sandbox
 
 DEFAULT_USERS = ("do@sandbox.example.org", "ds@sandbox.example.org")
 

@@ -45,6 +45,9 @@ from typing import Any
 import yaml
 
 from syft_monitors.errors import JobFolderError
+from syft_monitors.files import write_atomically
+from syft_monitors.job_folders.listing import LocalJob
+from syft_monitors.job_folders.resolve import resolve_inside
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.protocol.jobs import (
     APPROVED_MARKER,
@@ -56,8 +59,6 @@ from syft_monitors.protocol.jobs import (
     JobLayout,
     JobStatus,
 )
-from syft_monitors.protocol.local_jobs import LocalJob
-from syft_monitors.protocol.paths import resolve_inside
 
 SYNC_LOCK_FILE = ".sync.lock"
 RUN_SCRIPT = "run.sh"
@@ -380,21 +381,7 @@ def _write_state(target: Path, state: Mapping[str, Any]) -> None:
 def _replace(target: Path, data: bytes) -> None:
     if target.is_symlink():
         raise JobFolderError(f"{STATE_FILE} is a symbolic link; not writing through it")
-    temp = target.with_name(f".{target.name}.{os.getpid()}.approve.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    except FileExistsError:
-        temp.unlink()
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    write_atomically(target, data, mode=0o644)
 
 
 # --- the owner client's sync lock ---------------------------------------------------------------

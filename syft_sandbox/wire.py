@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from syft_monitors.sandbox.apierror import ApiError, invalid_parameter
+from syft_sandbox.apierror import ApiError, invalid_parameter
 
 
 @dataclass

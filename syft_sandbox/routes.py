@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from syft_monitors.sandbox.wire import Request, Response
+from syft_sandbox.wire import Request, Response
 
 Handler = Callable[[Request], Response]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from typing import Any
 
-from syft_monitors.sandbox.apierror import ApiError, bad_request
-from syft_monitors.sandbox.wire import Request, Response
+from syft_sandbox.apierror import ApiError, bad_request
+from syft_sandbox.wire import Request, Response
 
 _BOUNDARY_RE = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 _CONTENT_RANGE_RE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)")

@@ -17,11 +17,11 @@ from syft_monitors.drive.api import DriveApi
 from syft_monitors.errors import CredentialsError
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.base import Monitor
 from syft_monitors.monitors.classify import WorkKind
 from syft_monitors.monitors.dispatch import Dispatcher
-from syft_monitors.monitors.engine import Pipeline, PollReport
 from syft_monitors.monitors.housekeeping import Housekeeping
+from syft_monitors.monitors.pipeline import Pipeline, PollReport
+from syft_monitors.monitors.poll_loop import Monitor
 from syft_monitors.monitors.wiring import (
     drive_api,
     notify_config,

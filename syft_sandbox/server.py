@@ -12,9 +12,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from syft_monitors.sandbox.app import SandboxApp
-from syft_monitors.sandbox.core import Sandbox
-from syft_monitors.sandbox.wire import Response
+from syft_sandbox.app import SandboxApp
+from syft_sandbox.core import Sandbox
+from syft_sandbox.wire import Response
 
 logger = logging.getLogger(__name__)
 
@@ -220,8 +220,8 @@ class SandboxServer:
 
     def write_client_secrets(self, path: Path) -> Path:
         """A Desktop-app `credentials.json` whose sign-in and token endpoints are this server."""
-        from syft_monitors.sandbox.oauth import AUTHORIZE_PATH  # noqa: PLC0415
-        from syft_monitors.sandbox.tokenfiles import (  # noqa: PLC0415
+        from syft_sandbox.oauth import AUTHORIZE_PATH  # noqa: PLC0415
+        from syft_sandbox.tokenfiles import (  # noqa: PLC0415
             CLIENT_ID,
             CLIENT_SECRET,
             write_token_file,
