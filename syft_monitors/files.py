@@ -121,3 +121,14 @@ def fsync_directory(folder: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def still_linked(fd: int, path: Path) -> bool:
+    """Whether the open file `fd` is still the one at `path`: a lock file taken over by flock
+    may have been unlinked and recreated by another process between open and lock."""
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from syft_monitors.files import open_regular
+from syft_monitors.files import open_regular, still_linked
 
 #: A reader probing the lock holds it for microseconds; a starting daemon retries this long.
 ACQUIRE_PATIENCE = 0.5
@@ -56,7 +56,7 @@ class PidFileLock:
                     raise AlreadyLockedError(read_pid(self.path)) from None
                 time.sleep(0.02)
                 continue
-            if not _same_file(fd, self.path):
+            if not still_linked(fd, self.path):
                 # The previous holder unlinked the file between our open and our lock: the
                 # lock we hold is on a dead inode, which nobody else would ever see.
                 os.close(fd)
@@ -73,21 +73,12 @@ class PidFileLock:
         if fd is None:
             return
         try:
-            if _same_file(fd, self.path):
+            if still_linked(fd, self.path):
                 self.path.unlink()
         except OSError:
             pass
         finally:
             os.close(fd)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        on_disk = os.stat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def read_pid(path: Path) -> int | None:
@@ -132,7 +123,7 @@ def remove_stale(path: Path) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        if not _same_file(fd, path):
+        if not still_linked(fd, path):
             return False
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

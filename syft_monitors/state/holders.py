@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 from syft_monitors.errors import StateError
+from syft_monitors.files import still_linked
 
 _lock = threading.Lock()
 _pid = 0
@@ -94,7 +95,7 @@ def hold_file_lease(folder: Path, role: str = "") -> None:
                 raise StateError(f"cannot create the state lease in {folder}: {e.strerror}") from e
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if not _same_file(fd, path):
+                if not still_linked(fd, path):
                     # A sweep took our new file for a dead holder's between open and flock.
                     os.close(fd)
                     continue
@@ -106,15 +107,6 @@ def hold_file_lease(folder: Path, role: str = "") -> None:
             break
         _leases[folder] = fd
     _sweep(folder, me)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        on_disk = os.stat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def _sweep(folder: Path, me: str) -> None:
