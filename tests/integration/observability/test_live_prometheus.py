@@ -443,7 +443,10 @@ def test_live_scrapes_match_docs_dashboards_and_alerts(
         problems += check_dashboards(prometheus)
         all_alerts = {str(a["alert"]) for a in docs.alerts()}
         absent_only = {"SyftMonitorTargetsAbsent", "SyftOperatorAbsent"}
-        problems += check_alerts(prometheus, all_alerts - absent_only)
+        # A queue that never empties for 15 minutes cannot be staged in a test of seconds (the
+        # scrapes before the scenario hold zeros); its promtool unit test covers it instead.
+        slow_only = {"SyftOperatorQueueBacklog"}
+        problems += check_alerts(prometheus, all_alerts - absent_only - slow_only)
 
         # The PodMonitor finds no pod any more while the operator still reports them Ready.
         prometheus.reload(scrape_config({}, operators))

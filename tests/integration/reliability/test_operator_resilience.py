@@ -127,7 +127,11 @@ def live_monitors(api: KubeApiServer) -> dict[str, dict[str, Any]]:
 def expected_children(name: str, spec: SyftMonitorSpec) -> dict[str, set[str]]:
     workload = names.workload_name(name)
     return {
-        "ConfigMap": {names.config_map_name(name), names.state_map_name(name)},
+        "ConfigMap": {
+            names.config_map_name(name),
+            names.state_map_name(name),
+            names.heartbeat_map_name(name),
+        },
         "ServiceAccount": {workload},
         "Role": {workload},
         "RoleBinding": {workload},
@@ -250,17 +254,23 @@ def wait_request(api: KubeApiServer, after: int, **fields: Any) -> ApiRequest:
 
 
 #: Where the first reconcile is held (its request answered 500 until cleared) and the operator
-#: SIGKILLed, and which children exist by then. Reconcile order: state ConfigMap, config
-#: ConfigMap, ServiceAccount, Role, RoleBinding, workload; kopf then writes the status.
+#: SIGKILLed, and which children exist by then. Reconcile order: state and heartbeat
+#: ConfigMaps, config ConfigMap, ServiceAccount, Role, RoleBinding, workload; kopf then writes
+#: the status.
 KILL_POINTS = {
     "after-configmaps": (
         {"verb": "create", "resource": "serviceaccounts"},
-        {("ConfigMap", "alice-state"), ("ConfigMap", "alice-config")},
+        {
+            ("ConfigMap", "alice-state"),
+            ("ConfigMap", "alice-heartbeat"),
+            ("ConfigMap", "alice-config"),
+        },
     ),
     "before-deployment": (
         {"verb": "create", "resource": "deployments"},
         {
             ("ConfigMap", "alice-state"),
+            ("ConfigMap", "alice-heartbeat"),
             ("ConfigMap", "alice-config"),
             ("ServiceAccount", "alice-monitor"),
             ("Role", "alice-monitor"),
@@ -271,6 +281,7 @@ KILL_POINTS = {
         {"verb": "patch", "resource": names.PLURAL, "subresource": "status"},
         {
             ("ConfigMap", "alice-state"),
+            ("ConfigMap", "alice-heartbeat"),
             ("ConfigMap", "alice-config"),
             ("ServiceAccount", "alice-monitor"),
             ("Role", "alice-monitor"),

@@ -193,6 +193,15 @@ def secret_reads_beyond_get(rules: Iterable[Manifest]) -> list[str]:
     return problems
 
 
+def secret_changes(rules: Iterable[Manifest]) -> list[str]:
+    """Any rule that lets its holder create, change or delete Secrets (reading is acceptable)."""
+    return [
+        problem
+        for problem in secret_reads_beyond_get(rules)
+        if not problem.startswith(("secrets list:", "secrets watch:"))
+    ]
+
+
 def pairs(rules: Iterable[Manifest]) -> set[tuple[str, str, str]]:
     """(verb, group, resource) of every combination the rules grant."""
     out = set()
