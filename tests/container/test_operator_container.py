@@ -18,6 +18,7 @@ from container_testkit import Docker
 from kubernetes import client
 
 from syft_operator import names
+from tests.integration.operator.operator_testkit import ready_in_store
 from tests.kubeapi import KubeApiServer
 from tests.support import eventually, free_port
 
@@ -91,13 +92,13 @@ def test_operator_container_reconciles_a_syft_monitor_into_its_children(
         names.GROUP, names.VERSION, NAMESPACE, names.PLURAL, syft_monitor("alice")
     )
 
-    def ready() -> bool:
-        monitor = kube_api.get_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice") or {}
-        conditions = (monitor.get("status") or {}).get("conditions") or []
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
+    # Ready needs an available pod: the test plays the Deployment controller (no kubelet here).
     try:
-        eventually(ready, what="alice Ready=True", timeout=60)
+        eventually(
+            lambda: ready_in_store(kube_api, "alice", NAMESPACE),
+            what="alice Ready=True",
+            timeout=60,
+        )
     except AssertionError as error:
         raise AssertionError(f"{error}\n--- operator log ---\n{docker.logs(name)}") from error
     children = {
