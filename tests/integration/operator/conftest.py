@@ -8,7 +8,6 @@ drive it with the official `kubernetes` client (`clients`) and the real kubectl 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from operator_testkit import (
     NAMESPACE,
     OperatorCluster,
     clients_for,
-    start_operator,
-    stop_operator,
+    running_operator,
 )
 
 from tests.kubeapi import KubeApiServer
@@ -30,17 +28,8 @@ from tests.kubeapi import KubeApiServer
 def operator_cluster(
     kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
 ) -> Iterator[OperatorCluster]:
-    kube_api.create_namespace(NAMESPACE)
-    kube_api.apply_crd(CRD_FILE)
-    log_path = tmp_path / "operator.log"
-    process = start_operator(kube_api, kubeconfig, log_path)
-    cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
-    try:
+    with running_operator(kube_api, kubeconfig, kube_client, tmp_path) as cluster:
         yield cluster
-    finally:
-        stop_operator(process)
-        # Captured: pytest shows it only when the test failed.
-        sys.stderr.write("--- operator log (tail) ---\n" + cluster.log()[-6000:])
 
 
 @pytest.fixture

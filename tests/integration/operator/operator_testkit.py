@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +250,26 @@ def stop_operator(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+@contextlib.contextmanager
+def running_operator(
+    kube_api: KubeApiServer,
+    kubeconfig: Path,
+    kube_client: Any,
+    tmp_path: Path,
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+) -> Iterator[OperatorCluster]:
+    """Namespace and CRD in place, the operator started with `extra_args`/`env`; on exit it is
+    stopped and its log tail goes to stderr (captured: pytest shows it when the test failed)."""
+    kube_api.create_namespace(NAMESPACE)
+    kube_api.apply_crd(CRD_FILE)
+    log_path = tmp_path / "operator.log"
+    process = start_operator(kube_api, kubeconfig, log_path, *extra_args, env=env)
+    cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
+    try:
+        yield cluster
+    finally:
+        stop_operator(process)
+        sys.stderr.write("--- operator log (tail) ---\n" + cluster.log()[-6000:])

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 from operator_testkit import (
-    CRD_FILE,
     NAMESPACE,
     TOKEN,
     OperatorCluster,
     clients_for,
     eventually,
     monitor,
+    running_operator,
     start_operator,
     stop_operator,
     token_secret,
@@ -44,18 +44,11 @@ def _cluster(
     tmp_path: Path,
     interval: str,
 ) -> Iterator[tuple[OperatorCluster, int]]:
-    kube_api.create_namespace(NAMESPACE)
-    kube_api.apply_crd(CRD_FILE)
     port = free_port()
     env = {"SYFT_OPERATOR_STATUS_INTERVAL": interval}
-    log_path = tmp_path / "operator.log"
-    process = start_operator(kube_api, kubeconfig, log_path, "--metrics-port", str(port), env=env)
-    cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
-    try:
+    args = ("--metrics-port", str(port))
+    with running_operator(kube_api, kubeconfig, kube_client, tmp_path, *args, env=env) as cluster:
         yield cluster, port
-    finally:
-        stop_operator(process)
-        sys.stderr.write("--- operator log (tail) ---\n" + cluster.log()[-6000:])
 
 
 @pytest.fixture

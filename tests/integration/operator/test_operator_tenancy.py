@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,15 +24,12 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 from operator_testkit import (
-    CRD_FILE,
     NAMESPACE,
     TOKEN,
     OperatorCluster,
-    clients_for,
     eventually,
     monitor,
-    start_operator,
-    stop_operator,
+    running_operator,
     token_secret,
 )
 
@@ -53,20 +49,12 @@ def drift_cluster(
     kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
 ) -> Iterator[tuple[OperatorCluster, int]]:
     """The operator with no periodic sweep (only watches react), metrics on, and allow-lists."""
-    kube_api.create_namespace(NAMESPACE)
-    kube_api.apply_crd(CRD_FILE)
     port = free_port()
     # One allow-list from the environment (the chart's way), one from a flag.
     env = {"SYFT_OPERATOR_STATUS_INTERVAL": "0", "SYFT_OPERATOR_ALLOWED_IMAGES": ALLOWED_REGISTRY}
     flags = ("--metrics-port", str(port), "--allow-api-root", ALLOWED_ROOT)
-    log_path = tmp_path / "operator.log"
-    process = start_operator(kube_api, kubeconfig, log_path, *flags, env=env)
-    cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
-    try:
+    with running_operator(kube_api, kubeconfig, kube_client, tmp_path, *flags, env=env) as cluster:
         yield cluster, port
-    finally:
-        stop_operator(process)
-        sys.stderr.write("--- operator log (tail) ---\n" + cluster.log()[-6000:])
 
 
 def children(cluster: OperatorCluster, name: str = "alice") -> dict[str, Any]:
