@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -198,6 +199,12 @@ class MonitorMetrics:
         return generate_latest(self.registry)
 
 
+class Exposition(Protocol):
+    """Anything whose metrics a `MetricsServer` serves (one monitor's, or a pool's)."""
+
+    def render(self) -> bytes: ...
+
+
 def _always_healthy() -> tuple[bool, str]:
     return True, "ok"
 
@@ -207,7 +214,7 @@ class MetricsServer:
 
     def __init__(
         self,
-        metrics: MonitorMetrics,
+        metrics: Exposition,
         *,
         host: str = "127.0.0.1",
         port: int = 0,

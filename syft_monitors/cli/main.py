@@ -13,6 +13,7 @@ from syft_monitors.cli.context import attach_state, config_path_of
 from syft_monitors.cli.demo import demo_command
 from syft_monitors.cli.errors import run_cli
 from syft_monitors.cli.inspect import inspect_group, jobs_command
+from syft_monitors.cli.pool_cmd import pool_command
 from syft_monitors.cli.service_cmds import (
     ensure_running_command,
     logs_command,
@@ -70,6 +71,7 @@ for _command in (
     install_command,
     uninstall_command,
     tui_command,
+    pool_command,
 ):
     cli.add_command(_command)
 

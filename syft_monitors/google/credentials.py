@@ -91,15 +91,38 @@ def load_credentials(
     With `refresh=True` an expired or token-less file is refreshed now, so a revoked grant shows
     up here instead of at the first API call. Messages name the file, never its contents.
     """
-    shown = safe_repr(os.fspath(token_path), 240)
-    info = read_token_info(token_path)
+    shown = f"token file {safe_repr(os.fspath(token_path), 240)}"
+    return credentials_from_info(
+        read_token_info(token_path),
+        scopes,
+        what=shown,
+        token_uri=token_uri,
+        api_root=api_root,
+        refresh=refresh,
+        timeout=timeout,
+    )
+
+
+def credentials_from_info(
+    info: dict[str, Any],
+    scopes: Sequence[str] | None = None,
+    *,
+    what: str,
+    token_uri: str | None = None,
+    api_root: str | None = None,
+    refresh: bool = False,
+    timeout: float = 120.0,
+) -> Credentials:
+    """Credentials from checked token fields (`parse_token_info`) held in memory: a pool reads
+    its owners' tokens from Kubernetes Secrets and never writes them to disk. Arguments as for
+    `load_credentials`; messages name `what`, never the contents."""
     try:
         credentials: Credentials = Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
             info, scopes=list(scopes) if scopes is not None else None
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CredentialsError(
-            f"token file {shown} is invalid (not an authorized-user JSON with a refresh token)"
+            f"{what} is invalid (not an authorized-user JSON with a refresh token)"
         ) from exc
     if token_uri is None and api_root is not None:
         token_uri = normalize_api_root(api_root) + "token"
