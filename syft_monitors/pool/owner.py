@@ -155,6 +155,8 @@ class PoolOwner:
         self.source = source
         self.metrics = metrics
         self.refresh_every = refresh_every
+        #: How often a refused owner looks for a new token (sooner when tokens refresh sooner).
+        self.auth_recheck = min(AUTH_RECHECK, refresh_every)
         self._services = services
         self._clock = clock
         self.monitor: PooledMonitor | None = None
@@ -163,6 +165,8 @@ class PoolOwner:
         self._config_print: str | None = None
         self._refreshed_at = 0.0
         self._retry_at = 0.0
+        #: New token bytes were read since the last poll: a refused owner tries them at once.
+        self._tokens_changed = False
         self.setup_error: str | None = None
 
     # --- the scheduler's job ----------------------------------------------------------------
@@ -177,15 +181,18 @@ class PoolOwner:
                 return self._setup_failed(error)
         monitor = self.monitor
         assert monitor is not None
-        # While Google refuses the token, look for a new one (a re-authorized Secret) every
-        # minute, and poll again only when it changed or the backoff is over.
-        if monitor.auth_failing and not self._reload_tokens() and now < self._retry_at:
-            return min(AUTH_RECHECK, self._retry_at - now)
+        if monitor.auth_failing:
+            # While Google refuses the token, look for a new one (a re-authorized Secret) every
+            # minute, and poll again only when it changed or the backoff is over.
+            self._tokens_changed |= self._reload_tokens()
+            if not self._tokens_changed and now < self._retry_at:
+                return min(self.auth_recheck, self._retry_at - now)
+        self._tokens_changed = False
         monitor.poll_once()
         wait = monitor.next_wait(self.interval)
         self._retry_at = self._clock() + wait
         if monitor.auth_failing:
-            return min(AUTH_RECHECK, wait)
+            return min(self.auth_recheck, wait)
         return wait
 
     def close(self) -> None:
@@ -205,7 +212,7 @@ class PoolOwner:
         fingerprint = config_fingerprint(parts.config)
         if self.monitor is not None and fingerprint == self._config_print:
             assert self.credentials is not None
-            self.credentials.replace(parts.tokens)
+            self._tokens_changed |= self.credentials.replace(parts.tokens)
             return
         if self.monitor is not None:
             logger.info("%s: config changed, rebuilding its monitor", self.name)

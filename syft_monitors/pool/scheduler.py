@@ -100,6 +100,12 @@ class PollScheduler:
                 entry.generation += 1
                 self._push(entry, 0.0)
 
+    def is_running(self, key: str) -> bool:
+        """Whether a turn of `key` is under way now."""
+        with self._wake:
+            entry = self._entries.get(key)
+            return entry is not None and entry.running
+
     def __contains__(self, key: str) -> bool:
         with self._wake:
             return key in self._entries
