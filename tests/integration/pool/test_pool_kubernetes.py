@@ -1,0 +1,213 @@
+"""Kubernetes mode: the pool reads its shard's assignment file, each owner's config ConfigMap
+and token Secrets through the API (test API server), and keeps each owner's state and heartbeat
+in that owner's own ConfigMaps, as a single-owner pod does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from syft_monitors.pool.assignment import AssignedMonitor, Assignment, SecretKey, Tokens
+from syft_monitors.pool.kube_source import AssignmentSource
+from syft_monitors.pool.process import Pool
+from syft_sandbox import Sandbox
+from syft_sandbox.pool_world import PoolWorld, owner_config, owners_world
+from syft_sandbox.server import SandboxServer
+from tests.kubeapi import KubeApiServer
+from tests.support import eventually
+
+NS = "default"
+
+
+def name_of(index: int) -> str:
+    return f"owner-{index:04d}"
+
+
+def put_owner(kube: KubeApiServer, world: PoolWorld, index: int, server: SandboxServer) -> None:
+    """What the operator keeps for one SyftMonitor: config, Secret, state and heartbeat maps."""
+    name = name_of(index)
+    config = owner_config(
+        world.owners[index],
+        interval=1,
+        google_api_root=server.url,
+        state_backend="configmap",
+        state_configmap={"name": f"{name}-state", "heartbeat": f"{name}-heartbeat"},
+    )
+    kube.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"{name}-config", "namespace": NS},
+            "data": {"config.yaml": yaml.safe_dump(config)},
+        }
+    )
+    put_tokens(kube, world, index)
+    for suffix in ("state", "heartbeat"):
+        kube.put_object(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"{name}-{suffix}", "namespace": NS},
+            }
+        )
+
+
+def put_tokens(kube: KubeApiServer, world: PoolWorld, index: int) -> None:
+    folder = world.owner_folder(index)
+    data = {
+        key: base64.b64encode((folder / f"{key}_token.json").read_bytes()).decode()
+        for key in ("drive", "gmail")
+    }
+    kube.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": f"{name_of(index)}-google", "namespace": NS},
+            "data": data,
+        }
+    )
+
+
+def entry(index: int) -> AssignedMonitor:
+    name = name_of(index)
+    secret = f"{name}-google"
+    return AssignedMonitor(
+        name=name,
+        config_map=f"{name}-config",
+        tokens=Tokens(
+            drive=SecretKey(secret=secret, key="drive"),
+            gmail=SecretKey(secret=secret, key="gmail"),
+        ),
+    )
+
+
+def write_assignment(path: Path, indexes: list[int]) -> None:
+    document = Assignment(pool="campus", shard=0, shards=1, monitors=[entry(i) for i in indexes])
+    # As kubelet does: the new content appears at once (a symlink swap), never half written.
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(document.to_json())
+    temporary.replace(path)
+
+
+@pytest.fixture
+def kube_pool(
+    kube_api: KubeApiServer, kube_client: Any, tmp_path: Path
+) -> Iterator[tuple[Pool, Path]]:
+    path = tmp_path / "etc" / "assignment.json"
+    path.parent.mkdir()
+    write_assignment(path, [])
+    source = AssignmentSource(path, NS, api_client=kube_client, outbox_root=tmp_path / "outbox")
+    pool = Pool(source, workers=3, spread=0.0, refresh_every=1.0)
+    thread = threading.Thread(target=pool.run, kwargs={"watch_every": 0.2}, daemon=True)
+    thread.start()
+    yield pool, path
+    pool.stop()
+    thread.join(30)
+
+
+def test_the_pool_follows_its_assignment_and_keeps_state_per_owner(
+    kube_api: KubeApiServer, kube_pool: tuple[Pool, Path], tmp_path: Path
+) -> None:
+    pool, path = kube_pool
+    sandbox = Sandbox()
+    with sandbox.serve() as server:
+        world = owners_world(sandbox, server, tmp_path / "owners", 3)
+        for index in range(3):
+            put_owner(kube_api, world, index, server)
+        write_assignment(path, [0, 1])
+        eventually(
+            lambda: all(
+                pool.owners.get(name_of(i))
+                and pool.owners[name_of(i)].monitor
+                and pool.owners[name_of(i)].monitor.checks
+                for i in (0, 1)
+            ),
+            what="two owners polling",
+        )
+        world.submit(0, "zero")
+        eventually(lambda: len(world.keys_sent(0)) == 2, what="owner 0's emails")
+        state = kube_api.get_object("v1", "configmaps", NS, "owner-0000-state")
+        assert state is not None
+        document = json.loads(state["data"]["state.json"])
+        assert any(key.startswith("new_job:") for key in document["notified"])
+        beat = eventually(
+            lambda: (
+                (kube_api.get_object("v1", "configmaps", NS, "owner-0001-heartbeat") or {})
+                .get("data", {})
+                .get("lastPollTime")
+            ),
+            what="owner 1's heartbeat",
+        )
+        assert beat.endswith("Z")
+        first = pool.owners[name_of(0)]
+        # The operator moves owner 1 away and brings owner 2: owner 0 is not disturbed.
+        write_assignment(path, [0, 2])
+        eventually(lambda: set(pool.owners) == {name_of(0), name_of(2)}, what="the new shard")
+        assert pool.owners[name_of(0)] is first
+        world.submit(2, "two")
+        world.submit(1, "one, now elsewhere")
+        eventually(lambda: len(world.keys_sent(2)) == 2, what="owner 2's emails")
+        assert world.keys_sent(1) == {}
+        assert 'monitor="owner-0001"' not in pool.metrics.render().decode()
+        assert all(n == 1 for n in world.all_keys_sent().values())
+
+
+def test_a_rotated_secret_is_read_again_without_a_restart(
+    kube_api: KubeApiServer, kube_pool: tuple[Pool, Path], tmp_path: Path
+) -> None:
+    pool, path = kube_pool
+    sandbox = Sandbox()
+    with sandbox.serve() as server:
+        world = owners_world(sandbox, server, tmp_path / "owners", 2)
+        for index in range(2):
+            put_owner(kube_api, world, index, server)
+        write_assignment(path, [0, 1])
+        eventually(
+            lambda: (
+                pool.owners.get(name_of(0))
+                and pool.owners[name_of(0)].monitor
+                and pool.owners[name_of(0)].monitor.checks
+            ),
+            what="polls",
+        )
+        sandbox.revoke_user(world.owners[0])
+        eventually(lambda: pool.owners[name_of(0)].monitor.auth_failing, what="the refusal")
+        sandbox.add_user(world.owners[0])  # the data owner signs in again
+        for token in ("drive_token.json", "gmail_token.json"):
+            sandbox.write_token_file(
+                world.owners[0], world.owner_folder(0) / token, token_uri=server.token_uri
+            )
+        put_tokens(kube_api, world, 0)  # ... and the new token lands in the Secret
+        world.submit(0, "after rotation")
+        eventually(lambda: len(world.keys_sent(0)) == 2, timeout=60, what="emails after rotation")
+
+
+def test_an_unreadable_owner_is_counted_and_does_not_stop_the_others(
+    kube_api: KubeApiServer, kube_pool: tuple[Pool, Path], tmp_path: Path
+) -> None:
+    pool, path = kube_pool
+    sandbox = Sandbox()
+    with sandbox.serve() as server:
+        world = owners_world(sandbox, server, tmp_path / "owners", 2)
+        put_owner(kube_api, world, 0, server)  # owner 1 has no ConfigMap nor Secret
+        write_assignment(path, [0, 1])
+        eventually(
+            lambda: pool.owners.get(name_of(1)) and pool.owners[name_of(1)].setup_error,
+            what="owner 1's set-up error",
+        )
+        assert "does not exist" in str(pool.owners[name_of(1)].setup_error)
+        world.submit(0, "zero")
+        eventually(lambda: len(world.keys_sent(0)) == 2, what="owner 0's emails")
+        text = pool.metrics.render().decode()
+        assert 'syft_monitor_errors_total{kind="config",monitor="owner-0001"}' in text
+        path.write_text("{not json")  # a broken assignment: the known owners stay served
+        world.submit(0, "still")
+        eventually(lambda: len(world.keys_sent(0)) == 4, what="owner 0 still served")
+        assert set(pool.owners) == {name_of(0), name_of(1)}
