@@ -13,6 +13,7 @@ from bench import (
     latency,
     operator_scale,
     poll_requests,
+    pool,
     resources,
     state_size,
 )
@@ -37,6 +38,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("flood", "1,000 strangers' peer requests during 10 legitimate jobs", flood.run),
     Benchmark("operator_scale", "Operator scale (SyftMonitors on Kubernetes)", operator_scale.run),
     Benchmark("heartbeat", "Monitor writes to Kubernetes per idle hour", heartbeat.run),
+    Benchmark("pool", "One pool process for N data owners vs N processes", pool.run),
 )
 
 

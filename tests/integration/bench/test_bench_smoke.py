@@ -156,3 +156,19 @@ def test_flood_control_bounds_the_flood_and_keeps_job_mail(results: dict[str, An
         assert controlled["digests"] == 1
         assert controlled["flood_owner_emails_total"] == 11  # 10 one by one, then the digest
         assert controlled["folded"] == strangers - 10
+
+
+def test_pool_and_single_owner_processes_cost_one_drive_request_per_idle_poll(
+    results: dict[str, Any],
+) -> None:
+    entry = results["benchmarks"]["pool"]
+    modes = {row["mode"] for row in entry["rows"]}
+    assert modes == {"pool", "single"}
+    for row in entry["rows"]:
+        assert row["idle_polls"] > 0
+        assert row["idle_drive_methods"] == {"changes.list": row["idle_drive_requests"]}
+        # A poll under way when the window closes may be counted on one side only.
+        assert 0.5 <= row["drive_requests_per_idle_poll"] <= 1.5
+        assert row["detected"] == row["jobs"]
+        assert row["vmhwm_kib"] > 0
+        assert len(row["load_avg_start"]) == 3
