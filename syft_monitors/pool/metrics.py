@@ -66,12 +66,6 @@ class PoolMetrics:
             "Data owners this pool process serves right now.",
             registry=self.registry,
         )
-        self.owner_errors = Counter(
-            "syft_pool_owner_setup_errors",
-            "Failures to set an owner up (its config or Secrets unreadable or invalid).",
-            [OWNER_LABEL],
-            registry=self.registry,
-        )
         self._lock = threading.Lock()
 
     def for_owner(self, owner: str) -> OwnerMetrics:
@@ -80,7 +74,7 @@ class PoolMetrics:
     def forget(self, owner: str) -> None:
         """Drop every series of `owner` (it left the pool)."""
         with self._lock:
-            for metric in (*self.metrics.values(), self.owner_errors):
+            for metric in self.metrics.values():
                 # Same reason as in `_pooled`: no public way to list a metric's children.
                 children = list(metric._metrics)
                 for values in children:
