@@ -370,6 +370,34 @@ def _load(row: dict[str, Any]) -> str:
     return f"{row['load_avg_start'][0]:.1f} → {row['load_avg_end'][0]:.1f}"
 
 
+def _measured_row(row: dict[str, Any]) -> str:
+    how = "one pool process" if row["mode"] == "pool" else "one process per owner (measured)"
+    methods = ", ".join(f"{m} {n}" for m, n in sorted(row["idle_drive_methods"].items()))
+    cells = (
+        row["owners"],
+        how,
+        row["processes"],
+        _mib(row["vmhwm_kib"]),
+        f"{row['kib_per_owner'] / 1024:.2f}",
+        row["cpu_s_per_idle_minute"],
+        f"{row['drive_requests_per_idle_poll']} ({methods})",
+        _latency_cell(row),
+        _load(row),
+    )
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _scaled_row(base: dict[str, Any], count: int) -> str:
+    """N single-owner processes: the measured per-process figures times N."""
+    per_process = base["vmhwm_kib"] / base["processes"]
+    cpu = base["cpu_s_per_idle_minute"] / base["processes"]
+    return (
+        f"| {count} | one process per owner (N = {base['owners']} measured x "
+        f"{count // base['owners']}) | {count} | {_mib(per_process * count)} | "
+        f"{per_process / 1024:.2f} | {cpu * count:.2f} | 1 | - | - |"
+    )
+
+
 def render(entry: dict[str, Any]) -> list[str]:
     """The table of bench/README.md: measured rows, then single-owner processes x N."""
     interval = entry["params"]["interval"]
@@ -387,39 +415,14 @@ def render(entry: dict[str, Any]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rows = sorted(entry["rows"], key=lambda r: (r["owners"], r["mode"]))
     singles = [r for r in rows if r["mode"] == "single"]
-    for row in rows:
-        how = "one pool process" if row["mode"] == "pool" else "one process per owner (measured)"
-        methods = ", ".join(f"{m} {n}" for m, n in sorted(row["idle_drive_methods"].items()))
-        lines.append(
-            "| "
-            + " | ".join(
-                str(cell)
-                for cell in (
-                    row["owners"],
-                    how,
-                    row["processes"],
-                    _mib(row["vmhwm_kib"]),
-                    f"{row['kib_per_owner'] / 1024:.2f}",
-                    row["cpu_s_per_idle_minute"],
-                    f"{row['drive_requests_per_idle_poll']} ({methods})",
-                    _latency_cell(row),
-                    _load(row),
-                )
-            )
-            + " |"
-        )
-    if singles:
-        base = singles[0]
-        per_process = base["vmhwm_kib"] / base["processes"]
-        cpu = base["cpu_s_per_idle_minute"] / base["processes"]
-        for count in sorted({r["owners"] for r in rows if r["mode"] == "pool"}):
-            if count == base["owners"]:
-                continue
-            lines.append(
-                f"| {count} | one process per owner (N = {base['owners']} measured x "
-                f"{count // base['owners']}) | {count} | {_mib(per_process * count)} | "
-                f"{per_process / 1024:.2f} | {cpu * count:.2f} | 1 | - | - |"
-            )
+    base = singles[0] if singles else None
+    for count in sorted({r["owners"] for r in rows}):
+        for row in (r for r in rows if r["owners"] == count):
+            lines.append(_measured_row(row))
+        if base is not None and not any(
+            r["owners"] == count and r["mode"] == "single" for r in rows
+        ):
+            lines.append(_scaled_row(base, count))
     marginal = entry.get("marginal_kib_per_owner")
     if marginal is not None:
         lines += [

@@ -180,7 +180,8 @@ class PoolOwner:
             except SyftMonitorError as error:
                 return self._setup_failed(error)
         monitor = self.monitor
-        assert monitor is not None
+        if monitor is None:  # closed meanwhile: the owner left the pool
+            return SETUP_RETRY
         if monitor.auth_failing:
             # While Google refuses the token, look for a new one (a re-authorized Secret) every
             # minute, and poll again only when it changed or the backoff is over.
@@ -196,13 +197,11 @@ class PoolOwner:
         return wait
 
     def close(self) -> None:
-        """The owner left the pool: release what its state backend holds."""
+        """The owner left the pool (or is rebuilt): its monitor and credentials are dropped."""
         if self.monitor is not None:
             self.monitor.stop(timeout=0)
-            closer = getattr(self.monitor.state, "close", None)
-            if callable(closer):
-                closer()
         self.monitor = None
+        self.credentials = None
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -211,8 +210,8 @@ class PoolOwner:
         self._refreshed_at = self._clock()
         fingerprint = config_fingerprint(parts.config)
         if self.monitor is not None and fingerprint == self._config_print:
-            assert self.credentials is not None
-            self._tokens_changed |= self.credentials.replace(parts.tokens)
+            if self.credentials is not None:
+                self._tokens_changed |= self.credentials.replace(parts.tokens)
             return
         if self.monitor is not None:
             logger.info("%s: config changed, rebuilding its monitor", self.name)
@@ -229,8 +228,8 @@ class PoolOwner:
         except SyftMonitorError as error:
             logger.warning("%s: cannot re-read its tokens: %s", self.name, describe_error(error))
             return False
-        assert self.credentials is not None
-        return self.credentials.replace(tokens)
+        credentials = self.credentials
+        return credentials is not None and credentials.replace(tokens)
 
     def _setup_failed(self, error: SyftMonitorError) -> float:
         text = describe_error(error)
