@@ -28,7 +28,7 @@ from syft_monitors.drive.api import DriveApi
 from syft_monitors.errors import ConfigError, CredentialsError, SyftMonitorError
 from syft_monitors.google.credentials import credentials_from_info, parse_token_info
 from syft_monitors.google.shared import SharedServices
-from syft_monitors.monitors.poll_loop import describe_error
+from syft_monitors.monitors.poll_loop import describe_error, error_kind
 from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.notify.senders.file import FileSender
@@ -178,7 +178,11 @@ class PoolOwner:
             try:
                 self._refresh()
             except SyftMonitorError as error:
-                return self._setup_failed(error)
+                self._setup_failed(error)
+                if self.monitor is None:
+                    return min(SETUP_RETRY, self.interval)
+                # A running owner keeps polling with what it has (an API server blip must not
+                # stop its notifications); the refresh is tried again next turn.
         monitor = self.monitor
         if monitor is None:  # closed meanwhile: the owner left the pool
             return SETUP_RETRY
@@ -212,6 +216,7 @@ class PoolOwner:
         if self.monitor is not None and fingerprint == self._config_print:
             if self.credentials is not None:
                 self._tokens_changed |= self.credentials.replace(parts.tokens)
+            self.setup_error = None
             return
         if self.monitor is not None:
             logger.info("%s: config changed, rebuilding its monitor", self.name)
@@ -231,13 +236,13 @@ class PoolOwner:
         credentials = self.credentials
         return credentials is not None and credentials.replace(tokens)
 
-    def _setup_failed(self, error: SyftMonitorError) -> float:
+    def _setup_failed(self, error: SyftMonitorError) -> None:
         text = describe_error(error)
         if text != self.setup_error:
-            logger.error("%s: cannot be set up: %s", self.name, text)
+            what = "cannot be set up" if self.monitor is None else "cannot re-read its parts"
+            logger.error("%s: %s: %s", self.name, what, text)
         self.setup_error = text
-        self.metrics.errors.labels("config").inc()
-        return min(SETUP_RETRY, self.interval) if self.monitor is None else self.interval
+        self.metrics.errors.labels(error_kind(error)).inc()
 
     def _build(self, parts: OwnerParts) -> PooledMonitor:
         config = parts.config

@@ -24,6 +24,24 @@ def sandbox_server() -> Iterator[tuple[Sandbox, SandboxServer]]:
 RunPool = Callable[..., Pool]
 
 
+def baselined(pool: Pool, *names: str) -> bool:
+    """Whether each named owner (default: every owner) has finished a poll: its baseline is
+    taken, so a job arriving now is new to it (one arriving before would be part of it)."""
+    wanted = names or tuple(pool.owners)
+    return bool(wanted) and all(
+        metric(pool, f'syft_monitor_polls_total{{monitor="{name}",outcome="ok"}}') >= 1
+        for name in wanted
+    )
+
+
+def metric(pool: Pool, series: str) -> float:
+    """The value of one series on the pool's /metrics (0 when it is not there)."""
+    for line in pool.metrics.render().decode().splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 @pytest.fixture
 def run_pool() -> Iterator[RunPool]:
     """Start a pool in this process on a folder of owners; stopped at the end of the test."""

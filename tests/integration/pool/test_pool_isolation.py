@@ -14,7 +14,7 @@ from syft_monitors.protocol.messages import MessageFileName, MessageKind
 from syft_sandbox import FaultRule, Sandbox
 from syft_sandbox.pool_world import owners_world
 from syft_sandbox.server import SandboxServer
-from tests.integration.pool.conftest import RunPool
+from tests.integration.pool.conftest import RunPool, baselined, metric
 from tests.support import eventually
 
 FAST = {"interval": 1}
@@ -27,23 +27,13 @@ def message_name() -> str:
 MIB = 1024 * 1024
 
 
-def metric(pool: object, line: str) -> float:
-    text = pool.metrics.render().decode()  # type: ignore[attr-defined]
-    for row in text.splitlines():
-        if row.startswith(line + " "):
-            return float(row.rsplit(" ", 1)[1])
-    return 0.0
-
-
 def test_a_revoked_token_of_one_owner_leaves_the_others_on_time(
     sandbox_server: tuple[Sandbox, SandboxServer], tmp_path: Path, run_pool: RunPool
 ) -> None:
     sandbox, server = sandbox_server
     world = owners_world(sandbox, server, tmp_path / "owners", 3, config=FAST)
     pool = run_pool(world.folder, refresh_every=1.0)
-    eventually(
-        lambda: all(o.monitor and o.monitor.checks for o in pool.owners.values()), what="polls"
-    )
+    eventually(lambda: baselined(pool), what="polls")
     sandbox.revoke_user(world.owners[0])
     auth_errors = 'syft_monitor_errors_total{kind="auth",monitor="owner-0000"}'
     eventually(lambda: metric(pool, auth_errors) >= 1, what="owner 0's auth error")
@@ -82,9 +72,7 @@ def test_a_hostile_slow_item_of_one_owner_does_not_hold_the_others(
     sandbox, server = sandbox_server
     world = owners_world(sandbox, server, tmp_path / "owners", 3, config=FAST)
     pool = run_pool(world.folder, workers=2)
-    eventually(
-        lambda: all(o.monitor and o.monitor.checks for o in pool.owners.values()), what="polls"
-    )
+    eventually(lambda: baselined(pool), what="polls")
     victim = world.owners[0]
     # Owner 0's next download hangs for a long while, then brings a decompression bomb.
     sandbox.faults.add(
