@@ -96,14 +96,6 @@ from syft_monitors.job_folders.approval import (
 )
 from syft_monitors.job_folders.listing import LocalJob, list_local_jobs
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.dispatch import Dispatcher
-from syft_monitors.monitors.poll_loop import Monitor, error_kind
-from syft_monitors.monitors.wiring import (
-    drive_api,
-    notify_config,
-    sender_from_config,
-    state_from_config,
-)
 from syft_monitors.notify.preview import MAX_FILE_BYTES, MAX_TOTAL_CODE_BYTES
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
@@ -111,6 +103,14 @@ from syft_monitors.protocol.jobs import INBOX, JobLayout
 from syft_monitors.protocol.messages import is_message_filename
 from syft_monitors.protocol.names import PEERS_FILE, PeerChannel, parse_drive_name
 from syft_monitors.protocol.peers import PeerState
+from syft_monitors.runtime.delivery import Dispatcher
+from syft_monitors.runtime.poll_loop import Monitor, error_kind
+from syft_monitors.runtime.wiring import (
+    drive_api,
+    notify_config,
+    sender_from_config,
+    state_from_config,
+)
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.model import SeenRecord, StateDocument, to_timestamp
 

@@ -30,8 +30,6 @@ from syft_monitors.errors import (
 )
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.classify import Folder, WorkKind, classify
-from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.monitors.extract import (
     job_events_from_proposal,
     peer_events_from_peers_file,
@@ -39,8 +37,6 @@ from syft_monitors.monitors.extract import (
     status_events_from_log,
 )
 from syft_monitors.monitors.local import LocalScanner
-from syft_monitors.monitors.poll_loop import error_kind
-from syft_monitors.monitors.sources import Batch, ChangesFeedSource, ListingSource, folders_in
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits
 from syft_monitors.protocol.messages import (
@@ -50,6 +46,10 @@ from syft_monitors.protocol.messages import (
     decode_message,
 )
 from syft_monitors.protocol.peers import parse_peers_file
+from syft_monitors.runtime.classify import Folder, WorkKind, classify
+from syft_monitors.runtime.delivery import Dispatcher
+from syft_monitors.runtime.poll_loop import error_kind
+from syft_monitors.runtime.sources import Batch, ChangesFeedSource, ListingSource, folders_in
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.model import (
     FolderRecord,

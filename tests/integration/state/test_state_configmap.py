@@ -18,7 +18,7 @@ from syft_monitors.errors import (
     ServiceError,
     StateError,
 )
-from syft_monitors.monitors.wiring import state_from_config
+from syft_monitors.runtime.wiring import state_from_config
 from syft_monitors.state import NotifiedRecord, SeenRecord, StateDocument
 from syft_monitors.state.configmap import ConfigMapStateManager, redact
 from tests.kubeapi import KubeApiServer

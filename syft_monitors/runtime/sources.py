@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 from syft_monitors.drive.api import DriveApi, InvalidCursorError
 from syft_monitors.drive.files import FOLDER_MIME, DriveFile
-from syft_monitors.monitors.classify import Folder, WorkKind, is_own_event_log, message_peer_for
 from syft_monitors.protocol.names import PEERS_FILE
+from syft_monitors.runtime.classify import Folder, WorkKind, is_own_event_log, message_peer_for
 
 logger = logging.getLogger(__name__)
 
