@@ -112,7 +112,7 @@ from syft_monitors.runtime.wiring import (
     state_from_config,
 )
 from syft_monitors.state.base import StateManager, Unchanged
-from syft_monitors.state.model import SeenRecord, StateDocument, to_timestamp
+from syft_monitors.state.model import StateDocument
 
 logger = logging.getLogger(__name__)
 
@@ -673,7 +673,7 @@ class ApproveMonitor(Monitor):
         if self.sender is None:
             return  # nothing recorded: a notify service on the same state will send them
         for index, event in enumerate(events):
-            if event.key in self.state.load().seen:
+            if self.dispatcher.ledger.is_seen(event.key):
                 continue
             try:
                 outcome = self.dispatcher.dispatch(event)
@@ -702,17 +702,7 @@ class ApproveMonitor(Monitor):
                 return
             report.emails += outcome.emails
             self.metrics.events.labels(event.kind.value).inc()
-            self._mark_seen(event)
-
-    def _mark_seen(self, event: Event) -> None:
-        now = to_timestamp()
-
-        def write(doc: StateDocument) -> None:
-            if event.key in doc.seen:
-                raise Unchanged
-            doc.seen[event.key] = SeenRecord(at=now, kind="event")
-
-        self.state.update(write)
+            self.dispatcher.ledger.mark_seen([event.key], "event")
 
     def _retry_events(self, report: ApproveReport) -> None:
         now = self.clock()

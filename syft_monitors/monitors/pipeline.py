@@ -48,6 +48,7 @@ from syft_monitors.protocol.messages import (
 from syft_monitors.protocol.peers import parse_peers_file
 from syft_monitors.runtime.classify import Folder, WorkKind, classify
 from syft_monitors.runtime.delivery import Dispatcher
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.runtime.poll_loop import error_kind
 from syft_monitors.runtime.sources import Batch, ChangesFeedSource, ListingSource, folders_in
 from syft_monitors.state.base import StateManager, Unchanged
@@ -104,6 +105,7 @@ class Pipeline:
         self.drive = drive
         self.state = state
         self.dispatcher = dispatcher
+        self.ledger = dispatcher.ledger
         self.metrics = metrics
         self.limits = limits
         self.clock = clock
@@ -185,14 +187,7 @@ class Pipeline:
             doc.folders.update(folder_records)
             for file_id in batch.removed:
                 doc.folders.pop(file_id, None)
-            for file_id, record in work.items():
-                existing = doc.work.get(file_id)
-                # A file changed again before we processed it: keep its retry count, newest content.
-                doc.work[file_id] = (
-                    record
-                    if existing is None
-                    else record.model_copy(update={"attempts": existing.attempts})
-                )
+            Ledger.store_work(doc, work)
             for key, kind in seen.items():
                 doc.seen.setdefault(key, SeenRecord(at=now, kind=kind))
             if batch.cursor is not None:
@@ -228,10 +223,9 @@ class Pipeline:
 
     def _process_work(self, report: PollReport) -> None:
         now = self.clock()
-        doc = self.state.load()
         due = [
             (file_id, record)
-            for file_id, record in doc.work.items()
+            for file_id, record in self.ledger.work_items().items()
             if WorkKind(record.kind) in self.interests and record.next_at <= now
         ]
         # Jobs and accepted peers first: a flood of strangers' requests must not delay them.
@@ -265,7 +259,7 @@ class Pipeline:
             self._finish_work(file_id, record)
             report.work_done += 1
         report.work_pending = sum(
-            1 for r in self.state.load().work.values() if WorkKind(r.kind) in self.interests
+            1 for r in self.ledger.work_items().values() if WorkKind(r.kind) in self.interests
         )
         self.metrics.pending_work.set(report.work_pending)
 
@@ -338,30 +332,18 @@ class Pipeline:
 
     def _deliver(self, event: Event, *, silent: bool, report: PollReport) -> int:
         """Dispatch one event unless already handled; returns 1 if it was new."""
-        if self.state.is_seen(event.key):
+        if self.ledger.is_seen(event.key):
             return 0
         if not silent:
             outcome = self.dispatcher.dispatch(event)
             report.emails += outcome.emails
             self.metrics.events.labels(event.kind.value).inc()
-        now = to_timestamp()
-
-        def write(doc: StateDocument) -> None:
-            doc.seen.setdefault(event.key, SeenRecord(at=now, kind="event"))
-
-        self.state.update(write)
+        self.ledger.mark_seen([event.key], "event")
         return 0 if silent else 1
 
     def _finish_work(self, file_id: str, record: WorkRecord) -> None:
         key = _file_key(WorkKind(record.kind), file_id)
-        now = to_timestamp()
-
-        def write(doc: StateDocument) -> None:
-            doc.work.pop(file_id, None)
-            if key is not None:
-                doc.seen.setdefault(key, SeenRecord(at=now, kind=record.kind))
-
-        self.state.update(write)
+        self.ledger.finish_work(file_id, key, record.kind)
         self._downloads.pop(file_id, None)
 
     def _retry_later(self, file_id: str, record: WorkRecord, error: SyftMonitorError) -> None:
@@ -383,19 +365,7 @@ class Pipeline:
         logger.log(
             level, "will retry %s in %.0fs (attempt %d): %s", record.kind, delay, attempts, error
         )
-
-        def write(doc: StateDocument) -> None:
-            current = doc.work.get(file_id)
-            if current is not None:
-                doc.work[file_id] = current.model_copy(
-                    update={
-                        "attempts": attempts,
-                        "next_at": next_at,
-                        "last_error": str(error)[:500],
-                    }
-                )
-
-        self.state.update(write)
+        self.ledger.retry_work(file_id, attempts=attempts, next_at=next_at, error=str(error))
 
     # --- step 4: local disk ---------------------------------------------------------------------
 

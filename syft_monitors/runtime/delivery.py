@@ -1,7 +1,8 @@
 """Exactly-once delivery of the emails an event calls for.
 
-For every planned email: skip it if state says it was sent; otherwise record an intent, send, and
-record the result (the intent and the result replace each other in one atomic state update). A
+For every planned email: skip it if the ledger (`runtime.ledger`) says it was sent; otherwise
+record an intent, send, and record the result (the intent and the result replace each other in
+one atomic state update). A
 crash between the two leaves the intent: on the next attempt, a sender that can search its Sent
 mail (Gmail) is asked whether the email left before sending it again, so a kill at any moment gives
 neither a lost nor a duplicate email. SMTP and file senders cannot look, so they resend:
@@ -35,6 +36,7 @@ from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.holders import describe_holder
 from syft_monitors.state.model import (
@@ -84,6 +86,7 @@ class Dispatcher:
     ) -> None:
         self.sender = sender
         self.state = state
+        self.ledger = Ledger(state)
         self.config = config
         self.metrics = metrics
         self.settle_seconds = settle_seconds
@@ -134,7 +137,7 @@ class Dispatcher:
         if not self.config.flood.enabled:
             return False
         label = event.kind.value
-        is_notified = self.state.is_notified
+        is_notified = self.ledger.is_notified
         keys = [e.notification_key for e in emails if not is_notified(e.notification_key)]
         if not keys:
             return False
@@ -261,11 +264,11 @@ class Dispatcher:
     ) -> None:
         assert self.sender is not None
         # Shared read-only views: a full working copy per email would copy the whole state.
-        if self.state.is_notified(email.notification_key):
+        if self.ledger.is_notified(email.notification_key):
             outcome.skipped += 1
             return
         self._not_held_elsewhere(email)
-        pending = self.state.intent(email.notification_key)
+        pending = self.ledger.intent(email.notification_key)
         if pending is not None and self.sender.exactly_once:
             self._wait_until_settled(pending)
             found = self._find_sent(email)
@@ -279,7 +282,7 @@ class Dispatcher:
                 return
         self._wait_for_slot(email)
         interrupt.checkpoint()  # a backlog stops after the email in progress
-        claimed = self.state.record_intent(
+        claimed = self.ledger.record_intent(
             SendIntent(
                 notification_key=email.notification_key,
                 message_id=email.message_id,
@@ -287,7 +290,7 @@ class Dispatcher:
             )
         )
         if claimed is None:
-            if self.state.is_notified(email.notification_key):  # another process sent it
+            if self.ledger.is_notified(email.notification_key):  # another process sent it
                 outcome.skipped += 1
                 return
             self._not_held_elsewhere(email)  # claimed meanwhile by another live process
@@ -302,7 +305,7 @@ class Dispatcher:
         except interrupt.StopRequested:
             # Cut off by a stop (backoff, or past the grace period): its fate is unknown, like
             # an ambiguous failure's, so the next start settles and looks before resending.
-            self.state.fail_intent(
+            self.ledger.fail_intent(
                 email.notification_key,
                 "send interrupted by a stop",
                 now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
@@ -312,9 +315,9 @@ class Dispatcher:
             self.metrics.notifications.labels(label, "failed").inc()
             if _certainly_not_sent(error):
                 # Nothing can be in Sent mail, so the next attempt must not wait for it to settle.
-                self.state.drop_intent(email.notification_key)
+                self.ledger.drop_intent(email.notification_key)
             else:
-                self.state.fail_intent(
+                self.ledger.fail_intent(
                     email.notification_key,
                     str(error),
                     now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
@@ -377,7 +380,7 @@ class Dispatcher:
     def _not_held_elsewhere(self, email: OutgoingEmail) -> None:
         """Defer an email another live process is sending (sending it here too, or looking it
         up in Sent mail before that send is searchable, would duplicate it)."""
-        holder = self.state.held_by(email.notification_key)
+        holder = self.ledger.held_by(email.notification_key)
         if holder is None:
             return
         raise SendUnsettledError(
@@ -436,12 +439,12 @@ class Dispatcher:
 
     def _thread(self, event: Event) -> ThreadInfo | None:
         """The data owner's thread about the job, if its first email was sent."""
-        record = self.state.thread_for(event.job.key) if event.job is not None else None
+        record = self.ledger.thread_for(event.job.key) if event.job is not None else None
         return ThreadInfo(record.message_id, record.thread_id) if record is not None else None
 
     def _record(self, email: OutgoingEmail, result: SendResult, job_key: str | None) -> None:
         starts_thread = email.thread_key is not None and email.in_reply_to is None
-        self.state.resolve_intent(
+        self.ledger.resolve_intent(
             email.notification_key,
             NotifiedRecord(
                 sent_at=to_timestamp(),
