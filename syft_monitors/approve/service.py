@@ -434,11 +434,17 @@ class ApproveMonitor(Monitor):
         """The cursor and the peer retries, in one write (none when nothing changed)."""
         now = self.clock()
 
-        def write(doc: StateDocument) -> None:
+        def unchanged(doc: StateDocument) -> bool:
             cursor_moved = cursor is not None and doc.cursors.get(CURSOR_NAME) != cursor
-            done = [key for key in finished if key in doc.approve_retries]
-            if not (cursor_moved or done or failed):
+            return not (cursor_moved or failed or finished & doc.approve_retries.keys())
+
+        if unchanged(self.state.view()):
+            return  # an idle tick writes nothing
+
+        def write(doc: StateDocument) -> None:
+            if unchanged(doc):
                 raise Unchanged
+            done = [key for key in finished if key in doc.approve_retries]
             if cursor is not None:
                 doc.cursors[CURSOR_NAME] = cursor
             for key in done:

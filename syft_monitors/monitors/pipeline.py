@@ -126,7 +126,7 @@ class Pipeline:
     def poll(self) -> PollReport:
         report = PollReport()
         if self.source is not None:
-            cursor = self.state.load().cursors.get(self.name)
+            cursor = self.state.view().cursors.get(self.name)
             batch = self.source.read(cursor)
             report.baseline = batch.baseline
             report.changes = len(batch.files) + len(batch.removed)
@@ -140,7 +140,7 @@ class Pipeline:
     # --- step 2: persist what matters -----------------------------------------------------------
 
     def _ingest(self, batch: Batch) -> int:
-        doc = self.state.load()
+        doc = self.state.view()
         new_folders = folders_in(batch.files)
         fetched: dict[str, Folder | None] = {}
 
@@ -180,10 +180,16 @@ class Pipeline:
         }
         now = to_timestamp()
 
-        def write(doc: StateDocument) -> None:
+        def nothing_to_store(doc: StateDocument) -> bool:
             cursor_moved = batch.cursor is not None and doc.cursors.get(self.name) != batch.cursor
-            if not (folder_records or batch.removed or work or seen or cursor_moved):
-                raise Unchanged  # an idle poll writes nothing
+            return not (folder_records or batch.removed or work or seen or cursor_moved)
+
+        if nothing_to_store(doc):
+            return 0  # an idle poll writes nothing
+
+        def write(doc: StateDocument) -> None:
+            if nothing_to_store(doc):
+                raise Unchanged
             doc.folders.update(folder_records)
             for file_id in batch.removed:
                 doc.folders.pop(file_id, None)
@@ -281,14 +287,14 @@ class Pipeline:
         kind = WorkKind(record.kind)
         if kind is WorkKind.PEER_CHANNEL:
             assert record.peer is not None
-            known = self.state.load().peers.get(record.peer.lower())
+            known = self.state.view().peers.get(record.peer.lower())
             if known in ("accepted", "rejected"):
                 return [], _nothing
             return [Event(EventKind.NEW_PEER, self.do_email, peer=record.peer)], _nothing
         data = self._download(file_id)
         if kind is WorkKind.PEERS_FILE:
             peers = parse_peers_file(data)
-            previous = dict(self.state.load().peers)
+            previous = dict(self.state.view().peers)
             events = (
                 [] if record.silent else peer_events_from_peers_file(peers, previous, self.do_email)
             )
@@ -371,8 +377,7 @@ class Pipeline:
 
     def _scan_local(self, report: PollReport) -> None:
         assert self.local is not None
-        doc = self.state.load()
-        baseline = self.name + ":local" not in doc.baselined
+        baseline = self.name + ":local" not in self.state.view().baselined
         for event in self.local.events():
             try:
                 report.events += self._deliver(event, silent=baseline, report=report)

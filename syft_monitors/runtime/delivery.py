@@ -104,6 +104,7 @@ class Dispatcher:
         outcome = Outcome()
         if self.sender is None:  # notifications disabled: detection still runs and is recorded
             return outcome
+        self.state.refresh()  # decided on the store as it is now, not as the poll began
         thread = self._thread(event)
         job_key = event.job.key if event.job is not None else None
         label = event.kind.value
@@ -211,7 +212,7 @@ class Dispatcher:
         now = self.clock()
         due = {
             key: record
-            for key, record in self.state.load().flood.digests.items()
+            for key, record in self.state.view().flood.digests.items()
             if record.window_end <= now
         }
         html = self.config.email_format != "text"
@@ -230,7 +231,7 @@ class Dispatcher:
         return outcome
 
     def _publish_budget(self) -> None:
-        flood = flood_policy.current(self.state.load().flood, self.clock())
+        flood = flood_policy.current(self.state.view().flood, self.clock())
         high, low = flood_policy.remaining(self.config.flood, flood)
         self.metrics.budget_remaining.labels("high").set(high)
         self.metrics.budget_remaining.labels("low").set(low)
@@ -263,10 +264,14 @@ class Dispatcher:
         about: str | None = None,
     ) -> None:
         assert self.sender is not None
-        # Shared read-only views: a full working copy per email would copy the whole state.
+        # Shared read-only views: a full working copy per email would copy the whole state. A
+        # record read earlier in the poll is still true (it is never taken back) ...
         if self.ledger.is_notified(email.notification_key):
             outcome.skipped += 1
             return
+        # ... but who holds the send, and whether an earlier attempt left an intent, must be
+        # read from the store as it is now.
+        self.state.refresh()
         self._not_held_elsewhere(email)
         pending = self.ledger.intent(email.notification_key)
         if pending is not None and self.sender.exactly_once:
@@ -370,7 +375,7 @@ class Dispatcher:
         if flood_policy.priority(label) == "low":
             # Not a fault of this item: it waits for the pause, and the high-priority work after
             # it in this poll still gets its chance.
-            pause_left = self.state.load().flood.paused_low_until - now
+            pause_left = self.state.view().flood.paused_low_until - now
             self.metrics.deferred.labels("quota_pause").inc()
             raise FloodDeferredError(
                 f"Gmail quota error; {label} mail paused for {pause_left:.0f}s",
@@ -418,7 +423,7 @@ class Dispatcher:
             # Sends of the previous process still count: a restart must not reopen the window.
             self._limiter_restored = True
             now = self.clock()
-            limiter.restore([now - t for t in self.state.load().flood.recent_sends])
+            limiter.restore([now - t for t in self.state.view().flood.recent_sends])
         wait = limiter.wait_time() if limiter is not None else 0.0
         if wait > MAX_RATE_WAIT:
             raise RateLimitedError(

@@ -11,18 +11,25 @@ storage, the cursor, the peers, the heartbeat and the seed API.
 `fn` may run more than once: backends with optimistic concurrency (`OptimisticStateManager`, for
 a ConfigMap's resourceVersion) re-run it on a fresh copy after losing a conflict. It must
 therefore only mutate the document it is given, and must not keep a reference to it.
+
+One poll reads the store once: inside `reading_once()` (the poll loop opens it around each
+check) every read shares the document read first, and this thread's own writes replace it. A
+write is always a fresh read-modify-write, so what must be decided on the stored state (claiming
+a send) is still decided on it; `refresh()` makes the next read go to the store again.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import datetime as dt
 import logging
 import math
 import random
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 from syft_monitors.errors import StateConflictError, StateError
@@ -86,43 +93,97 @@ def _check_json_value(value: object, depth: int = 0) -> None:
     raise TypeError(f"{type(value).__name__} values cannot be stored as JSON")
 
 
+class _ReadScope(threading.local):
+    """One thread's `reading_once` scope: how deep it is nested, and the document it read."""
+
+    depth = 0
+    doc: StateDocument | None = None
+
+
 class StateManager(abc.ABC):
     """Where the monitors remember what they saw and sent. See the module docstring."""
 
     def __init__(self, *, policy: CompactionPolicy | None = None) -> None:
         self.policy = policy if policy is not None else CompactionPolicy()
+        self._scope = _ReadScope()
 
-    # --- primitives -------------------------------------------------------------------------
+    # --- primitives (backends implement `_view` and `_update`) ------------------------------
 
     @abc.abstractmethod
+    def _view(self) -> StateDocument:
+        """The stored document (an empty one when nothing is stored yet), for reading only."""
+
+    @abc.abstractmethod
+    def _update(self, fn: Callable[[StateDocument], T]) -> T:
+        """The backend's atomic read-modify-write (see `update`)."""
+
     def load(self) -> StateDocument:
         """A private copy of the stored document (an empty one when nothing is stored yet)."""
+        return self.view().working_copy()
 
-    @abc.abstractmethod
+    def view(self) -> StateDocument:
+        """The stored document for reading only: shared, never to be mutated (use `update`).
+
+        Inside `reading_once()`, the document read first in the scope."""
+        scope = self._scope
+        if scope.depth == 0:
+            return self._view()
+        if scope.doc is None:
+            scope.doc = self._view()
+        return scope.doc
+
     def update(self, fn: Callable[[StateDocument], T]) -> T:
         """Apply `fn` to a working copy and store it atomically; return what `fn` returned.
 
         Nothing is stored when `fn` raises (the exception propagates) or raises `Unchanged`.
         """
+        scope = self._scope
+        if scope.depth == 0:
+            return self._update(fn)
+        written: list[StateDocument] = []
 
-    def _view(self) -> StateDocument:
-        """The current document, for reading only. Backends override this to skip the copy."""
-        return self.load()
+        def run(doc: StateDocument) -> T:
+            written.clear()
+            result = fn(doc)
+            written.append(doc)
+            return result
 
-    def view(self) -> StateDocument:
-        """The stored document for reading only: shared, never to be mutated (use `update`)."""
-        return self._view()
+        try:
+            result = self._update(run)
+        finally:
+            # What this thread stored is what it reads next; after anything else, the store.
+            scope.doc = written[0] if written else None
+        return result
+
+    @contextlib.contextmanager
+    def reading_once(self) -> Iterator[None]:
+        """Reads in this thread share one read of the store until the scope ends (nestable).
+
+        Meant for one poll: it reads the state document once, however many questions it asks.
+        """
+        scope = self._scope
+        scope.depth += 1
+        try:
+            yield
+        finally:
+            scope.depth -= 1
+            if scope.depth == 0:
+                scope.doc = None
+
+    def refresh(self) -> None:
+        """Inside `reading_once()`: the next read goes to the store again."""
+        self._scope.doc = None
 
     # --- seed API: (entity, event) notifications and free-form data --------------------------
 
     def was_notified(self, entity_id: str, event_type: str) -> bool:
-        return legacy_key(entity_id, event_type) in self._view().notified
+        return legacy_key(entity_id, event_type) in self.view().notified
 
     def mark_notified(
         self, entity_id: str, event_type: str, *, now: dt.datetime | None = None
     ) -> None:
         key = legacy_key(entity_id, event_type)
-        if key in self._view().notified:
+        if key in self.view().notified:
             return
         record = NotifiedRecord(sent_at=to_timestamp(now))
 
@@ -134,7 +195,7 @@ class StateManager(abc.ABC):
         self.update(mutate)
 
     def get_data(self, key: str, default: Any = None) -> Any:
-        data = self._view().data
+        data = self.view().data
         if key not in data:
             return default
         # A copy: mutating the result must not change what is stored (or cached).
@@ -166,7 +227,7 @@ class StateManager(abc.ABC):
     # --- Drive changes cursor ---------------------------------------------------------------
 
     def get_cursor(self) -> str | None:
-        return self._view().cursor
+        return self.view().cursor
 
     def set_cursor(
         self, token: str | None, *, baseline: bool = False, now: dt.datetime | None = None
@@ -226,7 +287,7 @@ class StateManager(abc.ABC):
     # --- peers ------------------------------------------------------------------------------
 
     def peer_states(self) -> dict[str, str]:
-        return dict(self._view().peers)
+        return dict(self.view().peers)
 
     def set_peer_states(self, peers: Mapping[str, str]) -> None:
         """Replace the last known peer states."""
@@ -243,7 +304,7 @@ class StateManager(abc.ABC):
 
     def heartbeat(self, monitor: str | None = None) -> Heartbeat:
         """The liveness of `monitor`, or of all monitors on this state together."""
-        doc = self._view()
+        doc = self.view()
         if monitor is None:
             return doc.heartbeat
         return doc.heartbeats.get(monitor, Heartbeat())
@@ -275,13 +336,17 @@ class StateManager(abc.ABC):
 
     def size_bytes(self) -> int:
         """Size of the stored document."""
-        return len(self._view().to_json_bytes())
+        return len(self.view().to_json_bytes())
 
     def compact(
         self, *, now: dt.datetime | None = None, policy: CompactionPolicy | None = None
     ) -> CompactionReport:
         """Drop expired `seen`/`notified` entries (see `compaction`); writes only on change."""
         rules = policy if policy is not None else self.policy
+        # Decided on a copy of what was read first: most runs find nothing and need no write.
+        report = compact_document(self.load(), rules, now=now)
+        if not report.changed:
+            return report
 
         def mutate(doc: StateDocument) -> CompactionReport:
             report = compact_document(doc, rules, now=now)
@@ -314,13 +379,10 @@ class OptimisticStateManager(StateManager):
         """Store `doc` if the stored version is still `version`, else raise StateConflictError.
         `version` None means "only if nothing is stored yet"."""
 
-    def load(self) -> StateDocument:
-        return self._read()[0].working_copy()
-
     def _view(self) -> StateDocument:
         return self._read()[0]
 
-    def update(self, fn: Callable[[StateDocument], T]) -> T:
+    def _update(self, fn: Callable[[StateDocument], T]) -> T:
         for attempt in range(1, self.max_attempts + 1):
             current, version = self._read()
             work = current.working_copy()

@@ -374,3 +374,21 @@ def test_intent_lookup_reads_the_unresolved_send(manager: StateManager) -> None:
     found = Ledger(state).intent("new_job:j:do")
     assert found is not None
     assert found.message_id == "<m@x>"
+
+
+def test_reading_once_shares_one_read_and_sees_its_own_writes(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    mine, other = JsonStateManager(path), JsonStateManager(path)
+    mine.set_data("n", 1)
+    with mine.reading_once():
+        assert mine.get_data("n") == 1
+        other.set_data("n", 2)  # another process writes during the poll
+        assert mine.get_data("n") == 1  # the poll keeps the document it read
+        mine.set_cursor("c1")  # its own write: read back, with what the store held
+        assert mine.get_cursor() == "c1"
+        assert mine.get_data("n") == 2
+        other.set_data("n", 3)
+        mine.refresh()
+        assert mine.get_data("n") == 3
+    other.set_data("n", 4)
+    assert mine.get_data("n") == 4  # outside the scope every read goes to the store
