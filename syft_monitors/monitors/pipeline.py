@@ -243,26 +243,35 @@ class Pipeline:
             )
         )
         for file_id, record in due:
+            # The item's delivered events are recorded as seen with the item's own write (done,
+            # or kept for a retry): a crash before it re-delivers them, finding their emails sent.
+            delivered: list[str] = []
             try:
                 events, after = self._events_for(file_id, record)
                 for event in events:
-                    report.events += self._deliver(event, silent=record.silent, report=report)
+                    report.events += self._deliver(
+                        event, silent=record.silent, report=report, seen=delivered
+                    )
                 after()
             except ProtocolError as error:
                 name = DriveFile.from_api(record.file).name
                 logger.warning("skipping unreadable %s %r: %s", record.kind, name, error)
                 self.metrics.errors.labels("protocol").inc()
-                self._finish_work(file_id, record)
+                self._finish_work(file_id, record, delivered)
                 report.work_done += 1
                 continue
             except CredentialsError:
+                self.ledger.mark_seen(delivered, "event")
                 raise
             except SyftMonitorError as error:
-                self._retry_later(file_id, record, error)
+                self._retry_later(file_id, record, error, delivered)
                 if isinstance(error, QuotaError | RateLimitedError):
                     break  # asked to slow down, or our own window is full: no more sends now
                 continue
-            self._finish_work(file_id, record)
+            except BaseException:
+                self.ledger.mark_seen(delivered, "event")
+                raise
+            self._finish_work(file_id, record, delivered)
             report.work_done += 1
         report.work_pending = sum(
             1 for r in self.ledger.work_items().values() if WorkKind(r.kind) in self.interests
@@ -336,23 +345,31 @@ class Pipeline:
             self._downloads.popitem(last=False)
         return data
 
-    def _deliver(self, event: Event, *, silent: bool, report: PollReport) -> int:
-        """Dispatch one event unless already handled; returns 1 if it was new."""
-        if self.ledger.is_seen(event.key):
+    def _deliver(
+        self, event: Event, *, silent: bool, report: PollReport, seen: list[str] | None = None
+    ) -> int:
+        """Dispatch one event unless already handled; returns 1 if it was new. The event is
+        recorded as seen at once, or added to `seen` for the caller to record."""
+        if self.ledger.is_seen(event.key) or (seen is not None and event.key in seen):
             return 0
         if not silent:
             outcome = self.dispatcher.dispatch(event)
             report.emails += outcome.emails
             self.metrics.events.labels(event.kind.value).inc()
-        self.ledger.mark_seen([event.key], "event")
+        if seen is None:
+            self.ledger.mark_seen([event.key], "event")
+        else:
+            seen.append(event.key)
         return 0 if silent else 1
 
-    def _finish_work(self, file_id: str, record: WorkRecord) -> None:
+    def _finish_work(self, file_id: str, record: WorkRecord, events: list[str]) -> None:
         key = _file_key(WorkKind(record.kind), file_id)
-        self.ledger.finish_work(file_id, key, record.kind)
+        self.ledger.finish_work(file_id, key, record.kind, events=events)
         self._downloads.pop(file_id, None)
 
-    def _retry_later(self, file_id: str, record: WorkRecord, error: SyftMonitorError) -> None:
+    def _retry_later(
+        self, file_id: str, record: WorkRecord, error: SyftMonitorError, events: list[str]
+    ) -> None:
         if isinstance(error, SendDeferredError):
             # The plan working (a full sending window, a send settling), not a fault: no attempt
             # is counted, no backoff grows, no error is reported.
@@ -371,7 +388,9 @@ class Pipeline:
         logger.log(
             level, "will retry %s in %.0fs (attempt %d): %s", record.kind, delay, attempts, error
         )
-        self.ledger.retry_work(file_id, attempts=attempts, next_at=next_at, error=str(error))
+        self.ledger.retry_work(
+            file_id, attempts=attempts, next_at=next_at, error=str(error), events=events
+        )
 
     # --- step 4: local disk ---------------------------------------------------------------------
 

@@ -278,9 +278,8 @@ class Dispatcher:
             self._wait_until_settled(pending)
             found = self._find_sent(email)
             if found is not None:
-                self._record(email, found, job_key)
                 # Its process died before counting it: it still spent a send of today's budget.
-                self._count_send(label, counterpart, to_owner=email.to.lower() == do_email.lower())
+                self._record(email, found, job_key, label, counterpart, do_email)
                 self.metrics.notifications.labels(label, "recovered").inc()
                 logger.info("email %s had been sent before a restart", email.notification_key)
                 outcome.recovered += 1
@@ -330,8 +329,7 @@ class Dispatcher:
             if isinstance(error, QuotaError):
                 self._pause_low(error, label)
             raise
-        self._record(email, result, job_key)
-        self._count_send(label, counterpart, to_owner=email.to.lower() == do_email.lower())
+        self._record(email, result, job_key, label, counterpart, do_email)
         self.metrics.notifications.labels(label, "sent").inc()
         logger.info(
             "sent %s email%s to the %s",
@@ -340,17 +338,6 @@ class Dispatcher:
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
-
-    def _count_send(self, label: str, counterpart: str | None, *, to_owner: bool) -> None:
-        now = self.clock()
-
-        def count(doc: StateDocument) -> None:
-            flood = flood_policy.current(doc.flood, now)
-            doc.flood = flood_policy.count_send(
-                flood, label, counterpart, to_owner=to_owner, now=now
-            )
-
-        self.state.update(count)
 
     def _pause_low(self, error: QuotaError, label: str) -> None:
         """Gmail refused for quota: strangers' mail waits, so what quota is left goes to jobs."""
@@ -447,8 +434,26 @@ class Dispatcher:
         record = self.ledger.thread_for(event.job.key) if event.job is not None else None
         return ThreadInfo(record.message_id, record.thread_id) if record is not None else None
 
-    def _record(self, email: OutgoingEmail, result: SendResult, job_key: str | None) -> None:
+    def _record(
+        self,
+        email: OutgoingEmail,
+        result: SendResult,
+        job_key: str | None,
+        label: str,
+        counterpart: str | None,
+        do_email: str,
+    ) -> None:
+        """The send's result and the flood counters it moves, in one write."""
         starts_thread = email.thread_key is not None and email.in_reply_to is None
+        now = self.clock()
+        to_owner = email.to.lower() == do_email.lower()
+
+        def count(doc: StateDocument) -> None:
+            flood = flood_policy.current(doc.flood, now)
+            doc.flood = flood_policy.count_send(
+                flood, label, counterpart, to_owner=to_owner, now=now
+            )
+
         self.ledger.resolve_intent(
             email.notification_key,
             NotifiedRecord(
@@ -458,6 +463,7 @@ class Dispatcher:
                 thread_id=result.thread_id,
             ),
             thread_job_key=job_key if starts_thread else None,
+            with_change=count,
         )
 
 

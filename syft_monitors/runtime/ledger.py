@@ -18,7 +18,7 @@ may share one store. Every operation is one `update` or one read of the store.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.holders import holder_id
@@ -91,21 +91,38 @@ class Ledger:
                 else record.model_copy(update={"attempts": existing.attempts})
             )
 
-    def finish_work(self, file_id: str, seen_key: str | None, kind: str) -> None:
-        """Delete a handled work item; `seen_key` records the file as processed."""
+    def finish_work(
+        self, file_id: str, seen_key: str | None, kind: str, *, events: Iterable[str] = ()
+    ) -> None:
+        """Delete a handled work item; `seen_key` records the file as processed, `events` the
+        events it delivered (one write)."""
         now = to_timestamp()
+        delivered = list(events)
 
         def write(doc: StateDocument) -> None:
             doc.work.pop(file_id, None)
             if seen_key is not None:
                 doc.seen.setdefault(seen_key, SeenRecord(at=now, kind=kind))
+            _record_events(doc, delivered, now)
 
         self.state.update(write)
 
-    def retry_work(self, file_id: str, *, attempts: int, next_at: float, error: str) -> None:
-        """Keep a work item for a later poll (no-op when it is gone meanwhile)."""
+    def retry_work(
+        self,
+        file_id: str,
+        *,
+        attempts: int,
+        next_at: float,
+        error: str,
+        events: Iterable[str] = (),
+    ) -> None:
+        """Keep a work item for a later poll (no-op when it is gone meanwhile); the events it
+        delivered before failing are recorded as seen in the same write."""
+        now = to_timestamp()
+        delivered = list(events)
 
         def write(doc: StateDocument) -> None:
+            _record_events(doc, delivered, now)
             current = doc.work.get(file_id)
             if current is not None:
                 doc.work[file_id] = current.model_copy(
@@ -204,20 +221,29 @@ class Ledger:
         return self.state.update(mutate)
 
     def resolve_intent(
-        self, key: str, record: NotifiedRecord, *, thread_job_key: str | None = None
+        self,
+        key: str,
+        record: NotifiedRecord,
+        *,
+        thread_job_key: str | None = None,
+        with_change: Callable[[StateDocument], None] | None = None,
     ) -> None:
         """Record a send's result: the intent becomes a `notified` entry in one write.
 
         With `thread_job_key`, the email also becomes that job's thread root unless the job
         already has one. Resolving a key that has no intent still records it (idempotent).
+        `with_change` makes another change in the same write (the flood counters of the send).
         """
-        self.resolve_intents({key: record}, thread_job_keys={key: thread_job_key})
+        self.resolve_intents(
+            {key: record}, thread_job_keys={key: thread_job_key}, with_change=with_change
+        )
 
     def resolve_intents(
         self,
         records: Mapping[str, NotifiedRecord],
         *,
         thread_job_keys: Mapping[str, str | None] | None = None,
+        with_change: Callable[[StateDocument], None] | None = None,
     ) -> None:
         """`resolve_intent` for many sends in one write."""
         threads = thread_job_keys or {}
@@ -240,6 +266,8 @@ class Ledger:
             doc.heartbeat = beat.model_copy(
                 update={"notifications_sent": beat.notifications_sent + sent}
             )
+            if with_change is not None:
+                with_change(doc)
 
         self.state.update(mutate)
 
@@ -263,3 +291,8 @@ class Ledger:
             doc.threads[job_key] = record
 
         self.state.update(mutate)
+
+
+def _record_events(doc: StateDocument, keys: list[str], stamp: str) -> None:
+    for key in keys:
+        doc.seen.setdefault(key, SeenRecord(at=stamp, kind="event"))

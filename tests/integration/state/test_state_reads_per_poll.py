@@ -103,6 +103,23 @@ def test_an_idle_notify_poll_gets_the_state_configmap_once_and_writes_nothing(
     assert state_requests(kube_api) == ["get"] * IDLE_POLLS
 
 
+def test_a_poll_with_a_new_job_writes_its_batch_once_and_each_send_twice(
+    world: DemoWorld, kube_api: KubeApiServer, configmap_state: StateManager
+) -> None:
+    monitor = notify_monitor(world, configmap_state)
+    with_history(world, monitor)
+    kube_api.clear_requests()
+    world.scientists[DS_ALICE].submit_job(DO_EMAIL, "second", {"main.py": "print(2)\n"})
+    monitor.check()
+    report = monitor.last_report
+    assert report is not None
+    assert (report.work_added, report.work_done, report.events, report.emails) == (1, 1, 1, 2)
+    writes = [verb for verb in state_requests(kube_api) if verb != "get"]
+    # The batch with the cursor; per email its intent before the send and its result (with the
+    # flood counters) after; the work item done with the events it delivered.
+    assert writes == ["update"] * (1 + 2 * report.emails + 1)
+
+
 def test_an_idle_approve_tick_gets_the_state_configmap_once_and_writes_nothing(
     world: DemoWorld, kube_api: KubeApiServer, configmap_state: StateManager
 ) -> None:
