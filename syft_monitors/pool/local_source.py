@@ -20,10 +20,10 @@ from pathlib import Path
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.errors import ConfigError, CredentialsError
 from syft_monitors.google.credentials import MAX_TOKEN_FILE_BYTES
-from syft_monitors.monitors.wiring import state_from_config
 from syft_monitors.pool.assignment import TokenPurpose
 from syft_monitors.pool.owner import OwnerParts
 from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.runtime.wiring import state_from_config
 from syft_monitors.state.base import StateManager
 from syft_monitors.state.json_file import JsonStateManager
 

@@ -28,7 +28,6 @@ from syft_monitors.drive.api import DriveApi
 from syft_monitors.errors import ConfigError, CredentialsError, SyftMonitorError
 from syft_monitors.google.credentials import credentials_from_info, parse_token_info
 from syft_monitors.google.shared import SharedServices
-from syft_monitors.monitors.poll_loop import describe_error, error_kind
 from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.notify.senders.file import FileSender
@@ -36,6 +35,7 @@ from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.notify.senders.smtp import SmtpSender
 from syft_monitors.pool.assignment import TokenPurpose
 from syft_monitors.pool.metrics import OwnerMetrics
+from syft_monitors.runtime.poll_loop import describe_error, error_kind
 from syft_monitors.state.base import StateManager
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ import time
 from syft_monitors.errors import SyftMonitorError
 from syft_monitors.google.shared import SharedServices
 from syft_monitors.metrics import Healthcheck, MetricsServer
-from syft_monitors.monitors.poll_loop import describe_error
 from syft_monitors.pool.metrics import PoolMetrics
 from syft_monitors.pool.owner import OwnerSource, PoolOwner
 from syft_monitors.pool.scheduler import PollScheduler
+from syft_monitors.runtime.poll_loop import describe_error
 
 logger = logging.getLogger(__name__)
 
