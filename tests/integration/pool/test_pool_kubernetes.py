@@ -4,7 +4,6 @@ in that owner's own ConfigMaps, as a single-owner pod does."""
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -12,89 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from syft_monitors.pool.assignment import AssignedMonitor, Assignment, SecretKey, Tokens
 from syft_monitors.pool.kube_source import AssignmentSource
 from syft_monitors.pool.process import Pool
 from syft_sandbox import Sandbox
-from syft_sandbox.pool_world import PoolWorld, owner_config, owners_world
-from syft_sandbox.server import SandboxServer
+from syft_sandbox.pool_world import owners_world
 from tests.integration.pool.conftest import baselined, metric
+from tests.integration.pool.kube_owners import NS, name_of, put_owner, put_tokens, write_assignment
 from tests.kubeapi import KubeApiServer
 from tests.support import eventually
-
-NS = "default"
-
-
-def name_of(index: int) -> str:
-    return f"owner-{index:04d}"
-
-
-def put_owner(kube: KubeApiServer, world: PoolWorld, index: int, server: SandboxServer) -> None:
-    """What the operator keeps for one SyftMonitor: config, Secret, state and heartbeat maps."""
-    name = name_of(index)
-    config = owner_config(
-        world.owners[index],
-        interval=1,
-        google_api_root=server.url,
-        state_backend="configmap",
-        state_configmap={"name": f"{name}-state", "heartbeat": f"{name}-heartbeat"},
-    )
-    kube.put_object(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": f"{name}-config", "namespace": NS},
-            "data": {"config.yaml": yaml.safe_dump(config)},
-        }
-    )
-    put_tokens(kube, world, index)
-    for suffix in ("state", "heartbeat"):
-        kube.put_object(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": f"{name}-{suffix}", "namespace": NS},
-            }
-        )
-
-
-def put_tokens(kube: KubeApiServer, world: PoolWorld, index: int) -> None:
-    folder = world.owner_folder(index)
-    data = {
-        key: base64.b64encode((folder / f"{key}_token.json").read_bytes()).decode()
-        for key in ("drive", "gmail")
-    }
-    kube.put_object(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": f"{name_of(index)}-google", "namespace": NS},
-            "data": data,
-        }
-    )
-
-
-def entry(index: int) -> AssignedMonitor:
-    name = name_of(index)
-    secret = f"{name}-google"
-    return AssignedMonitor(
-        name=name,
-        config_map=f"{name}-config",
-        tokens=Tokens(
-            drive=SecretKey(secret=secret, key="drive"),
-            gmail=SecretKey(secret=secret, key="gmail"),
-        ),
-    )
-
-
-def write_assignment(path: Path, indexes: list[int]) -> None:
-    document = Assignment(pool="campus", shard=0, shards=1, monitors=[entry(i) for i in indexes])
-    # As kubelet does: the new content appears at once (a symlink swap), never half written.
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(document.to_json())
-    temporary.replace(path)
 
 
 @pytest.fixture
