@@ -81,6 +81,7 @@ from syft_monitors.events import Event, EventKind, JobDetails, JobRef
 from syft_monitors.files import read_regular
 from syft_monitors.job_folders.approval import (
     CODE_DIR,
+    RUN_SCRIPT,
     CodeFiles,
     approval_problem,
     collect_code_files,
@@ -107,7 +108,7 @@ from syft_monitors.monitors.wiring import (
 from syft_monitors.notify.preview import MAX_FILE_BYTES, MAX_TOTAL_CODE_BYTES
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
-from syft_monitors.protocol.jobs import INBOX, JobLayout
+from syft_monitors.protocol.jobs import CONFIG_FILE, INBOX, JobLayout
 from syft_monitors.protocol.messages import is_message_filename
 from syft_monitors.protocol.names import PEERS_FILE, PeerChannel, parse_drive_name
 from syft_monitors.protocol.peers import PeerState
@@ -650,6 +651,8 @@ class ApproveMonitor(Monitor):
                 submitted_at=job.submitted_at.isoformat() if job.submitted_at else None,
                 status="pending",
                 config=dict(job.config),
+                run_sh=_small_file(job.path / RUN_SCRIPT),
+                config_yaml=_small_file(job.path / CONFIG_FILE),
             ),
             source="approve",
         )
@@ -722,6 +725,12 @@ class ApproveMonitor(Monitor):
         self._pending_events = [p for p in self._pending_events if p.next_at > now]
         for pending in due:
             self._notify(pending.events, report, attempts=pending.attempts)
+
+
+def _small_file(path: Path) -> bytes | None:
+    """A submission file for the new-job email, one byte over the cap when it is larger."""
+    preview = read_code_preview({path.name: path}, prefix="", max_file=MAX_FILE_BYTES, max_total=1)
+    return preview.get(path.name)
 
 
 def _approval_instance(state: Mapping[str, Any], approved: Mapping[str, str]) -> str:
