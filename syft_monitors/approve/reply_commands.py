@@ -66,7 +66,7 @@ _ATTRIBUTIONS = (
     r"den\b.*\bskrev\b.*:?",  # Swedish, Danish, Norwegian
     r".*\bnapisa[łl]\b.*:?",  # Polish
     r".*\u043f\u0438\u0448\u0435\u0442\s*:?",  # Russian "пишет:"
-    r".*\u5199\u9053[:\uff1a]?",  # Chinese "写道："
+    r".*\u5199\u9053[:\uff1a]?",  # Chinese
     r".*\u3055\u3093\u306f\u66f8\u304d\u307e\u3057\u305f[:\uff1a]?",  # Japanese
     r".*\ub2d8\uc774 \uc791\uc131[:\uff1a]?",  # Korean
 )
@@ -99,10 +99,13 @@ def own_lines(text: str) -> list[str]:
         if _ATTRIBUTION.fullmatch(line) or _SEPARATORS.fullmatch(line):
             break
         following = lines[index + 1].strip() if index + 1 < len(lines) else ""
-        if line and following and _ATTRIBUTION.fullmatch(f"{line} {following}"):
-            # A wrapped attribution: "On Mon, 1 Jan 2026 at 10:00, Owner <o@x>" / "wrote:".
-            if following.lower().rstrip(":").endswith(("wrote", "crit", "schrieb", "escreveu")):
-                break
+        # A wrapped attribution: "On Mon, 1 Jan 2026 at 10:00, Owner <o@x>" / "wrote:".
+        if (
+            line
+            and following.lower().rstrip(": ").endswith(("wrote", "crit", "schrieb", "escreveu"))
+            and _ATTRIBUTION.fullmatch(f"{line} {following}")
+        ):
+            break
         if _HEADER_FROM.fullmatch(line) and _header_block_follows(lines, index):
             break
         kept.append(line)

@@ -104,7 +104,8 @@ def build_review(details: JobDetails) -> JobReview:
     why = _why_not(details, code, preview, run_sh, config_yaml, declaration)
     digest = None
     if why is None:
-        assert details.run_sh is not None and details.config_yaml is not None
+        assert details.run_sh is not None
+        assert details.config_yaml is not None
         hashes = {p: hashlib.sha256(d).hexdigest() for p, d in code.items()}
         hashes[RUN_SCRIPT] = hashlib.sha256(details.run_sh).hexdigest()
         hashes[CONFIG_FILE] = hashlib.sha256(details.config_yaml).hexdigest()
