@@ -59,6 +59,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from syft_monitors.approve.email_replies import EmailReplies, RepliesReport
 from syft_monitors.approve.matching import Submission, match_job
 from syft_monitors.approve.peers import (
     AcceptOutcome,
@@ -79,6 +80,7 @@ from syft_monitors.errors import (
 )
 from syft_monitors.events import Event, EventKind, JobDetails, JobRef
 from syft_monitors.files import read_regular
+from syft_monitors.gmail.history import GmailReader, gmail_reader
 from syft_monitors.job_folders.approval import (
     CODE_DIR,
     RUN_SCRIPT,
@@ -143,6 +145,8 @@ class ApproveReport:
     emails: int = 0
     #: The owner's sync held its lock: job evaluation was left for the next tick.
     jobs_deferred: bool = False
+    #: Email replies (`approve.email_replies`): what the Gmail history step did.
+    replies: RepliesReport | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -170,8 +174,11 @@ class ApproveMonitor(Monitor):
         metrics: MonitorMetrics | None = None,
         config_path: Path | str | None = None,
         clock: Callable[[], float] = time.time,
+        gmail: GmailReader | None = None,
     ) -> None:
         self.metrics = metrics or MonitorMetrics()
+        self.gmail = gmail
+        self._replies: EmailReplies | None = None
         super().__init__(sender, state, dict(config or {}))
         self.do_email = validate_email(do_email, what="do_email")
         self.settings = settings
@@ -227,9 +234,17 @@ class ApproveMonitor(Monitor):
             if config.drive_token_path is not None
             else None
         )
+        gmail = None
+        if config.approve.email_replies and config.gmail_token_path is not None:
+            gmail = gmail_reader(
+                config.gmail_token_path,
+                api_root=config.api_root(),
+                observer=metrics.observe_request,
+            )
         return cls(
             config.do_email,
             config.approve,
+            gmail=gmail,
             state=state_from_config(config),
             sender=sender_from_config(config, metrics),
             drive=drive,
@@ -259,8 +274,33 @@ class ApproveMonitor(Monitor):
             self._evaluate_all = True
         self._drive_step(report)
         self._jobs_step(report)
+        self._replies_step(report)
         self._retry_events(report)
         return report
+
+    # --- email replies ----------------------------------------------------------------------
+
+    def _replies_step(self, report: ApproveReport) -> None:
+        """Approve or deny by replies to the new-job emails (`approve.email_replies`)."""
+        if not self.settings.email_replies:
+            return
+        if self._replies is None:
+            if self.gmail is None or self.syftbox_root is None:
+                return  # the config check says why (no Gmail token, no SyftBox folder)
+            self._replies = EmailReplies(
+                self.do_email,
+                self.gmail,
+                self.state,
+                syftbox_root=self.syftbox_root,
+                dispatcher=self.dispatcher,
+                notify=lambda events: self._notify(events, report),
+                settings=lambda: self.settings,
+                config_path=self.config_path,
+                metrics=self.metrics,
+                clock=self.clock,
+            )
+        self._replies.notify = lambda events: self._notify(events, report)
+        report.replies = self._replies.step()
 
     # --- rules ------------------------------------------------------------------------------
 
