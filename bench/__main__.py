@@ -39,6 +39,8 @@ STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("poll_requests", "flood"), ("resources", "burst", "state_size")),
     (("latency",),),
     (("operator_scale",), ("heartbeat",)),
+    # A latency too: alone.
+    (("email_replies",),),
 )
 
 

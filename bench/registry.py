@@ -8,6 +8,7 @@ from typing import Any
 
 from bench import (
     burst,
+    email_replies,
     flood,
     heartbeat,
     latency,
@@ -37,6 +38,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("flood", "1,000 strangers' peer requests during 10 legitimate jobs", flood.run),
     Benchmark("operator_scale", "Operator scale (SyftMonitors on Kubernetes)", operator_scale.run),
     Benchmark("heartbeat", "Monitor writes to Kubernetes per idle hour", heartbeat.run),
+    Benchmark("email_replies", "Approving by email reply", email_replies.run),
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import heartbeat, operator_scale
+from bench import email_replies, heartbeat, operator_scale
 
 Render = Callable[[dict[str, Any]], list[str]]
 
@@ -499,6 +499,7 @@ RENDERERS: dict[str, Render] = {
     "flood": render_flood,
     "operator_scale": operator_scale.render,
     "heartbeat": heartbeat.render,
+    "email_replies": email_replies.render,
 }
 
 

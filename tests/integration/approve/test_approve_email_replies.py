@@ -18,6 +18,7 @@ from approve_world import ALICE, BOB, DO, EVE, MAIN_PY, ApproveWorld
 from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_gmail_service
+from syft_monitors.protocol.messages import ProposedChangesMessage, decode_message
 from syft_sandbox import FaultRule
 from syft_sandbox.mail_actors import MailUser
 
@@ -265,3 +266,27 @@ def test_a_kill_between_the_decision_and_its_record(world: ApproveWorld, owner: 
     assert sent[(DO, f"Re: Job: {NAME}")] == 1
     world.notify.check()
     assert decisions(world) == sent
+
+
+def test_an_email_from_the_drive_message_is_approvable_once_the_job_is_on_disk(
+    world: ApproveWorld, owner: MailUser
+) -> None:
+    """The notify service emails the job from the data scientist's message (Drive) before the
+    owner's client extracted it: what the email showed is what lands on disk."""
+    baseline(world)
+    message_id = world.scientists[ALICE].submit_job(DO, NAME, {"main.py": MAIN_PY})
+    world.notify.check()
+    [root] = [m for m in world.sandbox.sent_mail(DO) if m.message["Subject"] == f"Job: {NAME}"]
+    assert root.message["X-Syft-Monitor-Review"]
+    decoded = decode_message(world.sandbox.content(message_id))
+    assert isinstance(decoded, ProposedChangesMessage)
+    for change in decoded.changes:  # what the owner's SyftBox client does
+        assert change.content is not None
+        target = world.syftbox / DO / change.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(change.content)
+    owner.reply(root.thread_id, "approve", html_only=True)
+    world.tick()
+    state = world.state_yaml(ALICE, NAME)
+    assert state is not None
+    assert state["status"] == "approved"

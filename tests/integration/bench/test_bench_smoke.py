@@ -156,3 +156,10 @@ def test_flood_control_bounds_the_flood_and_keeps_job_mail(results: dict[str, An
         assert controlled["digests"] == 1
         assert controlled["flood_owner_emails_total"] == 11  # 10 one by one, then the digest
         assert controlled["folded"] == strangers - 10
+
+
+def test_an_idle_email_reply_tick_costs_one_gmail_request(results: dict[str, Any]) -> None:
+    entry = results["benchmarks"]["email_replies"]
+    assert entry["idle_requests_max"] == 1
+    assert entry["idle_operations"] == ["history.list"]
+    assert entry["approved"] == entry["replies"]
