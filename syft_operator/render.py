@@ -174,6 +174,7 @@ def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) ->
                 }
                 for rule in spec.approve.auto_approvals
             ],
+            "email_replies": spec.approve.email_replies,
         },
     }
     if spec.google_api_root is not None:
