@@ -50,14 +50,16 @@ class MailUser:
         quote: QuoteStyle = "gmail",
         to_message: str | None = None,
         signature: str | None = None,
+        to: str | None = None,
     ) -> dict[str, Any]:
-        """Reply in `thread_id` to its first message (or the Gmail message `to_message`)."""
+        """Reply in `thread_id` to its first message (or the Gmail message `to_message`);
+        `to` sends it elsewhere instead (a forward to a colleague)."""
         messages = self.thread_messages(thread_id)
         original = self._raw(to_message or messages[0]["id"])
         subject = str(original.get("Subject", ""))
         reply = EmailMessage()
         reply["From"] = self.address
-        reply["To"] = str(original.get("Reply-To") or original.get("From") or self.address)
+        reply["To"] = to or str(original.get("Reply-To") or original.get("From") or self.address)
         reply["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         reply["Date"] = email.utils.formatdate(localtime=False)
         original_id = str(original.get("Message-ID", "")).strip()

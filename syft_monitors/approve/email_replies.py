@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import email.utils
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -60,7 +61,7 @@ from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.notify.email import KEY_HEADER, OutgoingEmail, is_message_id
 from syft_monitors.notify.plan import ThreadInfo
 from syft_monitors.notify.review import REVIEW_HEADER, review_digest
-from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.jobs import JobLayout
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.model import StateDocument, ThreadRecord, to_timestamp
@@ -185,7 +186,7 @@ class EmailReplies:
         if record is None:
             return
         report.replies += 1
-        refusal = _refusal(mail, record)
+        refusal = _refusal(mail, record, self.do_email)
         if refusal is not None:
             report.refused += 1
             self.metrics.email_replies.labels("refused").inc()
@@ -356,7 +357,7 @@ class EmailReplies:
             dict.fromkeys(r for r in (record.message_id, reply_id) if is_message_id(r))
         )
         subject = str(mail.message.get("Subject", "")) or "Re: your reply"
-        email = OutgoingEmail.build(
+        outgoing = OutgoingEmail.build(
             to=self.do_email,
             subject=subject if subject.lower().startswith("re:") else f"Re: {subject}",
             text=text + "\n\n-- \nSent automatically by syft-monitor.\n",
@@ -366,7 +367,8 @@ class EmailReplies:
             references=references,
         )
         thread = ThreadInfo(record.message_id, record.thread_id)
-        report.answers += self.dispatcher.deliver(email, ANSWER_LABEL, self.do_email, thread).emails
+        delivered = self.dispatcher.deliver(outgoing, ANSWER_LABEL, self.do_email, thread)
+        report.answers += delivered.emails
 
     # --- state and disk ---------------------------------------------------------------------
 
@@ -422,11 +424,17 @@ def _key(job: LocalJob) -> str:
     return JobRef(job.datasite, job.submitter, job.name).key
 
 
-def _refusal(mail: MailMessage, record: ThreadRecord) -> str | None:
+def _refusal(mail: MailMessage, record: ThreadRecord, do_email: str) -> str | None:
     if mail.thread_id != record.thread_id:
         return "not in the job's thread"
     if "SENT" not in mail.label_ids:
         return "not sent from the data owner's account (no SENT label)"
+    recipients = email.utils.getaddresses(
+        [str(v) for name in ("To", "Cc") for v in mail.message.get_all(name) or ()]
+    )
+    if normalize_email(do_email) not in {normalize_email(a) for _, a in recipients if a}:
+        # A forward to a colleague ("approve?") is not an answer to the notification.
+        return "not addressed to the data owner (a forward, not a reply)"
     references = " ".join(
         str(value)
         for name in ("In-Reply-To", "References")

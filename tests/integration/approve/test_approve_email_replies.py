@@ -290,3 +290,13 @@ def test_an_email_from_the_drive_message_is_approvable_once_the_job_is_on_disk(
     state = world.state_yaml(ALICE, NAME)
     assert state is not None
     assert state["status"] == "approved"
+
+
+def test_a_forward_to_someone_else_is_not_a_reply(world: ApproveWorld, owner: MailUser) -> None:
+    baseline(world)
+    thread = new_job_email(world)
+    owner.reply(thread, "approve", to=BOB)  # "approve?" sent on to a colleague, in the thread
+    report = world.tick()
+    assert report.replies is not None
+    assert report.replies.refused == 1
+    assert world.state_yaml(ALICE, NAME) is None
