@@ -182,9 +182,8 @@ class MonitorMetrics:
                 self.approvals.labels(approval_kind, approval_outcome)
         self.email_replies = Counter(
             "syft_monitor_email_replies",
-            "Replies to new-job emails by outcome: approved, denied, auto_approved, unknown "
-            "(help sent), already_decided, changed (job differs from the email), not_reviewable, "
-            "refused (not from the owner's account, or not a reply to our email), failed.",
+            "Replies to new-job emails by outcome (approved, denied, auto_approved, unknown, "
+            "empty, already_decided, changed, not_reviewable, not_found, refused, failed).",
             ["outcome"],
             registry=r,
         )
