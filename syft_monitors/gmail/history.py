@@ -81,8 +81,10 @@ class GmailReader:
         *,
         observer: RequestObserver | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
+        page_size: int = HISTORY_PAGE_SIZE,
     ) -> None:
         self._factory = service_factory
+        self._page_size = page_size
         self._local = threading.local()
         self._observer = observer
         self._policy = policy
@@ -118,7 +120,7 @@ class GmailReader:
                 "userId": "me",
                 "startHistoryId": start,
                 "historyTypes": list(HISTORY_TYPES),
-                "maxResults": HISTORY_PAGE_SIZE,
+                "maxResults": self._page_size,
             }
             if token:
                 params["pageToken"] = token
