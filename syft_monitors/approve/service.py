@@ -179,6 +179,7 @@ class ApproveMonitor(Monitor):
         self.metrics = metrics or MonitorMetrics()
         self.gmail = gmail
         self._replies: EmailReplies | None = None
+        self._replies_unavailable_logged = False
         super().__init__(sender, state, dict(config or {}))
         self.do_email = validate_email(do_email, what="do_email")
         self.settings = settings
@@ -234,8 +235,10 @@ class ApproveMonitor(Monitor):
             if config.drive_token_path is not None
             else None
         )
+        # Lazy (no request, no token read until used): `email_replies` may be switched on by a
+        # config reload.
         gmail = None
-        if config.approve.email_replies and config.gmail_token_path is not None:
+        if config.gmail_token_path is not None:
             gmail = gmail_reader(
                 config.gmail_token_path,
                 api_root=config.api_root(),
@@ -286,7 +289,10 @@ class ApproveMonitor(Monitor):
             return
         if self._replies is None:
             if self.gmail is None or self.syftbox_root is None:
-                return  # the config check says why (no Gmail token, no SyftBox folder)
+                if not self._replies_unavailable_logged:
+                    self._replies_unavailable_logged = True
+                    logger.warning("email_replies needs a Gmail token and the SyftBox folder")
+                return
             self._replies = EmailReplies(
                 self.do_email,
                 self.gmail,

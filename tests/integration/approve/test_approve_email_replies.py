@@ -300,3 +300,21 @@ def test_a_forward_to_someone_else_is_not_a_reply(world: ApproveWorld, owner: Ma
     assert report.replies is not None
     assert report.replies.refused == 1
     assert world.state_yaml(ALICE, NAME) is None
+
+
+def test_email_replies_switched_on_by_a_config_reload(world: ApproveWorld) -> None:
+    world.write_config({}, top_level={"flood": {"enabled": False}})
+    world.notify.check()
+    assert world.tick().replies is None  # off: not a single Gmail read
+    thread = new_job_email(world)
+    world.write_config({"email_replies": True}, top_level={"flood": {"enabled": False}})
+    report = world.tick()
+    assert report.replies is not None
+    assert report.replies.baseline
+    service = gmail_for(world, DO)
+    MailUser(DO, service).reply(thread, "approve")
+    service.close()
+    world.tick()
+    state = world.state_yaml(ALICE, NAME)
+    assert state is not None
+    assert state["status"] == "approved"
