@@ -273,3 +273,20 @@ def test_email_replies_need_the_syftbox_volume_and_the_gmail_sender() -> None:
         assert config.approve.email_replies is True
     rules = open_api_schema()["properties"]["spec"]["x-kubernetes-validations"]
     assert any("emailReplies" in rule["rule"] for rule in rules)
+
+
+def test_two_rules_with_one_name_are_refused() -> None:
+    """A real API server refuses them (autoApprovals is a list-map keyed by name); the model must
+    too, or the operator would render a config the monitor refuses at start-up."""
+    job = {"type": "python", "entrypoint": "main.py"}
+    rule = {
+        "name": "count-rows",
+        "fileContents": [{"relativePath": "main.py", "sha256": "a" * 64}],
+        "canonicalRunSh": True,
+        "job": job,
+    }
+    spec = minimal_spec(syftboxVolume="alice-syftbox", approve={"autoApprovals": [rule, rule]})
+    with pytest.raises(ValidationError, match="share a name"):
+        SyftMonitorSpec.model_validate(spec)
+    auto = open_api_schema()["properties"]["spec"]["properties"]["approve"]["properties"]
+    assert auto["autoApprovals"]["x-kubernetes-list-map-keys"] == ["name"]
