@@ -57,12 +57,12 @@ from syft_monitors.job_folders.approval import (
 )
 from syft_monitors.job_folders.listing import LocalJob, list_local_jobs
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.notify.email import KEY_HEADER, OutgoingEmail, is_message_id
 from syft_monitors.notify.plan import ThreadInfo
 from syft_monitors.notify.review import REVIEW_HEADER, review_digest
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.jobs import JobLayout
+from syft_monitors.runtime.delivery import Dispatcher
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.model import StateDocument, ThreadRecord, to_timestamp
 

@@ -6,7 +6,7 @@ import pytest
 
 from syft_monitors.config import parse_config
 from syft_monitors.errors import ConfigError
-from syft_monitors.monitors.wiring import notify_config
+from syft_monitors.runtime.wiring import notify_config
 
 DO = "owner@hospital.example"
 
