@@ -41,6 +41,8 @@ STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("operator_scale",), ("heartbeat",)),
     # CPU per idle minute and detection latency depend on what else runs: alone.
     (("pool",),),
+    # A latency too: alone.
+    (("email_replies",),),
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from bench import (
     burst,
+    email_replies,
     flood,
     heartbeat,
     latency,
@@ -39,6 +40,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("operator_scale", "Operator scale (SyftMonitors on Kubernetes)", operator_scale.run),
     Benchmark("heartbeat", "Monitor writes to Kubernetes per idle hour", heartbeat.run),
     Benchmark("pool", "One pool process for N data owners vs N processes", pool.run),
+    Benchmark("email_replies", "Approving by email reply", email_replies.run),
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import heartbeat, operator_scale, pool
+from bench import email_replies, heartbeat, operator_scale, pool
 
 Render = Callable[[dict[str, Any]], list[str]]
 
@@ -500,6 +500,7 @@ RENDERERS: dict[str, Render] = {
     "operator_scale": operator_scale.render,
     "heartbeat": heartbeat.render,
     "pool": pool.render,
+    "email_replies": email_replies.render,
 }
 
 

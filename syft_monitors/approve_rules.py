@@ -225,6 +225,9 @@ class ApproveSettings(BaseModel):
     #: Peer requests from these emails are accepted (so are the peers named in any rule).
     approved_peers: tuple[str, ...] = ()
     auto_approvals: tuple[AutoApprovalRule, ...] = ()
+    #: Read the owner's replies to new-job emails (approve / deny [reason] / auto-approve)
+    #: from Gmail's history feed; needs the SyftBox folder and a token that may read mail.
+    email_replies: bool = False
 
     @field_validator("approved_domains")
     @classmethod

@@ -147,6 +147,10 @@ class MonitorConfig(BaseModel):
     def _state_backend(self) -> MonitorConfig:
         if self.state_backend == "configmap" and self.state_configmap is None:
             raise ValueError("state_backend is configmap but state_configmap is not set")
+        if self.approve.email_replies and self.syftbox_root is None:
+            raise ValueError(
+                "approve.email_replies needs syftbox_root: replies decide jobs on that disk"
+            )
         return self
 
     def home(self) -> Path:

@@ -61,6 +61,9 @@ class JobDetails:
 
     files: Mapping[str, str] = dataclasses.field(default_factory=dict)  # relative path -> sha256
     code: Mapping[str, bytes] = dataclasses.field(default_factory=dict)  # relative path -> content
+    #: The submission's `run.sh` and `config.yaml` bytes (new-job events, when known).
+    run_sh: bytes | None = None
+    config_yaml: bytes | None = None
     submitted_at: str | None = None
     status: str | None = None
     approved_by: str | None = None

@@ -49,8 +49,30 @@ KNOWN_METHODS = {
         "files.get",
         "files.get_media",
     ),
-    "gmail": ("messages.send", "messages.list", "messages.get", "users.getProfile"),
+    "gmail": (
+        "messages.send",
+        "messages.list",
+        "messages.get",
+        "users.getProfile",
+        "history.list",
+        "threads.get",
+    ),
 }
+
+
+REPLY_OUTCOMES = (
+    "approved",
+    "denied",
+    "auto_approved",
+    "unknown",
+    "empty",
+    "already_decided",
+    "changed",
+    "not_reviewable",
+    "not_found",
+    "refused",
+    "failed",
+)
 
 
 class MonitorMetrics:
@@ -159,6 +181,15 @@ class MonitorMetrics:
         for approval_kind in ("job", "peer"):
             for approval_outcome in ("approved", "no_match", "failed", "withdrawn"):
                 self.approvals.labels(approval_kind, approval_outcome)
+        self.email_replies = Counter(
+            "syft_monitor_email_replies",
+            "Replies to new-job emails by outcome (approved, denied, auto_approved, unknown, "
+            "empty, already_decided, changed, not_reviewable, not_found, refused, failed).",
+            ["outcome"],
+            registry=r,
+        )
+        for reply_outcome in REPLY_OUTCOMES:
+            self.email_replies.labels(reply_outcome)
 
     def _initialise(self) -> None:
         for api, methods in KNOWN_METHODS.items():

@@ -358,6 +358,12 @@ class ApproveSpec(_Model):
         description="Jobs matching one of these rules are approved.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    email_replies: bool = Field(
+        default=False,
+        description="Approve or deny a job by replying to its new-job email (approve, deny"
+        " [reason], auto-approve), read from the data owner's Gmail history feed. Needs"
+        " syftboxVolume and the gmail sender (its token must be allowed to read mail).",
+    )
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> ApproveSpec:
@@ -438,6 +444,14 @@ class SyftMonitorSpec(_Model):
                     "fieldPath": ".syftboxVolume",
                     "reason": "FieldValueRequired",
                 },
+                {
+                    "rule": "!has(self.approve) || !has(self.approve.emailReplies)"
+                    " || !self.approve.emailReplies"
+                    " || (has(self.syftboxVolume) && self.sender.type == 'gmail')",
+                    "message": "approve.emailReplies needs syftboxVolume (replies decide jobs in"
+                    " the SyftBox folder) and the gmail sender (its token reads the replies)",
+                    "fieldPath": ".approve.emailReplies",
+                },
             ]
         }
     )
@@ -516,6 +530,10 @@ class SyftMonitorSpec(_Model):
             raise ValueError("gmailTokenSecretRef is required with the gmail sender")
         if self.approve.auto_approvals and self.syftbox_volume is None:
             raise ValueError("approve.autoApprovals need syftboxVolume")
+        if self.approve.email_replies and (
+            self.syftbox_volume is None or self.sender.type != "gmail"
+        ):
+            raise ValueError("approve.emailReplies needs syftboxVolume and the gmail sender")
         size = len(self.model_dump_json(by_alias=True, exclude_defaults=True))
         if size > MAX_SPEC_BYTES:
             raise ValueError(f"spec is {size} bytes as JSON, more than {MAX_SPEC_BYTES}")

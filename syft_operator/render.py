@@ -208,6 +208,10 @@ def monitor_config(name: str, spec: SyftMonitorSpec, service: Service) -> Monito
                 approved_domains=spec.approve.approved_domains,
                 approved_peers=spec.approve.approved_peers,
                 auto_approvals=tuple(_rule(rule) for rule in spec.approve.auto_approvals),
+            ).model_copy(
+                # Set only when on: a key written for every monitor would change every config
+                # ConfigMap, and a changed config restarts the monitor.
+                update={"email_replies": True} if spec.approve.email_replies else None
             ),
             google_api_root=spec.google_api_root,
             smtp=None if smtp is None else _smtp(smtp),

@@ -37,6 +37,8 @@ _ALLOWED_BY: dict[tuple[str, str], frozenset[str]] = {
     ("gmail", "messages.get"): _GMAIL_READ,
     ("gmail", "threads.list"): _GMAIL_READ,
     ("gmail", "threads.get"): _GMAIL_READ,
+    ("gmail", "history.list"): _GMAIL_READ,
+    ("gmail", "messages.modify"): _GMAIL_READ - {"https://www.googleapis.com/auth/gmail.readonly"},
     # Any Gmail scope but gmail.send (which is why `doctor` cannot prove a send-only token).
     ("gmail", "getProfile"): _GMAIL_READ | {"https://www.googleapis.com/auth/gmail.compose"},
 }

@@ -355,6 +355,17 @@ class Sandbox:
         with self.lock:
             return _record(self.mail.receive(self._user(user), raw))
 
+    def expire_gmail_history(self, user: str) -> None:
+        """Make `user`'s history ids so far too old: `users.history.list` answers 404."""
+        with self.lock:
+            self.mail.expire_history(self._user(user))
+
+    def mail_thread(self, user: str, thread_id: str) -> list[MailRecord]:
+        """The messages of one of `user`'s threads, oldest first."""
+        with self.lock:
+            box = self.mail.box(self._user(user))
+            return [_record(box.messages[i]) for i in box.threads.get(thread_id, [])]
+
     def _mail(self, user: str, label: str) -> list[MailRecord]:
         with self.lock:
             box = self.mail.box(self._user(user))

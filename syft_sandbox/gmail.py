@@ -48,6 +48,10 @@ class SandboxGmailApi:
             route("PUT", f"{upload}/messages/send", "gmail", "messages.send", self.upload_chunk),
             route("GET", f"{base}/messages", "gmail", "messages.list", self.messages_list),
             route("GET", f"{base}/messages/{{id}}", "gmail", "messages.get", self.messages_get),
+            route(
+                "POST", f"{base}/messages/{{id}}/modify", "gmail", "messages.modify", self.modify
+            ),
+            route("GET", f"{base}/history", "gmail", "history.list", self.history_list),
             route("GET", f"{base}/threads", "gmail", "threads.list", self.threads_list),
             route("GET", f"{base}/threads/{{id}}", "gmail", "threads.get", self.threads_get),
             route("GET", f"{base}/profile", "gmail", "getProfile", self.get_profile),
@@ -169,6 +173,62 @@ class SandboxGmailApi:
             request.params("labelIds"),
             request.flag("includeSpamTrash"),
         )
+
+    def modify(self, request: Request) -> Response:
+        user = self._user(request)
+        body = request.json_body()
+        add, remove = body.get("addLabelIds") or [], body.get("removeLabelIds") or []
+        if not all(isinstance(label, str) for label in [*add, *remove]):
+            raise invalid_parameter("addLabelIds")
+        stored = self.mail.change_labels(user, request.path_params["id"], add, remove)
+        return self._respond(request, "messages.modify", message_resource(stored, "minimal", []))
+
+    # --- history ----------------------------------------------------------------------------
+
+    def history_list(self, request: Request) -> Response:
+        """`users.history.list`: the mailbox's changes after `startHistoryId`, oldest first.
+
+        Like Gmail: 404 for an id that is too old (`Mailboxes.expire_history`), `historyTypes`
+        and `labelId` filter, `historyId` is the mailbox's current record, messages carry only
+        their id, thread id and (for added ones) labels.
+        """
+        user = self._user(request)
+        start_text = request.param("startHistoryId")
+        if not start_text:
+            raise ApiError(400, "invalidArgument", "Missing required parameter: startHistoryId")
+        if not start_text.isdigit():
+            raise invalid_parameter("startHistoryId")
+        types = set(request.params("historyTypes"))
+        unknown = types - {"messageAdded", "messageDeleted", "labelAdded", "labelRemoved"}
+        if unknown:
+            raise invalid_parameter("historyTypes")
+        label = request.param("labelId")
+        records = self.mail.history_since(user, int(start_text))
+        if records is None:
+            raise ApiError(404, "notFound", "Requested entity was not found.")
+        box = self.mail.box(user)
+        entries: list[dict[str, Any]] = []
+        for record in records:
+            if types and record.kind not in types:
+                continue
+            message = box.messages[record.message_id]
+            if label is not None and label not in message.label_ids:
+                continue
+            ref = {"id": message.id, "threadId": message.thread_id}
+            entry: dict[str, Any] = {"id": str(record.id), "messages": [ref]}
+            if record.kind == "messageAdded":
+                entry["messagesAdded"] = [{"message": {**ref, "labelIds": list(message.label_ids)}}]
+            else:
+                field = "labelsAdded" if record.kind == "labelAdded" else "labelsRemoved"
+                entry[field] = [{"message": ref, "labelIds": list(record.label_ids)}]
+            entries.append(entry)
+        page, token = _paginate(request, entries)
+        body: dict[str, Any] = {"historyId": str(self.mail.history_id())}
+        if page:
+            body["history"] = page
+        if token is not None:
+            body["nextPageToken"] = token
+        return self._respond(request, "history.list", body)
 
     # --- threads and profile ----------------------------------------------------------------
 

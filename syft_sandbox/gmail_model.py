@@ -88,6 +88,18 @@ def _body_text(message: EmailMessage) -> str:
     return content if isinstance(content, str) else ""
 
 
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One change of a mailbox, as `users.history.list` reports it."""
+
+    id: int
+    #: "messageAdded", "labelAdded" or "labelRemoved".
+    kind: str
+    message_id: str
+    #: The labels added or removed (labelAdded / labelRemoved).
+    label_ids: tuple[str, ...] = ()
+
+
 @dataclass
 class Mailbox:
     email: str
@@ -95,6 +107,10 @@ class Mailbox:
     threads: dict[str, list[str]] = field(default_factory=dict)
     #: RFC 822 Message-ID (without brackets) -> our message ids, for threading and rfc822msgid:.
     by_rfc_id: dict[str, list[str]] = field(default_factory=dict)
+    #: Changes in history-id order, the feed `users.history.list` reads.
+    history: list[HistoryRecord] = field(default_factory=list)
+    #: A startHistoryId below this is too old: Gmail answers 404 (see `expire_history`).
+    history_floor: int = 0
 
 
 class Mailboxes:
@@ -121,6 +137,46 @@ class Mailboxes:
 
     def history_id(self) -> int:
         return self._history
+
+    def expire_history(self, user: str) -> None:
+        """Make every history id handed out so far too old for `users.history.list` (404), as
+        Gmail does after about a week, or sooner "in some rare circumstances"."""
+        self._history += 1
+        self._boxes[user].history_floor = self._history
+
+    def history_since(self, user: str, start: int) -> list[HistoryRecord] | None:
+        """Records after `start`, oldest first; None when `start` is too old (expired)."""
+        box = self._boxes[user]
+        if start < box.history_floor:
+            return None
+        return [record for record in box.history if record.id > start]
+
+    def change_labels(
+        self, user: str, message_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> StoredMessage:
+        """`messages.modify`: add and remove labels, each change a history record."""
+        box = self._boxes[user]
+        stored = box.messages.get(message_id)
+        if stored is None:
+            raise ApiError(404, "notFound", "Requested entity was not found.")
+        add, remove = list(add), list(remove)
+        if {"SENT", "DRAFT"} & {*add, *remove}:
+            raise ApiError(400, "invalidArgument", "Invalid label: SENT and DRAFT are system-set")
+        added = [label for label in dict.fromkeys(add) if label not in stored.label_ids]
+        removed = [label for label in dict.fromkeys(remove) if label in stored.label_ids]
+        if added:
+            stored.label_ids.extend(added)
+            self._history += 1
+            box.history.append(HistoryRecord(self._history, "labelAdded", message_id, tuple(added)))
+        if removed:
+            stored.label_ids[:] = [label for label in stored.label_ids if label not in removed]
+            self._history += 1
+            box.history.append(
+                HistoryRecord(self._history, "labelRemoved", message_id, tuple(removed))
+            )
+        if added or removed:
+            stored.history_id = self._history
+        return stored
 
     def _count_against_limit(self, user: str) -> None:
         day = int(self._clock_ms() // 86_400_000)
@@ -159,9 +215,12 @@ class Mailboxes:
         joined = (
             thread_id if thread_id is not None and self._may_join(box, thread_id, parsed) else None
         )
-        stored = self._store(box, raw, parsed, ["SENT"], joined)
+        # A message to oneself is one message with both labels, as in Gmail (not two copies).
+        own = user.lower() in recipients
+        labels = ["SENT", "INBOX", "UNREAD"] if own else ["SENT"]
+        stored = self._store(box, raw, parsed, labels, joined)
         for recipient in dict.fromkeys(recipients):
-            if recipient in self._boxes:
+            if recipient in self._boxes and recipient != user.lower():
                 target = self._boxes[recipient]
                 self._store(
                     target,
@@ -253,6 +312,7 @@ class Mailboxes:
         )
         box.messages[message_id] = stored
         box.threads.setdefault(thread, []).append(message_id)
+        box.history.append(HistoryRecord(self._history, "messageAdded", message_id))
         rfc_id = stored.header("message-id").strip().strip("<>")
         if rfc_id:
             box.by_rfc_id.setdefault(rfc_id, []).append(message_id)

@@ -59,6 +59,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from syft_monitors.approve.email_replies import EmailReplies, RepliesReport
 from syft_monitors.approve.matching import Submission, match_job
 from syft_monitors.approve.peers import (
     AcceptOutcome,
@@ -80,8 +81,10 @@ from syft_monitors.errors import (
 )
 from syft_monitors.events import Event, EventKind, JobDetails, JobRef
 from syft_monitors.files import read_regular
+from syft_monitors.gmail.history import GmailReader, gmail_reader
 from syft_monitors.job_folders.approval import (
     CODE_DIR,
+    RUN_SCRIPT,
     CodeFiles,
     approval_problem,
     collect_code_files,
@@ -100,7 +103,7 @@ from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.notify.preview import MAX_FILE_BYTES, MAX_TOTAL_CODE_BYTES
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
-from syft_monitors.protocol.jobs import INBOX, JobLayout
+from syft_monitors.protocol.jobs import CONFIG_FILE, INBOX, JobLayout
 from syft_monitors.protocol.messages import is_message_filename
 from syft_monitors.protocol.names import PEERS_FILE, PeerChannel, parse_drive_name
 from syft_monitors.protocol.peers import PeerState
@@ -143,6 +146,8 @@ class ApproveReport:
     emails: int = 0
     #: The owner's sync held its lock: job evaluation was left for the next tick.
     jobs_deferred: bool = False
+    #: Email replies (`approve.email_replies`): what the Gmail history step did.
+    replies: RepliesReport | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -170,8 +175,12 @@ class ApproveMonitor(Monitor):
         metrics: MonitorMetrics | None = None,
         config_path: Path | str | None = None,
         clock: Callable[[], float] = time.time,
+        gmail: GmailReader | None = None,
     ) -> None:
         self.metrics = metrics or MonitorMetrics()
+        self.gmail = gmail
+        self._replies: EmailReplies | None = None
+        self._replies_unavailable_logged = False
         super().__init__(sender, state, dict(config or {}))
         self.do_email = validate_email(do_email, what="do_email")
         self.settings = settings
@@ -234,9 +243,19 @@ class ApproveMonitor(Monitor):
             if config.drive_token_path is not None
             else None
         )
+        # Lazy (no request, no token read until used): `email_replies` may be switched on by a
+        # config reload.
+        gmail = None
+        if config.gmail_token_path is not None:
+            gmail = gmail_reader(
+                config.gmail_token_path,
+                api_root=config.api_root(),
+                observer=metrics.observe_request,
+            )
         return cls(
             config.do_email,
             config.approve,
+            gmail=gmail,
             state=state_from_config(config),
             sender=sender_from_config(config, metrics),
             drive=drive,
@@ -266,8 +285,36 @@ class ApproveMonitor(Monitor):
             self._evaluate_all = True
         self._drive_step(report)
         self._jobs_step(report)
+        self._replies_step(report)
         self._retry_events(report)
         return report
+
+    # --- email replies ----------------------------------------------------------------------
+
+    def _replies_step(self, report: ApproveReport) -> None:
+        """Approve or deny by replies to the new-job emails (`approve.email_replies`)."""
+        if not self.settings.email_replies:
+            return
+        if self._replies is None:
+            if self.gmail is None or self.syftbox_root is None:
+                if not self._replies_unavailable_logged:
+                    self._replies_unavailable_logged = True
+                    logger.warning("email_replies needs a Gmail token and the SyftBox folder")
+                return
+            self._replies = EmailReplies(
+                self.do_email,
+                self.gmail,
+                self.state,
+                syftbox_root=self.syftbox_root,
+                dispatcher=self.dispatcher,
+                notify=lambda events: self._notify(events, report),
+                settings=lambda: self.settings,
+                config_path=self.config_path,
+                metrics=self.metrics,
+                clock=self.clock,
+            )
+        self._replies.notify = lambda events: self._notify(events, report)
+        report.replies = self._replies.step()
 
     # --- rules ------------------------------------------------------------------------------
 
@@ -652,6 +699,8 @@ class ApproveMonitor(Monitor):
                 submitted_at=job.submitted_at.isoformat() if job.submitted_at else None,
                 status="pending",
                 config=dict(job.config),
+                run_sh=_small_file(job.path / RUN_SCRIPT),
+                config_yaml=_small_file(job.path / CONFIG_FILE),
             ),
             source="approve",
         )
@@ -714,6 +763,12 @@ class ApproveMonitor(Monitor):
         self._pending_events = [p for p in self._pending_events if p.next_at > now]
         for pending in due:
             self._notify(pending.events, report, attempts=pending.attempts)
+
+
+def _small_file(path: Path) -> bytes | None:
+    """A submission file for the new-job email, one byte over the cap when it is larger."""
+    preview = read_code_preview({path.name: path}, prefix="", max_file=MAX_FILE_BYTES, max_total=1)
+    return preview.get(path.name)
 
 
 def _approval_instance(state: Mapping[str, Any], approved: Mapping[str, str]) -> str:

@@ -28,6 +28,10 @@ def poll_summary(service: str, monitor: Any, ok: bool) -> str:
             _plural(report.peers_accepted, "peer") + " accepted",
             _plural(report.jobs_approved, "job") + " approved",
         ]
+        replies = getattr(report, "replies", None)
+        if replies is not None and replies.replies:
+            word = "email reply" if replies.replies == 1 else "email replies"
+            parts.append(f"{replies.replies} {word} ({replies.decisions} decided)")
     else:
         parts.append(_plural(report.events, "event"))
     parts.append(_plural(report.emails, "email") + " sent")

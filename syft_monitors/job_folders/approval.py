@@ -136,6 +136,8 @@ def _collect(folder: Path, layout: JobLayout) -> CodeFiles:
 #: `state.yaml` key holding the hashes of the submission as approved (job-relative path -> hex).
 APPROVED_HASHES = "approved_hashes"
 WITHDRAWN_PREFIX = "approval withdrawn: "
+#: `state.yaml` key naming the Gmail message of the reply that approved or rejected the job.
+DECIDED_BY_REPLY = "decided_by_reply"
 
 
 def submission_hashes(folder: Path) -> dict[str, str]:
@@ -305,8 +307,13 @@ def write_approval(
     now: dt.datetime,
     hashes: Mapping[str, str] | None = None,
     method: str = "auto",
+    reply_id: str | None = None,
 ) -> dict[str, Any]:
-    """Record the approval (with `hashes`, and how it was made) on disk; returns the state."""
+    """Record the approval (with `hashes`, and how it was made) on disk; returns the state.
+
+    `reply_id` (current layout) names the email reply that decided it (`DECIDED_BY_REPLY`), so
+    that handling that reply again after a crash recognises its own decision.
+    """
     if job.layout is JobLayout.LEGACY:
         rel = f"{job.datasite}/{JOB_ROOT}/{job.name}/{APPROVED_MARKER}"
         marker = resolve_inside(syftbox_root, rel)
@@ -333,6 +340,42 @@ def write_approval(
     )
     if hashes:
         state[APPROVED_HASHES] = dict(sorted(hashes.items()))
+    if reply_id is not None:
+        state[DECIDED_BY_REPLY] = reply_id
+    _write_state(target, state)
+    return state
+
+
+def write_rejection(
+    syftbox_root: Path,
+    job: LocalJob,
+    rejected_by: str,
+    now: dt.datetime,
+    reason: str | None,
+    reply_id: str | None = None,
+) -> dict[str, Any]:
+    """Record a rejection as upstream's `syft-job` `reject(reason)` does (current layout only:
+    the legacy layout never had a rejected marker)."""
+    if job.layout is JobLayout.LEGACY:
+        raise JobFolderError("a legacy-layout job cannot be rejected on disk (no such marker)")
+    target = _state_target(syftbox_root, job)
+    stamp = now.astimezone(dt.UTC).isoformat()
+    state: dict[str, Any] = {key: None for key in _STATE_KEYS}
+    state.update(job.state)
+    if not state.get("received_at"):
+        state["received_at"] = stamp
+    state.pop(APPROVED_HASHES, None)
+    state.update(
+        status=JobStatus.REJECTED.value,
+        rejected_by=rejected_by,
+        rejected_at=stamp,
+        review_reason=reason,
+        approved_by=None,
+        approved_at=None,
+        approval_method=None,
+    )
+    if reply_id is not None:
+        state[DECIDED_BY_REPLY] = reply_id
     _write_state(target, state)
     return state
 

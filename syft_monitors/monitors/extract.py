@@ -57,6 +57,8 @@ def job_events_from_proposal(message: ProposedChangesMessage, do_email: str) -> 
         details = JobDetails(
             files={path: sha for path, sha in job.files.items() if sha is not None},
             code={path: data for path, data in contents.items() if path.startswith("code/")},
+            run_sh=contents.get("run.sh"),
+            config_yaml=contents.get("config.yaml"),
             submitted_at=_text(job.config, "submitted_at"),
             status="pending",
             config=dict(job.config or {}),

@@ -42,6 +42,8 @@ class LocalScanner:
             job=ref,
             details=JobDetails(
                 code=self._code(job),
+                run_sh=self._small(job.path / "run.sh"),
+                config_yaml=self._small(job.path / "config.yaml"),
                 submitted_at=job.submitted_at.isoformat() if job.submitted_at else None,
                 status=job.status,
                 config=dict(job.config),
@@ -78,6 +80,16 @@ class LocalScanner:
             code[relative] = data
             total += len(data)
         return code
+
+    def _small(self, file: Path) -> bytes | None:
+        """A submission file for the new-job email (one byte over the cap tells it is cut)."""
+        if file.is_symlink() or not file.is_file():
+            return None
+        try:
+            with file.open("rb") as handle:
+                return handle.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            return None
 
     def _read_tail(self, folder: Path | None, name: str) -> bytes | None:
         if folder is None:

@@ -54,6 +54,7 @@ from syft_monitors.notify.preview import (
     tail_text,
 )
 from syft_monitors.notify.render import Renderer, default_renderer
+from syft_monitors.notify.review import REVIEW_HEADER, build_review
 from syft_monitors.notify.sanitize import clean_block, clean_line, sanitize_header
 from syft_monitors.protocol.emails import is_valid_email, safe_repr
 
@@ -87,6 +88,9 @@ class NotifyConfig(BaseModel):
     #: The data owner is told when the approve service accepted a peer by a rule.
     notify_on_peer_accepted_by_rule: bool = True
     email_format: EmailFormat = "html"
+    #: The new-job email tells the owner they may approve or deny by replying to it (set from
+    #: `approve.email_replies`: the approve service reads the replies).
+    email_replies: bool = False
     heartbeat_enabled: bool = False
     #: Seconds between heartbeat emails; one day, so silence for more than a day means trouble.
     heartbeat_interval: int = Field(default=86400, ge=60)
@@ -190,6 +194,7 @@ class _Planner:
         title: str,
         context: Mapping[str, object] | None = None,
         reply: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> OutgoingEmail | None:
         to = self.event.do_email if role == "do" else self.event.counterpart
         if not is_valid_email(to):
@@ -215,7 +220,7 @@ class _Planner:
             thread_key=thread_key,
             in_reply_to=in_reply_to,
             references=(in_reply_to,) if in_reply_to else (),
-            headers={EVENT_HEADER: self.event.kind.value},
+            headers={EVENT_HEADER: self.event.kind.value, **(headers or {})},
         )
 
     def job_context(self) -> dict[str, object]:
@@ -280,6 +285,7 @@ class _Planner:
     def new_job(self) -> list[OutgoingEmail | None]:
         details = self.event.details
         names, more = list_file_names([*details.files, *details.code])
+        review = build_review(details)
         do = self.email(
             "do",
             subject=f"Job: {self.subject_name}",
@@ -290,10 +296,14 @@ class _Planner:
                 "submitted_at": details.submitted_at,
                 "files": names,
                 "files_more": more,
-                "preview": build_code_preview(details.code),
+                # The review shows code/ whole or not at all; other layouts keep the preview.
+                "preview": review.preview if review.replyable else build_code_preview(details.code),
+                "review": review,
+                "email_replies": self.config.email_replies,
                 "max_file_bytes": MAX_FILE_BYTES,
                 "max_total_bytes": MAX_TOTAL_CODE_BYTES,
             },
+            headers={REVIEW_HEADER: review.digest} if review.digest else None,
         )
         ds = self.email(
             "ds",

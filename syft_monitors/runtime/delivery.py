@@ -244,11 +244,14 @@ class Dispatcher:
         )
         self.metrics.senders_folded.set(folding)
 
-    def deliver(self, email: OutgoingEmail, label: str, do_email: str) -> Outcome:
-        """Send one email that belongs to no event (the heartbeat), with the same guarantees."""
+    def deliver(
+        self, email: OutgoingEmail, label: str, do_email: str, thread: ThreadInfo | None = None
+    ) -> Outcome:
+        """Send one email that belongs to no event (the heartbeat, an answer to an email reply),
+        with the same guarantees; with `thread`, a reply (`in_reply_to`) goes into that thread."""
         outcome = Outcome()
         if self.sender is not None:
-            self._deliver(email, label, None, None, do_email, outcome)
+            self._deliver(email, label, thread, None, do_email, outcome)
         return outcome
 
     def _deliver(

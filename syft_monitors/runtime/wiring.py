@@ -49,7 +49,11 @@ def notify_config(config: Mapping[str, Any] | None) -> NotifyConfig:
     """The notification toggles of a seed-style config dict (unknown keys are ignored here)."""
     data = dict(config or {})
     fields = NotifyConfig.model_fields
-    return NotifyConfig.model_validate({k: v for k, v in data.items() if k in fields})
+    values = {k: v for k, v in data.items() if k in fields}
+    approve = data.get("approve")
+    if isinstance(approve, Mapping) and approve.get("email_replies"):
+        values["email_replies"] = True  # the new-job email then says how to reply
+    return NotifyConfig.model_validate(values)
 
 
 def sender_from_config(config: MonitorConfig, metrics: MonitorMetrics) -> NotificationSender:

@@ -115,7 +115,7 @@ class _Doctor:
         tokens: dict[str, Path] = {}
         if config.drive_token_path is not None:
             tokens["drive"] = config.drive_token_path
-        if config.sender == "gmail":
+        if config.sender == "gmail" or config.approve.email_replies:
             tokens["gmail"] = config.gmail_token_path
         readable = {api: self.token_file(api, path) for api, path in tokens.items()}
         credentials: dict[str, Any] = {}
@@ -135,6 +135,8 @@ class _Doctor:
         else:
             self.add(CheckResult("drive", Outcome.SKIP, "no valid Drive token"))
         self.mail(credentials.get("gmail"))
+        if config.approve.email_replies:
+            self.email_replies(credentials.get("gmail"))
         self.python()
         self.clock()
         self.disk()
@@ -333,6 +335,58 @@ class _Doctor:
             return
         self.add(CheckResult("gmail", Outcome.OK, "reachable, Sent mail searchable"))
 
+    def email_replies(self, credentials: Any) -> None:
+        """`approve.email_replies` reads the history feed and whole messages: a token that may
+        only send (gmail.send) or only read headers (gmail.metadata) cannot."""
+        from syft_monitors.google.clients import build_gmail_service  # noqa: PLC0415
+
+        name = "email replies"
+        hint = "re-authorize the Gmail token with gmail.modify (or gmail.readonly)"
+        if credentials is None:
+            self.add(CheckResult(name, Outcome.SKIP, "no valid Gmail token"))
+            return
+        if METADATA_SCOPE in set(credentials.scopes or ()):
+            self.add(
+                CheckResult(
+                    name,
+                    Outcome.FAIL,
+                    "the Gmail token carries gmail.metadata, under which Gmail refuses to show a"
+                    " message's body, so replies cannot be read",
+                    hint + ", without gmail.metadata",
+                )
+            )
+            return
+        try:
+            service = build_gmail_service(credentials, api_root=self.api_root, timeout=TIMEOUT)
+            try:
+                profile = _once(
+                    service.users().getProfile(userId="me"), api="gmail", method="getProfile"
+                )
+                _once(
+                    service.users()
+                    .history()
+                    .list(userId="me", startHistoryId=str(profile["historyId"]), maxResults=1),
+                    api="gmail",
+                    method="history.list",
+                )
+            finally:
+                with contextlib.suppress(Exception):
+                    service.close()
+        except MissingScopeError:
+            self.add(
+                CheckResult(
+                    name,
+                    Outcome.FAIL,
+                    "the Gmail token may not read mail: replies to new-job emails cannot be read",
+                    hint,
+                )
+            )
+            return
+        except SyftMonitorError as error:
+            self.add(CheckResult(name, Outcome.FAIL, str(error), _network_hint(error)))
+            return
+        self.add(CheckResult(name, Outcome.OK, "the Gmail history feed is readable"))
+
     def smtp(self) -> None:
         smtp = self.config.smtp
         if smtp is None:
@@ -470,6 +524,9 @@ class _Doctor:
                 "set syftbox_root to your SyftBox folder (where the SyftBox client syncs)",
             )
         )
+
+
+METADATA_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
 
 
 def _once(request: Any, *, api: str, method: str) -> Any:

@@ -141,6 +141,10 @@ approve:
   #     entrypoint: main.py
   #     dependencies: [syft-client==0.1.117]
   #   canonical_run_sh: true
+  # Approve or deny a job by replying to its new-job email ("approve", "deny [reason]",
+  # "auto-approve" on the first line). Read from Gmail's history feed: needs the SyftBox folder
+  # and a Gmail token that may read mail (gmail.modify or gmail.readonly).
+  email_replies: false
 """
 
 

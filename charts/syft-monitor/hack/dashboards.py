@@ -339,7 +339,20 @@ def overview() -> dict[str, Any]:
                     "{{kind}} {{outcome}}",
                 )
             ],
-            width=24,
+            width=12,
+        ),
+        timeseries(
+            "Email replies per minute",
+            "Replies to new-job emails (approve.email_replies) by outcome; refused: not from the"
+            " owner's account or not a reply to our email.",
+            [
+                (
+                    "sum by (outcome) "
+                    f"(rate(syft_monitor_email_replies_total{{{s}}}[$__rate_interval])) * 60",
+                    "{{outcome}}",
+                )
+            ],
+            width=12,
         ),
     ]
     variables = [

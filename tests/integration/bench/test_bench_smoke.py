@@ -172,3 +172,10 @@ def test_pool_and_single_owner_processes_cost_one_drive_request_per_idle_poll(
         assert row["detected"] == row["jobs"]
         assert row["vmhwm_kib"] > 0
         assert len(row["load_avg_start"]) == 3
+
+
+def test_an_idle_email_reply_tick_costs_one_gmail_request(results: dict[str, Any]) -> None:
+    entry = results["benchmarks"]["email_replies"]
+    assert entry["idle_requests_max"] == 1
+    assert entry["idle_operations"] == ["history.list"]
+    assert entry["approved"] == entry["replies"]

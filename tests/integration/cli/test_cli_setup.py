@@ -159,3 +159,32 @@ def test_install_without_systemd(
     result = CliRunner().invoke(cli, ["uninstall", "notify"])
     assert f"notify: removed {unit}" in result.output
     assert not unit.exists()
+
+
+def _enable_email_replies(world: DaemonWorld) -> None:
+    text = world.config_path.read_text()
+    assert "  email_replies: false\n" in text
+    world.config_path.write_text(
+        text.replace("  email_replies: false\n", "  email_replies: true\n")
+    )
+
+
+def test_doctor_checks_that_email_replies_can_be_read(world: DaemonWorld) -> None:
+    _init(world, "-r", str(world.root / "SyftBox"))
+    _enable_email_replies(world)
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "ok   email replies: the Gmail history feed is readable" in result.output.splitlines()
+
+
+def test_doctor_fails_email_replies_with_a_send_only_token(world: DaemonWorld) -> None:
+    _init(world, "-r", str(world.root / "SyftBox"))
+    _enable_email_replies(world)
+    world.sandbox.grant_scopes(
+        DO,
+        ["https://www.googleapis.com/auth/drive", "https://www.googleapis.com/auth/gmail.send"],
+    )
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert result.exit_code == 1
+    assert "FAIL email replies: the Gmail token may not read mail" in result.output
+    assert "gmail.modify" in result.output

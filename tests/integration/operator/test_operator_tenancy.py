@@ -506,3 +506,12 @@ def test_a_child_refused_with_422_is_invalid_spec_not_an_endless_retry(
     api.clear_faults()
     operator_cluster.patch_spec("alice", {"emailFormat": "text"})  # a new generation: try again
     eventually(operator_cluster.deployment, what="the Deployment once the spec changed")
+
+
+def test_email_replies_need_the_syftbox_volume(schema_cluster: OperatorCluster) -> None:
+    spec = {"services": ["notify", "approve"], "approve": {"emailReplies": True}}
+    with pytest.raises(ApiException) as caught:
+        schema_cluster.create_monitor(monitor("alice", **spec))
+    assert caught.value.status == 422
+    assert "approve.emailReplies needs syftboxVolume" in json.loads(caught.value.body)["message"]
+    schema_cluster.create_monitor(monitor("alice", syftboxVolume="alice-syftbox", **spec))

@@ -99,7 +99,7 @@ def rules(draw: st.DrawFn, name: str) -> Wire:
 
 
 @st.composite
-def approve(draw: st.DrawFn, *, volume: bool) -> Wire:
+def approve(draw: st.DrawFn, *, volume: bool, gmail: bool = True) -> Wire:
     section: Wire = draw(
         st.fixed_dictionaries(
             {},
@@ -113,6 +113,8 @@ def approve(draw: st.DrawFn, *, volume: bool) -> Wire:
         names = draw(st.lists(st.sampled_from(RULE_NAMES), unique=True, max_size=3))
         if names or draw(st.booleans()):
             section["autoApprovals"] = [draw(rules(name)) for name in names]
+        if gmail and draw(st.booleans()):  # replies are read with the Gmail sender's token
+            section["emailReplies"] = draw(st.booleans())
     return section
 
 
@@ -173,7 +175,9 @@ def specs(draw: st.DrawFn) -> Wire:
                 "quotaPauseSeconds": st.integers(60, 86400),
             },
         ),
-        "approve": approve(volume=volume),
+        "approve": approve(
+            volume=volume, gmail=spec.get("sender", {}).get("type", "gmail") == "gmail"
+        ),
         "suspend": st.booleans(),
         "image": st.sampled_from(("ghcr.io/openmined/syft-monitor:1.2.3", "syft-monitor:dev")),
         "resources": st.sampled_from(RESOURCES),

@@ -242,6 +242,10 @@ DESTINATIONS: dict[str, Check] = {
         tuple(d.lower() for d in spec.approve.approved_domains),
         config.approve.approved_domains,
     ),
+    "approve.emailReplies": lambda spec, config, _: (
+        spec.approve.email_replies,
+        config.approve.email_replies,
+    ),
     "approve.approvedPeers": lambda spec, config, _: (
         spec.approve.approved_peers,
         config.approve.approved_peers,

@@ -252,6 +252,29 @@ def test_rule_that_does_not_pin_what_runs_is_refused() -> None:
     assert "has(self.job)" in cel[0]["rule"]
 
 
+def test_email_replies_need_the_syftbox_volume_and_the_gmail_sender() -> None:
+    from syft_monitors.config import parse_config  # noqa: PLC0415
+    from syft_operator.render import render_monitor_config  # noqa: PLC0415
+
+    with pytest.raises(ValidationError, match="emailReplies needs syftboxVolume"):
+        SyftMonitorSpec.model_validate(minimal_spec(approve={"emailReplies": True}))
+    smtp = {"type": "smtp", "smtp": {"host": "smtp.example.org"}}
+    with pytest.raises(ValidationError, match="emailReplies needs"):
+        SyftMonitorSpec.model_validate(
+            minimal_spec(syftboxVolume="box", sender=smtp, approve={"emailReplies": True})
+        )
+    spec = SyftMonitorSpec.model_validate(
+        minimal_spec(
+            syftboxVolume="box", services=["notify", "approve"], approve={"emailReplies": True}
+        )
+    )
+    for service in ("notify", "approve"):  # notify writes the instructions, approve reads replies
+        config = parse_config(render_monitor_config("alice", spec, service))
+        assert config.approve.email_replies is True
+    rules = open_api_schema()["properties"]["spec"]["x-kubernetes-validations"]
+    assert any("emailReplies" in rule["rule"] for rule in rules)
+
+
 def test_two_rules_with_one_name_are_refused() -> None:
     """A real API server refuses them (autoApprovals is a list-map keyed by name); the model must
     too, or the operator would render a config the monitor refuses at start-up."""
