@@ -56,7 +56,8 @@ class SharedServices:
         # Resource objects (`service.files()`, `users().messages()`) build all their methods when
         # made: each path is made once for the whole pool.
         self._resources: dict[tuple[str, ...], Any] = {}
-        self._lock = threading.Lock()
+        # Re-entrant: making a nested resource makes its parent first, under the same lock.
+        self._lock = threading.RLock()
         self._local = threading.local()
 
     @property
