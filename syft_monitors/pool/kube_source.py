@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import os
 import threading
@@ -183,11 +182,7 @@ class AssignmentSource:
             else self._core.read_namespaced_secret
         )
         try:
-            # Not deserialized into models: a Secret's values stay plain strings we decode once.
-            response: Any = read(
-                name, self.namespace, _preload_content=False, _request_timeout=self.request_timeout
-            )
-            data = response.data
+            found: Any = read(name, self.namespace, _request_timeout=self.request_timeout)
         except ApiException as error:
             if error.status in (401, 403):
                 raise CredentialsError(
@@ -204,10 +199,7 @@ class AssignmentSource:
             raise ServiceError(
                 f"reading {shown} failed: {type(error).__name__}", retryable=True
             ) from error
-        try:
-            parsed = json.loads(data)
-        except ValueError as error:
-            raise ServiceError(f"reading {shown}: the API answered no JSON") from error
-        if not isinstance(parsed, dict):
-            raise ServiceError(f"reading {shown}: the API answered no object")
-        return parsed
+        # Only `data` is used: a ConfigMap's strings, a Secret's base64 strings (not decoded by
+        # the client; decoded once in `_tokens`).
+        data = getattr(found, "data", None)
+        return {"data": dict(data) if isinstance(data, dict) else {}}
