@@ -125,6 +125,10 @@ def _assignment(
     return f"Deployment/{shard_name}"
 
 
+def without_pool_conditions(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in conditions if c.get("type") != ASSIGNED]
+
+
 def _unserved(conditions: Conditions, reason: str, message: str) -> None:
     for type_ in (ASSIGNED, status.WORKLOAD_AVAILABLE, status.READY):
         conditions.set(type_, "False", reason, message)

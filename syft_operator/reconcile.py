@@ -34,7 +34,7 @@ from syft_operator.errors import (
 )
 from syft_operator.kube import CONFIG_MAP, KubeApi
 from syft_operator.policy import check_spec
-from syft_operator.pool_member import reconcile_pooled
+from syft_operator.pool_member import reconcile_pooled, without_pool_conditions
 from syft_operator.render import RenderOptions, render
 from syft_operator.rollout import RolloutPacer
 from syft_operator.secret_refs import resolve_secrets
@@ -155,6 +155,8 @@ def _reconcile(
         result.report = pooled.report
         result.status["workload"] = pooled.workload
         return
+    # Served by a pool no more: its `Assigned` condition would only mislead.
+    conditions.items = without_pool_conditions(conditions.items)
     children = render(name, namespace, spec, options, secrets_hash=secrets_hash)
     # Only what the author did not ask for waits its turn: the spec is already applied.
     applied = current.get("observedGeneration") == meta.get("generation")

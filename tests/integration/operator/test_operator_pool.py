@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from kubernetes.client.exceptions import ApiException
 from operator_testkit import (
     NAMESPACE,
     OperatorCluster,
@@ -180,3 +182,243 @@ def test_pooled_monitors_get_pool_workloads_not_their_own(
     ]
     ready = [c for c in status["conditions"] if c["type"] == "Ready"]
     assert ready[0]["status"] == "True"
+
+
+def shard_children(cluster: OperatorCluster, pool_name: str, shard: int) -> list[Any]:
+    name = names.shard_name(pool_name, shard)
+    return [
+        cluster.stored(group_version, resource, name)
+        for group_version, resource in (
+            ("v1", "configmaps"),
+            ("v1", "serviceaccounts"),
+            (RBAC_V1, "roles"),
+            (RBAC_V1, "rolebindings"),
+            ("apps/v1", "deployments"),
+        )
+    ]
+
+
+def test_scaling_a_pool_moves_only_the_monitors_that_must_move(
+    operator_cluster: OperatorCluster,
+) -> None:
+    cluster = operator_cluster
+    members = [f"owner-{i:02d}" for i in range(24)]
+    create_pool(cluster, pool("p", replicas=3))
+    add_monitors(cluster, *members)
+    three = {name: shard_of(name, 3) for name in members}
+    four = {name: shard_of(name, 4) for name in members}
+    moving = {name for name in members if three[name] != four[name]}
+    assert moving, "the scenario must move some monitors"
+    assert all(four[name] == 3 for name in moving)
+    wait_assigned(cluster, three, 3)
+    before = {shard: assignment(cluster, shard) for shard in range(3)}
+    deployments = {
+        shard: cluster.stored("apps/v1", "deployments", names.shard_name("p", shard))
+        for shard in range(3)
+    }
+
+    patch_pool(cluster, "p", {"replicas": 4})
+    wait_assigned(cluster, four, 4)
+    for shard in range(3):
+        kept = [m for m in before[shard]["monitors"] if m["name"] not in moving]  # type: ignore[index]
+        now = assignment(cluster, shard)
+        assert now is not None
+        assert now["monitors"] == kept
+        # The pods of shards 0-2 are not restarted: same Deployment, same template.
+        deployment = cluster.stored("apps/v1", "deployments", names.shard_name("p", shard))
+        assert deployment is not None
+        old = deployments[shard]
+        assert old is not None
+        assert deployment["metadata"]["uid"] == old["metadata"]["uid"]
+        assert deployment["spec"]["template"] == old["spec"]["template"]
+    role = cluster.stored(RBAC_V1, "roles", names.shard_name("p", 3))
+    assert sorted(secret_names(role)) == sorted(f"{name}-token" for name in moving)
+    for name in moving:
+        cluster.wait_condition(name, "Assigned", "True")
+        eventually(
+            lambda n=name: cluster.condition(n, "Assigned")["message"] == "pool p shard 3",  # type: ignore[index]
+            what=f"{name} reported on shard 3",
+        )
+
+    patch_pool(cluster, "p", {"replicas": 3})
+    wait_assigned(cluster, three, 3)
+    eventually(
+        lambda: all(child is None for child in shard_children(cluster, "p", 3)),
+        what="shard 3's children deleted",
+    )
+    for shard in range(3):
+        assert assignment(cluster, shard) == before[shard]
+    eventually(
+        lambda: [s["shard"] for s in get_pool(cluster)["status"].get("shards", [])] == [0, 1, 2],
+        what="the pool's status lists 3 shards",
+    )
+
+
+def test_shard_role_follows_its_monitors(operator_cluster: OperatorCluster) -> None:
+    cluster = operator_cluster
+    create_pool(cluster, pool("p", replicas=1))
+    add_monitors(cluster, "alice", "bob")
+    shard = names.shard_name("p", 0)
+
+    def role_secrets() -> list[str]:
+        return sorted(secret_names(cluster.stored(RBAC_V1, "roles", shard)))
+
+    eventually(lambda: role_secrets() == ["alice-token", "bob-token"], what="both Secrets")
+    role = cluster.stored(RBAC_V1, "roles", shard)
+    assert role is not None
+    names_by_verbs = {tuple(r["verbs"]): r["resourceNames"] for r in role["rules"]}
+    assert names_by_verbs[("get", "update", "patch")] == [
+        "alice-heartbeat",
+        "alice-state",
+        "bob-heartbeat",
+        "bob-state",
+    ]
+    assert all("list" not in r["verbs"] and "watch" not in r["verbs"] for r in role["rules"])
+    # bob leaves for a pod of his own: the shard may no longer read his token.
+    cluster.patch_spec("bob", {"mode": "Deployment", "pool": None})
+    eventually(lambda: role_secrets() == ["alice-token"], what="only alice's Secret")
+    # alice is deleted: no Secret at all (a rule with no names would grant every Secret).
+    cluster.clients.custom.delete_namespaced_custom_object(
+        names.GROUP, names.VERSION, NAMESPACE, names.PLURAL, "alice"
+    )
+    eventually(lambda: role_secrets() == [], what="no Secret")
+    role = cluster.stored(RBAC_V1, "roles", shard)
+    assert role is not None
+    assert [r["resources"] for r in role["rules"]] == [["configmaps"]]
+    assert role["rules"][0]["resourceNames"] == [shard]
+    assert assignment(cluster, 0) == {
+        "version": 1,
+        "pool": "p",
+        "shard": 0,
+        "shards": 1,
+        "monitors": [],
+    }
+
+
+def test_status_is_mirrored_per_syftmonitor(operator_cluster: OperatorCluster) -> None:
+    cluster = operator_cluster
+    create_pool(cluster, pool("p", replicas=1))
+    add_monitors(cluster, "alice", "bob")
+    wait_assigned(cluster, {"alice": 0, "bob": 0}, 1)
+    # What the pool process writes for one owner after a poll: that owner's heartbeat only.
+    cluster.clients.core.patch_namespaced_config_map(
+        "alice-heartbeat",
+        NAMESPACE,
+        {"data": {"lastPollTime": "2026-03-01T12:00:00Z", "notificationsSent": "7"}},
+    )
+    eventually(
+        lambda: cluster.get_monitor("alice").get("status", {}).get("notificationsSent") == 7,
+        what="alice's notificationsSent",
+    )
+    assert cluster.get_monitor("alice")["status"]["lastPollTime"] == "2026-03-01T12:00:00Z"
+    bob = cluster.get_monitor("bob")["status"]
+    assert "notificationsSent" not in bob
+    assert "lastPollTime" not in bob
+
+
+def test_switching_to_pooled_and_back(operator_cluster: OperatorCluster) -> None:
+    cluster = operator_cluster
+    cluster.clients.core.create_namespaced_secret(NAMESPACE, token_secret("alice-token"))
+    cluster.create_monitor(monitor("alice"))
+    cluster.ready("alice")
+    state = cluster.stored("v1", "configmaps", "alice-state")
+    assert state is not None
+    create_pool(cluster, pool("p", replicas=2))
+    shard = shard_of("alice", 2)
+
+    cluster.patch_spec("alice", {"mode": "Pooled", "pool": "p"})
+    own = names.workload_name("alice")
+    eventually(
+        lambda: (
+            cluster.deployment("alice") is None
+            and cluster.stored("v1", "serviceaccounts", own) is None
+            and cluster.stored(RBAC_V1, "roles", own) is None
+            and cluster.stored(RBAC_V1, "rolebindings", own) is None
+        ),
+        what="alice's own workload removed",
+    )
+    wait_assigned(cluster, {"alice": shard}, 2)
+    kept = cluster.stored("v1", "configmaps", "alice-state")
+    assert kept is not None
+    assert kept["metadata"]["uid"] == state["metadata"]["uid"]  # the state stays
+    mark_shard_available(cluster, "p", shard)
+    cluster.wait_condition("alice", "Ready", "True")
+
+    cluster.patch_spec("alice", {"mode": "Deployment", "pool": None})
+    wait_assigned(cluster, {}, 2)
+    eventually(lambda: cluster.deployment("alice") is not None, what="alice's Deployment back")
+    assert cluster.stored("v1", "serviceaccounts", own) is not None
+    cluster.ready("alice")
+    assigned_cond = cluster.condition("alice", "Assigned")
+    # The condition of a mode it left is not left behind as a stale True.
+    assert assigned_cond is None or assigned_cond["status"] != "True"
+
+
+def test_missing_pool_is_reported_and_recovers(operator_cluster: OperatorCluster) -> None:
+    cluster = operator_cluster
+    add_monitors(cluster, "alice", pool_name="later")
+    cluster.wait_condition("alice", "Assigned", "False", "PoolNotFound")
+    ready = cluster.wait_condition("alice", "Ready", "False", "PoolNotFound")
+    assert "SyftMonitorPool later does not exist" in ready["message"]
+    assert cluster.stored("v1", "configmaps", "alice-config") is not None
+    assert cluster.deployment("alice") is None
+    assert cluster.stored("v1", "serviceaccounts", names.workload_name("alice")) is None
+    assert cluster.api.list_objects("apps/v1", "deployments", NAMESPACE) == []
+
+    create_pool(cluster, pool("later"))
+    cluster.wait_condition("alice", "Assigned", "True", "Assigned")
+    mark_shard_available(cluster, "later", 0)
+    cluster.wait_condition("alice", "Ready", "True")
+
+    cluster.clients.custom.delete_namespaced_custom_object(
+        names.GROUP, names.VERSION, NAMESPACE, names.POOL_PLURAL, "later"
+    )
+    cluster.wait_condition("alice", "Ready", "False", "PoolNotFound")
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"mode": "Pooled"}, "spec.pool"),
+        ({"pool": "p"}, "spec.pool"),
+        ({"mode": "Pooled", "pool": "p", "schedule": "*/10 * * * *"}, "spec.schedule"),
+        ({"mode": "Pooled", "pool": "p", "image": "syft-monitor:other"}, "image and resources"),
+        ({"mode": "Pooled", "pool": "p", "services": ["notify", "approve"]}, "spec.services"),
+        ({"mode": "Pooled", "pool": "p", "syftboxVolume": "alice-box"}, "spec.services"),
+        ({"mode": "Pooled", "pool": "Not_A_Name"}, "spec.pool"),
+    ],
+)
+def test_api_server_refuses_pooled_specs_the_pool_cannot_serve(
+    schema_cluster: OperatorCluster, spec: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ApiException) as caught:
+        schema_cluster.create_monitor(monitor("bad", **spec))
+    assert caught.value.status == 422
+    assert field in str(caught.value.body)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"replicas": 0}, "spec.replicas"),
+        ({"replicas": 33}, "spec.replicas"),
+        ({"pollWorkers": 0}, "spec.pollWorkers"),
+        ({"image": "Not An Image"}, "spec.image"),
+        ({"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}}, "requests"),
+    ],
+)
+def test_api_server_validates_pools(
+    schema_cluster: OperatorCluster, spec: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ApiException) as caught:
+        create_pool(schema_cluster, pool("p", **spec))
+    assert caught.value.status == 422
+    assert field in str(caught.value.body)
+
+
+def test_pool_defaults_and_a_valid_pooled_monitor(schema_cluster: OperatorCluster) -> None:
+    created = create_pool(schema_cluster, pool("p"))
+    assert created["spec"] == {"replicas": 1, "pollWorkers": 4}
+    stored = schema_cluster.create_monitor(pooled("alice"))
+    assert stored["spec"]["mode"] == "Pooled"
+    assert stored["spec"]["pool"] == "p"
