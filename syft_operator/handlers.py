@@ -619,7 +619,7 @@ def _resync_pool(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
             result = reconcile_pool(api, body, monitors, runtime.config, memory=runtime.memory)
             runtime.pool_metrics.reconciles.labels(result.verdict).inc()
             if result.moves:
-                runtime.pool_metrics.moves.labels(namespace, name).inc(result.moves)
+                runtime.pool_metrics.moves.inc(result.moves)
             current = body.get("status") or {}
             changes = {k: v for k, v in result.status.items() if current.get(k) != v}
             if changes:
@@ -633,7 +633,8 @@ def _resync_pool(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
                     "reconciled pool %s/%s: %s", namespace, name, result.status.get("shards")
                 )
             if result.verdict == "success":
-                moved = runtime.pools.record(uid, result.assigned)
+                shards = len(result.status.get("shards") or [])
+                moved = runtime.pools.record(uid, result.assigned, shards)
                 for monitor_uid in _uids_named(runtime, namespace, moved):
                     runtime.enqueue(monitor_uid)
             return result.verdict != "retry"

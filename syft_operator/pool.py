@@ -252,6 +252,8 @@ class PoolState:
     membership: dict[str, tuple[str, str, object]] = dataclasses.field(default_factory=dict)
     #: Pool uid -> member name -> (shard, available) last written.
     assigned: dict[str, dict[str, tuple[int, bool]]] = dataclasses.field(default_factory=dict)
+    #: Pool uid -> its shard count last reconciled.
+    shard_counts: dict[str, int] = dataclasses.field(default_factory=dict)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def is_pool(self, uid: str) -> bool:
@@ -287,6 +289,7 @@ class PoolState:
         """The pool is gone: the names of the members it served."""
         with self.lock:
             self.bodies.pop(uid, None)
+            self.shard_counts.pop(uid, None)
             return sorted(self.assigned.pop(uid, {}))
 
     def monitor_changed(self, body: Mapping[str, Any], *, deleted: bool) -> list[str]:
@@ -306,24 +309,21 @@ class PoolState:
         found = [self.uid_of(ns, name) for ns, name in sorted(wanted)]
         return [uid for uid in found if uid is not None]
 
-    def record(self, uid: str, assigned: Mapping[str, tuple[int, bool]]) -> set[str]:
+    def record(self, uid: str, assigned: Mapping[str, tuple[int, bool]], shards: int) -> set[str]:
         """Store what this pass wrote; the members whose shard or availability changed, or who
         left the pool."""
         with self.lock:
             before = self.assigned.get(uid, {})
             self.assigned[uid] = dict(assigned)
+            self.shard_counts[uid] = shards
         return {
             name for name in set(before) | set(assigned) if before.get(name) != assigned.get(name)
         }
 
-    def snapshot(self) -> dict[tuple[str, str], dict[int, int]]:
-        """(namespace, pool) -> shard -> members, for the metrics."""
+    def snapshot(self) -> list[tuple[int, int]]:
+        """(shards, assigned monitors) of each known pool, for the metrics."""
         with self.lock:
-            out: dict[tuple[str, str], dict[int, int]] = {}
-            for uid, body in self.bodies.items():
-                meta = body.get("metadata") or {}
-                counts: dict[int, int] = {}
-                for shard, _available in self.assigned.get(uid, {}).values():
-                    counts[shard] = counts.get(shard, 0) + 1
-                out[(str(meta.get("namespace")), str(meta.get("name")))] = counts
-            return out
+            return [
+                (self.shard_counts.get(uid, 0), len(self.assigned.get(uid, {})))
+                for uid in self.bodies
+            ]

@@ -1,10 +1,14 @@
 """The operator's metrics about SyftMonitorPools, in the operator's registry.
 
-- `syft_operator_pool_monitors{namespace,pool,shard}`: SyftMonitors assigned to each shard, as
-  last written (computed at scrape time; a deleted pool drops out at once);
-- `syft_operator_pool_moves_total{namespace,pool}`: SyftMonitors that moved to another shard
-  (a replica count changed); rendezvous hashing keeps this to the monitors that must move;
+- `syft_operator_pool_shards`: shards of all pools, as last reconciled;
+- `syft_operator_pool_monitors`: SyftMonitors assigned to a pool shard, all pools together
+  (computed at scrape time; a deleted pool drops out at once);
+- `syft_operator_pool_moves_total`: SyftMonitors moved to another shard of their pool (a replica
+  count changed); rendezvous hashing keeps this to the monitors that must move;
 - `syft_operator_pool_reconciles_total{outcome}`: reconciles of pools by outcome.
+
+No pool or namespace label: label values stay a fixed set (docs/metrics.md). Each pool's
+assignment counts per shard are in its own `.status.shards`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from prometheus_client.registry import Collector
 
 OUTCOMES = ("success", "retry", "error")
 
-Snapshot = Callable[[], dict[tuple[str, str], dict[int, int]]]
+#: (shards, assigned monitors) of each pool.
+Snapshot = Callable[[], list[tuple[int, int]]]
 
 
 class _Assignments(Collector):
@@ -25,15 +30,17 @@ class _Assignments(Collector):
         self.snapshot = snapshot
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "syft_operator_pool_monitors",
-            "SyftMonitors assigned to each shard of each SyftMonitorPool.",
-            labels=["namespace", "pool", "shard"],
+        pools = self.snapshot()
+        yield GaugeMetricFamily(
+            "syft_operator_pool_shards",
+            "Shards of all SyftMonitorPools, as last reconciled.",
+            value=sum(shards for shards, _monitors in pools),
         )
-        for (namespace, pool), shards in sorted(self.snapshot().items()):
-            for shard, count in sorted(shards.items()):
-                family.add_metric([namespace, pool, str(shard)], count)
-        yield family
+        yield GaugeMetricFamily(
+            "syft_operator_pool_monitors",
+            "SyftMonitors assigned to a shard of a SyftMonitorPool.",
+            value=sum(monitors for _shards, monitors in pools),
+        )
 
 
 class PoolMetrics:
@@ -41,7 +48,6 @@ class PoolMetrics:
         self.moves = Counter(
             "syft_operator_pool_moves",
             "SyftMonitors moved to another shard of their pool.",
-            ["namespace", "pool"],
             registry=registry,
         )
         self.reconciles = Counter(

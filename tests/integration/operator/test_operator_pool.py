@@ -5,6 +5,8 @@ move, each shard's Role names exactly its monitors' objects, and status stays pe
 from __future__ import annotations
 
 import json
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +17,14 @@ from operator_testkit import (
     available_status,
     eventually,
     monitor,
+    running_operator,
     token_secret,
 )
 
 from syft_operator import names
 from syft_operator.rendezvous import shard_of
+from tests.kubeapi import KubeApiServer
+from tests.support import free_port
 
 RBAC_V1 = "rbac.authorization.k8s.io/v1"
 
@@ -198,10 +203,26 @@ def shard_children(cluster: OperatorCluster, pool_name: str, shard: int) -> list
     ]
 
 
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    return {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("syft_operator_pool_")
+    }
+
+
 def test_scaling_a_pool_moves_only_the_monitors_that_must_move(
-    operator_cluster: OperatorCluster,
+    kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
 ) -> None:
-    cluster = operator_cluster
+    port = free_port()
+    env = {"SYFT_OPERATOR_METRICS_PORT": str(port), "SYFT_OPERATOR_METRICS_HOST": "127.0.0.1"}
+    with running_operator(kube_api, kubeconfig, kube_client, tmp_path, env=env) as cluster:
+        _scale_pool(cluster, port)
+
+
+def _scale_pool(cluster: OperatorCluster, port: int) -> None:
     members = [f"owner-{i:02d}" for i in range(24)]
     create_pool(cluster, pool("p", replicas=3))
     add_monitors(cluster, *members)
@@ -233,6 +254,12 @@ def test_scaling_a_pool_moves_only_the_monitors_that_must_move(
         assert deployment["spec"]["template"] == old["spec"]["template"]
     role = cluster.stored(RBAC_V1, "roles", names.shard_name("p", 3))
     assert sorted(secret_names(role)) == sorted(f"{name}-token" for name in moving)
+    eventually(
+        lambda: scrape(port).get("syft_operator_pool_moves_total") == len(moving),
+        what=f"{len(moving)} moves counted",
+    )
+    assert scrape(port)["syft_operator_pool_shards"] == 4
+    assert scrape(port)["syft_operator_pool_monitors"] == len(members)
     for name in moving:
         cluster.wait_condition(name, "Assigned", "True")
         eventually(
@@ -248,6 +275,10 @@ def test_scaling_a_pool_moves_only_the_monitors_that_must_move(
     )
     for shard in range(3):
         assert assignment(cluster, shard) == before[shard]
+    eventually(
+        lambda: scrape(port).get("syft_operator_pool_moves_total") == 2 * len(moving),
+        what="the moves back counted",
+    )
     eventually(
         lambda: [s["shard"] for s in get_pool(cluster)["status"].get("shards", [])] == [0, 1, 2],
         what="the pool's status lists 3 shards",
