@@ -68,6 +68,10 @@ CHILD_RESOURCES = (
 CHILD_SELECTOR = f"{names.LABEL_MANAGED_BY}={names.MANAGER}"
 #: Child events within this many seconds become one reconcile of their owner.
 REPAIR_DELAY = 0.2
+#: Members joining or leaving a pool within this many seconds become one pass of the pool (a
+#: thousand SyftMonitors applied at once rewrite each shard's assignment and Role about once a
+#: second, not once per monitor).
+POOL_BATCH_DELAY = 1.0
 
 
 @dataclasses.dataclass
@@ -557,7 +561,7 @@ async def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> N
         runtime.remember(str(meta.get("uid")), dict(obj))
     # Joining, leaving or editing a pooled monitor changes its pool's assignment.
     for pool_uid in runtime.pools.monitor_changed(obj, deleted=deleted):
-        runtime.enqueue(pool_uid, REPAIR_DELAY)
+        runtime.enqueue(pool_uid, POOL_BATCH_DELAY)
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.POOL_PLURAL)

@@ -453,3 +453,50 @@ def test_pool_defaults_and_a_valid_pooled_monitor(schema_cluster: OperatorCluste
     stored = schema_cluster.create_monitor(pooled("alice"))
     assert stored["spec"]["mode"] == "Pooled"
     assert stored["spec"]["pool"] == "p"
+
+
+def test_a_tampered_shard_role_is_restored(operator_cluster: OperatorCluster) -> None:
+    cluster = operator_cluster
+    create_pool(cluster, pool("p"))
+    add_monitors(cluster, "alice")
+    shard = names.shard_name("p", 0)
+    eventually(
+        lambda: secret_names(cluster.stored(RBAC_V1, "roles", shard)) == ["alice-token"],
+        what="alice's Secret in the Role",
+    )
+    # Someone widens the shard's Role to another tenant's Secret (the pool pod could read it).
+    cluster.clients.core.create_namespaced_secret(NAMESPACE, token_secret("mallory-token"))
+    role = cluster.clients.rbac.read_namespaced_role(shard, NAMESPACE)
+    for rule in role.rules:
+        if rule.resources == ["secrets"]:
+            rule.resource_names = ["alice-token", "mallory-token"]
+    cluster.clients.rbac.replace_namespaced_role(shard, NAMESPACE, role)
+    eventually(
+        lambda: secret_names(cluster.stored(RBAC_V1, "roles", shard)) == ["alice-token"],
+        what="the Role restored",
+    )
+
+
+def test_tenant_policy_applies_to_pools_and_their_members(
+    operator_cluster: OperatorCluster,
+) -> None:
+    cluster = operator_cluster
+    # A pool image the operator's allow-list does not name: nothing is created.
+    create_pool(cluster, pool("p", image="attacker.example/pool:1"))
+    eventually(
+        lambda: any(
+            c["type"] == "Ready" and c["reason"] == "ImageNotAllowed"
+            for c in get_pool(cluster).get("status", {}).get("conditions", [])
+        ),
+        what="the pool refused",
+    )
+    assert cluster.stored("apps/v1", "deployments", names.shard_name("p", 0)) is None
+    patch_pool(cluster, "p", {"image": None})
+    add_monitors(cluster, "alice")
+    # A member sending its tokens to an API root nobody allowed stays out of the pool.
+    cluster.clients.core.create_namespaced_secret(NAMESPACE, token_secret("mallory-token"))
+    cluster.create_monitor(pooled("mallory", googleApiRoot="https://evil.example.org/"))
+    cluster.wait_condition("mallory", "Ready", "False", "ApiRootNotAllowed")
+    wait_assigned(cluster, {"alice": 0}, 1)
+    role = cluster.stored(RBAC_V1, "roles", names.shard_name("p", 0))
+    assert secret_names(role) == ["alice-token"]
