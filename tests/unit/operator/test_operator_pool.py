@@ -8,6 +8,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from syft_operator import names
@@ -229,3 +230,13 @@ def test_pool_spec_bounds() -> None:
     for bad in ({"replicas": 0}, {"replicas": 33}, {"pollWorkers": 0}, {"extra": 1}):
         with pytest.raises(ValidationError):
             SyftMonitorPoolSpec.model_validate(bad)
+
+
+def test_pool_example_passes_both_models() -> None:
+    documents = list(yaml.safe_load_all((ROOT / "deploy/examples/pool.yaml").read_text()))
+    kinds = [doc["kind"] for doc in documents]
+    assert kinds == [names.POOL_KIND, names.KIND]
+    pool_spec = SyftMonitorPoolSpec.model_validate(documents[0]["spec"])
+    member = SyftMonitorSpec.model_validate(documents[1]["spec"])
+    assert member.pool == documents[0]["metadata"]["name"]
+    assert pool_spec.replicas == 2
