@@ -8,8 +8,8 @@
 - `templates/crd-syftmonitorpools.yaml`: the same for `syft_operator.pool_crd.build_pool_crd()`;
 - `templates/_rbac_rules.tpl`: the operator's rules from `syft_operator.rbac`, each with its
   reason as a comment;
-- `values.schema.json`: the `monitors[].spec` node is the CRD's spec schema, with unknown fields
-  rejected instead of pruned;
+- `values.schema.json`: the `monitors[].spec` and `pools[].spec` nodes are the CRDs' spec
+  schemas, with unknown fields rejected instead of pruned;
 - `files/dashboards/*.json`: the Grafana dashboards of `dashboards.py`;
 - `deploy/prometheus/syft-monitor-rules.yaml`: `templates/prometheusrule.yaml` rendered with the
   default values by the real helm (fetched by scripts/fetch-k8s-tools.sh), as a plain rules file.
@@ -120,6 +120,14 @@ def values_schema(current: dict[str, Any]) -> str:
         "maxLength": names.MAX_MONITOR_NAME,
     }
     monitor["properties"]["spec"] = _closed(crd.spec_schema())
+    pool = schema["properties"]["pools"]["items"]
+    pool["properties"]["name"] = {
+        "type": "string",
+        "description": "Name of the SyftMonitorPool.",
+        "pattern": crd.DNS_LABEL,
+        "maxLength": names.MAX_POOL_NAME,
+    }
+    pool["properties"]["spec"] = _closed(crd.structural_schema(pool_crd.SyftMonitorPoolSpec))
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -38,7 +38,7 @@ from syft_operator import names, rbac
 from syft_operator.cli import command
 from syft_operator.config import OperatorConfig
 from syft_operator.crd import SyftMonitorSpec, build_crd
-from syft_operator.pool_crd import build_pool_crd
+from syft_operator.pool_crd import SyftMonitorPoolSpec, build_pool_crd
 from syft_operator.render import RenderOptions, render
 
 SCENARIO_IDS = [p.stem for p in SCENARIOS]
@@ -59,7 +59,7 @@ def declared_versions() -> list[str]:
 
 
 KUBE_VERSIONS = declared_versions()
-CUSTOM_KINDS = {"SyftMonitor", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+CUSTOM_KINDS = {"SyftMonitor", "SyftMonitorPool", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 # --- every scenario --------------------------------------------------------------------------
@@ -427,6 +427,7 @@ def test_syftmonitors_from_values_are_valid_for_the_crd(chart: ChartRenderer) ->
     assert [(m["metadata"]["namespace"], m["metadata"]["name"]) for m in monitors] == [
         (NAMESPACE, "alice"),
         ("team-b", "bob"),
+        (NAMESPACE, "carol"),
     ]
     version = build_crd()["spec"]["versions"][0]
     schema = version["schema"]["openAPIV3Schema"]
@@ -438,6 +439,12 @@ def test_syftmonitors_from_values_are_valid_for_the_crd(chart: ChartRenderer) ->
     bob = monitors[1]
     assert bob["metadata"]["labels"]["team"] == "oncology"
     assert bob["metadata"]["annotations"] == {"example.org/owner": "bob"}
+    (pool,) = by_kind(manifests, names.POOL_KIND)
+    assert (pool["metadata"]["namespace"], pool["metadata"]["name"]) == (NAMESPACE, "shared")
+    pool_version = build_pool_crd()["spec"]["versions"][0]
+    jsonschema.validate(pool, pool_version["schema"]["openAPIV3Schema"])
+    SyftMonitorPoolSpec.model_validate(pool["spec"])
+    assert monitors[2]["spec"]["pool"] == pool["metadata"]["name"]
 
 
 def test_crd_schema_rejects_what_values_schema_rejects() -> None:
