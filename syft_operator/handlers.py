@@ -503,6 +503,25 @@ def _drop_vanished(runtime: Runtime) -> None:
         # Only what was known before the list: one created since is not in it, yet exists.
         for uid in before - present:
             runtime.forget(uid)
+    _drop_vanished_pools(runtime, api)
+
+
+def _drop_vanished_pools(runtime: Runtime, api: KubeApi) -> None:
+    """The same for SyftMonitorPools: a pool deleted while the watch was down must not have its
+    shards recreated (their owner reference would point to nothing)."""
+    known: dict[str, set[str]] = {}
+    for uid in runtime.pools.uids():
+        body = runtime.pools.body(uid) or {}
+        known.setdefault(str((body.get("metadata") or {}).get("namespace")), set()).add(uid)
+    for namespace, before in sorted(known.items()):
+        try:
+            listed = api.list_objects(SYFT_MONITOR_POOL, namespace)
+        except KubeApiError as error:
+            logger.warning("cannot list the SyftMonitorPools of %s: %s", namespace, error)
+            continue
+        present = {str((item.get("metadata") or {}).get("uid")) for item in listed}
+        for uid in before - present:
+            runtime.pools.forget_pool(uid)
 
 
 def _resync_one(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:

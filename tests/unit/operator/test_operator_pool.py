@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from syft_operator import names
 from syft_operator.config import OperatorConfig
 from syft_operator.crd import SyftMonitorSpec
-from syft_operator.pool import assigned_names, members_of
+from syft_operator.pool import PoolState, assigned_names, members_of
 from syft_operator.pool_crd import SyftMonitorPoolSpec, build_pool_crd, render_pool_crd_yaml
 from syft_operator.pool_render import Member, render_shard
 from syft_operator.render import RenderOptions
@@ -240,3 +240,44 @@ def test_pool_example_passes_both_models() -> None:
     member = SyftMonitorSpec.model_validate(documents[1]["spec"])
     assert member.pool == documents[0]["metadata"]["name"]
     assert pool_spec.replicas == 2
+
+
+# --- what the handlers remember ------------------------------------------------------------------
+
+
+def _body(uid: str, name: str, generation: int = 1, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"uid": uid, "name": name, "namespace": "ns", "generation": generation},
+        "spec": spec,
+    }
+
+
+def test_pool_state_reconciles_the_pools_a_monitor_leaves_and_joins() -> None:
+    state = PoolState()
+    assert state.observe_pool(_body("p-uid", "p"))
+    assert state.observe_pool(_body("q-uid", "q"))
+    assert not state.observe_pool(_body("p-uid", "p"))  # a status write: same generation
+    assert state.observe_pool(_body("p-uid", "p", generation=2))
+    alice = _body("a-uid", "alice", mode="Pooled", pool="p")
+    assert state.monitor_changed(alice, deleted=False) == ["p-uid"]
+    assert state.monitor_changed(alice, deleted=False) == []  # its status changed, not its spec
+    moved = _body("a-uid", "alice", generation=2, mode="Pooled", pool="q")
+    assert sorted(state.monitor_changed(moved, deleted=False)) == ["p-uid", "q-uid"]
+    own_pod = _body("a-uid", "alice", generation=3, mode="Deployment")
+    assert state.monitor_changed(own_pod, deleted=False) == ["q-uid"]
+    assert state.monitor_changed(own_pod, deleted=False) == []
+    back = _body("a-uid", "alice", generation=4, mode="Pooled", pool="p")
+    assert state.monitor_changed(back, deleted=False) == ["p-uid"]
+    assert state.monitor_changed(back, deleted=True) == ["p-uid"]
+
+
+def test_pool_state_reports_only_members_whose_shard_or_availability_changed() -> None:
+    state = PoolState()
+    state.observe_pool(_body("p-uid", "p"))
+    assert state.record("p-uid", {"alice": (0, False), "bob": (1, False)}, 2) == {"alice", "bob"}
+    assert state.record("p-uid", {"alice": (0, False), "bob": (1, False)}, 2) == set()
+    assert state.record("p-uid", {"alice": (0, True), "bob": (1, False)}, 2) == {"alice"}
+    assert state.record("p-uid", {"alice": (0, True)}, 1) == {"bob"}
+    assert state.snapshot() == [(1, 1)]
+    assert state.forget_pool("p-uid") == ["alice"]
+    assert state.snapshot() == []
