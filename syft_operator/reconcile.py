@@ -152,6 +152,8 @@ def _reconcile(
     first = not current.get("conditions")
     if spec.mode == "Pooled":
         pooled = reconcile_pooled(api, body, spec, conditions, memory, create_first=first)
+        if pacer is not None:
+            pacer.forget(str(meta["uid"]))  # no pod of its own to roll: its slot is free
         result.report = pooled.report
         result.status["workload"] = pooled.workload
         return
