@@ -34,7 +34,8 @@ DEFAULT_POOL_RESOURCES: dict[str, dict[str, str]] = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
     "limits": {"memory": "1Gi"},
 }
-WORKERS_ENV = "SYFT_POOL_WORKERS"
+#: `syft-bg pool` serves /metrics (each owner's series labelled by its SyftMonitor) and /healthz.
+METRICS_PORT = 9101
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,12 +162,15 @@ def render_shard_deployment(
             f"{names.POOL_ASSIGNMENT_DIR}/{names.POOL_ASSIGNMENT_KEY}",
             "--namespace",
             namespace,
+            "--workers",
+            str(spec.poll_workers),
+            "--metrics-port",
+            str(METRICS_PORT),
         ],
         "env": [
             {"name": "SYFT_LOG_FORMAT", "value": "json"},
             {"name": "HOME", "value": names.TMP_DIR},
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-            {"name": WORKERS_ENV, "value": str(spec.poll_workers)},
         ],
         "resources": _resources(spec),
         "securityContext": hardened_container_security(),
@@ -174,6 +178,14 @@ def render_shard_deployment(
             {"name": "assignment", "mountPath": names.POOL_ASSIGNMENT_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": names.TMP_DIR},
         ],
+        "ports": [{"name": "pool-metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "pool-metrics"},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 30,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
     }
     return {
         "apiVersion": "apps/v1",
@@ -186,7 +198,15 @@ def render_shard_deployment(
             "revisionHistoryLimit": 3,
             "selector": {"matchLabels": names.shard_selector_labels(pool, shard)},
             "template": {
-                "metadata": {"labels": names.shard_labels(pool, shard)},
+                "metadata": {
+                    "labels": names.shard_labels(pool, shard),
+                    # Static: nothing here may change with the assignment.
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(METRICS_PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
                 "spec": {
                     "serviceAccountName": name,
                     # The pool reads its owners' tokens, config and state through the API.

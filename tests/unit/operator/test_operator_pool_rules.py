@@ -19,6 +19,7 @@ from syft_operator.pool_crd import SyftMonitorPoolSpec, build_pool_crd, render_p
 from syft_operator.pool_render import Member, render_shard
 from syft_operator.render import RenderOptions
 from syft_operator.rendezvous import assign, shard_of
+from tests.unit.reliability.pod_security import hardening_problems, pod_template_of
 
 ROOT = Path(__file__).resolve().parents[3]
 POOL_CRD_FILE = ROOT / "deploy" / "crds" / "syftmonitorpools.syft.openmined.org.yaml"
@@ -165,8 +166,8 @@ def test_assignment_is_not_in_the_pod_template() -> None:
     one = render_shard("p", "ns", pool_spec, 0, [Member("alice", spec("alice"))], OPTIONS)
     other = render_shard("p", "ns", pool_spec, 0, [], OPTIONS)
     assert one.deployment == other.deployment
-    env = one.deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "SYFT_POOL_WORKERS", "value": "8"} in env
+    args = one.deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--workers") + 1] == "8"
 
 
 def test_members_are_the_valid_unsuspended_pooled_monitors_of_the_namespace() -> None:
@@ -281,3 +282,11 @@ def test_pool_state_reports_only_members_whose_shard_or_availability_changed() -
     assert state.snapshot() == [(1, 1)]
     assert state.forget_pool("p-uid") == ["alice"]
     assert state.snapshot() == []
+
+
+def test_shard_pods_are_hardened_like_monitor_pods() -> None:
+    children = render_shard("p", "ns", SyftMonitorPoolSpec(), 0, [], OPTIONS)
+    assert hardening_problems(pod_template_of(children.deployment)["spec"], "Deployment") == []
+    kubernetes_validate.validate(children.deployment, "1.34", strict=True)
+    for manifest in (children.config_map, children.role, children.role_binding):
+        kubernetes_validate.validate(manifest, "1.34", strict=True)
