@@ -30,7 +30,8 @@ class SecretKey(_Model):
 class Tokens(_Model):
     drive: SecretKey
     gmail: SecretKey | None = None
-    smtp_password: SecretKey | None = None
+    # Spelled as the purpose it names (the interface's word), not camelCased.
+    smtp_password: SecretKey | None = Field(default=None, alias="smtp_password")
 
 
 class AssignedMonitor(_Model):

@@ -152,7 +152,7 @@ def test_assignment_document_is_sorted_and_stable() -> None:
                 "configKey": "notify.yaml",
                 "tokens": {
                     "drive": {"secret": "carol-drive", "key": "token.json"},
-                    "smtpPassword": {"secret": "relay", "key": "password"},
+                    "smtp_password": {"secret": "relay", "key": "password"},
                 },
             },
         ],
