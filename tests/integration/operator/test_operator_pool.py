@@ -501,3 +501,20 @@ def test_tenant_policy_applies_to_pools_and_their_members(
     wait_assigned(cluster, {"alice": 0}, 1)
     role = cluster.stored(RBAC_V1, "roles", names.shard_name("p", 0))
     assert secret_names(role) == ["alice-token"]
+
+
+def test_a_suspended_pooled_monitor_leaves_its_shard_until_resumed(
+    operator_cluster: OperatorCluster,
+) -> None:
+    cluster = operator_cluster
+    create_pool(cluster, pool("p"))
+    add_monitors(cluster, "alice", "bob")
+    wait_assigned(cluster, {"alice": 0, "bob": 0}, 1)
+    cluster.patch_spec("alice", {"suspend": True})
+    wait_assigned(cluster, {"bob": 0}, 1)
+    cluster.wait_condition("alice", "Ready", "False", "Suspended")
+    cluster.wait_condition("alice", "Assigned", "False", "Suspended")
+    assert secret_names(cluster.stored(RBAC_V1, "roles", names.shard_name("p", 0))) == ["bob-token"]
+    cluster.patch_spec("alice", {"suspend": False})
+    wait_assigned(cluster, {"alice": 0, "bob": 0}, 1)
+    cluster.wait_condition("alice", "Assigned", "True", "Assigned")
