@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -44,7 +44,7 @@ from syft_operator.errors import (
 )
 from syft_operator.kube import CONFIG_MAP, KubeApi
 from syft_operator.policy import check_spec, image_allowed
-from syft_operator.pool_crd import SyftMonitorPoolSpec
+from syft_operator.pool_crd import MAX_REPLICAS, SyftMonitorPoolSpec
 from syft_operator.pool_render import Member, render_shard
 from syft_operator.render import RenderOptions
 from syft_operator.rendezvous import assign
@@ -174,7 +174,7 @@ def _reconcile_pool(
     config: OperatorConfig,
     memory: ChildMemory | None,
     result: PoolResult,
-    condition: Any,
+    condition: Callable[[status.Status, str, str], None],
 ) -> None:
     meta = body.get("metadata") or {}
     pool, namespace, uid = str(meta["name"]), str(meta["namespace"]), str(meta["uid"])
@@ -188,11 +188,17 @@ def _reconcile_pool(
     members = members_of(monitors, namespace, pool, config)
     by_name = {member.name: member for member in members}
     shards = assign(by_name, spec.replicas)
-    recorded = len((body.get("status") or {}).get("shards") or [])
-    # What the live shard ConfigMaps assign now (the scale-down's shards included).
+    # What the live shard ConfigMaps assign now. Every possible index is looked at (from the
+    # watch cache: no request once known), not only those the status lists: a crash between a
+    # scale-up and its status write must not leave a shard serving its monitors twice. The
+    # ConfigMap is a shard's first child created and last deleted, so it marks one.
     before: dict[str, int] = {}
-    for shard in range(max(spec.replicas, recorded)):
+    present: set[int] = set()
+    for shard in range(MAX_REPLICAS):
         live = api.get(CONFIG_MAP, namespace, names.shard_name(pool, shard))
+        if live is None:
+            continue
+        present.add(shard)
         for name in assigned_names(live):
             before.setdefault(name, shard)
     losing = {shard for name, shard in before.items() if name not in shards.get(shard, [])}
@@ -213,7 +219,7 @@ def _reconcile_pool(
             if manifest is children.deployment:
                 value, _reason, _message = status.workload_availability(live, suspended=False)
                 available[shard] = value == "True"
-    for shard in range(spec.replicas, recorded):
+    for shard in sorted(s for s in present if s >= spec.replicas):
         for kind in SHARD_KINDS:
             outcome = remove_owned(api, kind, namespace, names.shard_name(pool, shard), uid)
             result.changed = result.changed or outcome == "deleted"

@@ -518,3 +518,44 @@ def test_a_suspended_pooled_monitor_leaves_its_shard_until_resumed(
     cluster.patch_spec("alice", {"suspend": False})
     wait_assigned(cluster, {"alice": 0, "bob": 0}, 1)
     cluster.wait_condition("alice", "Assigned", "True", "Assigned")
+
+
+def test_a_shard_beyond_the_replica_count_is_removed(operator_cluster: OperatorCluster) -> None:
+    """Left by a crash between a scale-up and its status write: its monitors must not be served
+    twice, whatever the pool's status says."""
+    cluster = operator_cluster
+    created = create_pool(cluster, pool("p"))
+    add_monitors(cluster, "alice")
+    wait_assigned(cluster, {"alice": 0}, 1)
+    stale = names.shard_name("p", 3)
+    owner = {
+        "apiVersion": names.API_VERSION,
+        "kind": names.POOL_KIND,
+        "name": "p",
+        "uid": created["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    metadata = {
+        "name": stale,
+        "namespace": NAMESPACE,
+        "labels": names.shard_labels("p", 3),
+        "ownerReferences": [owner],
+    }
+    document = {"version": 1, "pool": "p", "shard": 3, "shards": 4, "monitors": []}
+    cluster.api.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata,
+            "data": {names.POOL_ASSIGNMENT_KEY: json.dumps(document)},
+        }
+    )
+    cluster.api.put_object(
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": dict(metadata)}
+    )
+    eventually(
+        lambda: all(child is None for child in shard_children(cluster, "p", 3)),
+        what="the stale shard removed",
+    )
+    assert assignment(cluster, 0) is not None
