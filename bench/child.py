@@ -31,9 +31,9 @@ from bench.vclock import VirtualClock
 from syft_monitors.config import parse_config
 from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.seed_monitors import NotificationMonitor
-from syft_monitors.monitors.wiring import state_from_config
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.gmail import GmailSender
+from syft_monitors.runtime.wiring import state_from_config
 
 
 class ErrorCounter(logging.Handler):

@@ -36,6 +36,7 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     try:
         from kubernetes.config import new_client_from_config  # noqa: PLC0415
 
+        from syft_monitors.runtime.ledger import Ledger  # noqa: PLC0415
         from syft_monitors.state.configmap import ConfigMapStateManager  # noqa: PLC0415
         from tests.kubeapi.server import KubeApiServer  # noqa: PLC0415
     except Exception as error:  # the operator extra or the test server may be missing
@@ -63,7 +64,7 @@ def run(ctx: BenchContext) -> dict[str, Any]:
                 state = ConfigMapStateManager(
                     name, "default", api_client=client, heartbeat_name=beat, max_staleness=0
                 )
-                state.mark_seen([f"file:{n:040d}" for n in range(entries)], "drive")
+                Ledger(state).mark_seen([f"file:{n:040d}" for n in range(entries)], "drive")
                 stored = api.get_object("v1", "configmaps", "default", name) or {}
                 row["state_object_bytes"] = len(json.dumps(stored))
                 mark = len(api.requests)

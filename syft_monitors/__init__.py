@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Monitor": "syft_monitors.monitors.poll_loop",
+    "Monitor": "syft_monitors.runtime.poll_loop",
     "JobMonitor": "syft_monitors.monitors.seed_monitors",
     "PeerMonitor": "syft_monitors.monitors.seed_monitors",
     "NotificationMonitor": "syft_monitors.monitors.seed_monitors",
@@ -52,12 +52,12 @@ if TYPE_CHECKING:
     from syft_monitors.config import MonitorConfig, load_config
     from syft_monitors.daemon.manager import DaemonManager
     from syft_monitors.google.clients import build_drive_service, build_gmail_service
-    from syft_monitors.monitors.poll_loop import Monitor
     from syft_monitors.monitors.seed_monitors import JobMonitor, NotificationMonitor, PeerMonitor
     from syft_monitors.notify.senders.base import NotificationSender
     from syft_monitors.notify.senders.file import FileSender
     from syft_monitors.notify.senders.gmail import GmailSender
     from syft_monitors.notify.senders.smtp import SmtpSender
+    from syft_monitors.runtime.poll_loop import Monitor
     from syft_monitors.state.base import StateManager
     from syft_monitors.state.json_file import JsonStateManager
 

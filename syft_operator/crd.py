@@ -360,6 +360,14 @@ class ApproveSpec(_Model):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
 
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> ApproveSpec:
+        # The list-map key says it to real API servers; the monitor refuses such a config too.
+        rules = [rule.name for rule in self.auto_approvals]
+        if len(set(rules)) != len(rules):
+            raise ValueError("two autoApprovals rules share a name")
+        return self
+
 
 class Quantities(_Model):
     """Amounts per resource name, as Kubernetes quantities."""

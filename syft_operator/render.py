@@ -5,8 +5,9 @@ which is what makes reconciling idempotent and these functions testable without 
 references are added later (`apply.py`, with `kopf.adopt`), since they need the live object's uid.
 
 Per SyftMonitor `<name>`:
-- ConfigMap `<name>-config`: one monitor config per service (`notify.yaml`, `approve.yaml`), valid
-  for `syft_monitors.config.parse_config`, reading its state from ConfigMap `<name>-state`;
+- ConfigMap `<name>-config`: one monitor config per service (`notify.yaml`, `approve.yaml`), built
+  through the monitor's own `MonitorConfig` (a key renamed on either side fails mypy), reading its
+  state from ConfigMap `<name>-state`;
 - ConfigMap `<name>-state`: created empty, then owned by the monitor (never overwritten);
 - ServiceAccount, Role, RoleBinding `<name>-monitor`: the pod may get/update its own state
   ConfigMap, by name, nothing else (its tokens are mounted files);
@@ -18,12 +19,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import ValidationError
 
+from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule, FileHash, JobSpec
+from syft_monitors.config import (
+    ConfigMapStateSettings,
+    MonitorConfig,
+    SmtpSettings,
+    describe_validation_error,
+)
+from syft_monitors.notify.flood import FloodConfig
 from syft_operator import names
-from syft_operator.crd import SyftMonitorSpec
+from syft_operator.crd import AutoApprovalSpec, SmtpSpec, SyftMonitorSpec
+from syft_operator.errors import InvalidSpecError
 from syft_operator.rbac import monitor_role_rules
 
 Manifest = dict[str, Any]
@@ -113,87 +125,153 @@ def secret_mount_dir(purpose: str) -> str:
     return f"{names.SECRETS_DIR}/{purpose}"
 
 
-def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) -> dict[str, Any]:
-    """The `syft-bg` config of one service, as a mapping `parse_config` accepts."""
+#: Top-level keys in the order the ConfigMaps have always listed them: the YAML is compared as
+#: bytes (a changed config ConfigMap restarts the monitor), so the order outlives the model's.
+_CONFIG_KEY_ORDER: tuple[str, ...] = (
+    "do_email",
+    "syftbox_root",
+    "drive_token_path",
+    "gmail_token_path",
+    "state_file",
+    "daemon_dir",
+    "state_backend",
+    "state_configmap",
+    "email_format",
+    "notify_on_new_job",
+    "notify_on_approved",
+    "notify_on_executed",
+    "notify_on_failed",
+    "notify_on_rejected",
+    "notify_on_new_peer",
+    "notify_on_peer_granted",
+    "notify_ds_on_failed",
+    "share_stderr_with_ds",
+    "notify_on_peer_accepted_by_rule",
+    "interval",
+    "flood",
+    "sender",
+    "metrics_port",
+    "metrics_host",
+    "approve",
+    "google_api_root",
+    "smtp",
+)
+#: Sections left out rather than written as null when the spec has none (as they always were).
+_OMITTED_WHEN_NONE: tuple[str, ...] = ("google_api_root", "smtp")
+
+
+def monitor_config(name: str, spec: SyftMonitorSpec, service: Service) -> MonitorConfig:
+    """The `syft-bg` config of one service, built through the monitor's own model: a key renamed
+    on either side fails type checking, a value the monitor would refuse fails here."""
     cronjob = spec.mode == "CronJob"
     toggles = spec.notifications
-    config: dict[str, Any] = {
-        "do_email": spec.do_email,
-        # Without the SyftBox volume jobs are read from Drive only, and none can be approved.
-        "syftbox_root": names.SYFTBOX_DIR if spec.syftbox_volume is not None else None,
-        "drive_token_path": f"{secret_mount_dir('drive')}/{TOKEN_FILE}",
-        "gmail_token_path": f"{secret_mount_dir('gmail')}/{TOKEN_FILE}",
-        "state_file": f"{names.TMP_DIR}/syft-monitor/state.json",
-        "daemon_dir": f"{names.TMP_DIR}/syft-monitor",
-        "state_backend": "configmap",
-        "state_configmap": {
-            "name": names.state_map_name(name),
-            "heartbeat": names.heartbeat_map_name(name),
-        },
-        "email_format": spec.email_format,
-        "notify_on_new_job": toggles.new_job,
-        "notify_on_approved": toggles.job_approved,
-        "notify_on_executed": toggles.job_executed,
-        "notify_on_failed": toggles.job_failed,
-        "notify_on_rejected": toggles.job_rejected,
-        "notify_on_new_peer": toggles.new_peer,
-        "notify_on_peer_granted": toggles.peer_granted,
-        "notify_ds_on_failed": toggles.failed_to_submitter,
-        "share_stderr_with_ds": toggles.share_stderr_with_submitter,
-        "notify_on_peer_accepted_by_rule": toggles.peer_accepted_by_rule,
-        "interval": spec.intervals.notify,
-        "flood": {
-            "enabled": spec.flood.enabled,
-            "daily_budget": spec.flood.daily_budget,
-            "low_priority_share": spec.flood.low_priority_percent / 100,
-            "per_sender_per_hour": spec.flood.per_sender_per_hour,
-            "burst_threshold": spec.flood.burst_threshold,
-            "quota_pause_seconds": spec.flood.quota_pause_seconds,
-        },
-        "sender": spec.sender.type,
-        # A CronJob pod lives for one poll: nothing would scrape it.
-        "metrics_port": None if cronjob else METRICS_PORTS[service],
-        "metrics_host": "0.0.0.0",  # noqa: S104 - inside the pod, for the kubelet and Prometheus
-        "approve": {
-            "interval": spec.intervals.approve,
-            "approved_domains": list(spec.approve.approved_domains),
-            "approved_peers": list(spec.approve.approved_peers),
-            "auto_approvals": [
-                {
-                    "name": rule.name,
-                    "peers": list(rule.peers),
-                    "file_contents": [
-                        {"relative_path": f.relative_path, "sha256": f.sha256}
-                        for f in rule.file_contents
-                    ],
-                    "file_paths": list(rule.file_paths),
-                    "run_sh_sha256": list(rule.run_sh_sha256),
-                    "canonical_run_sh": rule.canonical_run_sh,
-                    "job": rule.job.model_dump(mode="json") if rule.job else None,
-                    "allow_unreviewed_run_sh": rule.allow_unreviewed_run_sh,
-                }
-                for rule in spec.approve.auto_approvals
-            ],
-        },
-    }
-    if spec.google_api_root is not None:
-        config["google_api_root"] = spec.google_api_root
     smtp = spec.sender.smtp
-    if smtp is not None:
-        config["smtp"] = {
-            "host": smtp.host,
-            "port": smtp.port,
-            "starttls": smtp.tls == "starttls",
-            "ssl": smtp.tls == "ssl",
-            "username": smtp.username,
-            "password_file": (
-                f"{secret_mount_dir('smtp')}/{PASSWORD_FILE}"
-                if smtp.credentials_secret_ref is not None
-                else None
+    try:
+        return MonitorConfig(
+            do_email=spec.do_email,
+            # Without the SyftBox volume jobs are read from Drive only, and none can be approved.
+            syftbox_root=Path(names.SYFTBOX_DIR) if spec.syftbox_volume is not None else None,
+            drive_token_path=Path(secret_mount_dir("drive"), TOKEN_FILE),
+            gmail_token_path=Path(secret_mount_dir("gmail"), TOKEN_FILE),
+            state_file=Path(names.TMP_DIR, "syft-monitor", "state.json"),
+            daemon_dir=Path(names.TMP_DIR, "syft-monitor"),
+            state_backend="configmap",
+            state_configmap=ConfigMapStateSettings(
+                name=names.state_map_name(name), heartbeat=names.heartbeat_map_name(name)
             ),
-            "from_address": smtp.from_address,
-        }
-    return config
+            email_format=spec.email_format,
+            notify_on_new_job=toggles.new_job,
+            notify_on_approved=toggles.job_approved,
+            notify_on_executed=toggles.job_executed,
+            notify_on_failed=toggles.job_failed,
+            notify_on_rejected=toggles.job_rejected,
+            notify_on_new_peer=toggles.new_peer,
+            notify_on_peer_granted=toggles.peer_granted,
+            notify_ds_on_failed=toggles.failed_to_submitter,
+            share_stderr_with_ds=toggles.share_stderr_with_submitter,
+            notify_on_peer_accepted_by_rule=toggles.peer_accepted_by_rule,
+            interval=spec.intervals.notify,
+            flood=FloodConfig(
+                enabled=spec.flood.enabled,
+                daily_budget=spec.flood.daily_budget,
+                low_priority_share=spec.flood.low_priority_percent / 100,
+                per_sender_per_hour=spec.flood.per_sender_per_hour,
+                burst_threshold=spec.flood.burst_threshold,
+                quota_pause_seconds=spec.flood.quota_pause_seconds,
+            ),
+            sender=spec.sender.type,
+            # A CronJob pod lives for one poll: nothing would scrape it.
+            metrics_port=None if cronjob else METRICS_PORTS[service],
+            metrics_host="0.0.0.0",  # noqa: S104 - inside the pod, for the kubelet and Prometheus
+            approve=ApproveSettings(
+                interval=spec.intervals.approve,
+                approved_domains=spec.approve.approved_domains,
+                approved_peers=spec.approve.approved_peers,
+                auto_approvals=tuple(_rule(rule) for rule in spec.approve.auto_approvals),
+            ),
+            google_api_root=spec.google_api_root,
+            smtp=None if smtp is None else _smtp(smtp),
+        )
+    except ValidationError as error:
+        # The spec models check what the monitor checks, so this is a gap between the two: the
+        # spec is refused for good rather than handed to a monitor that would not start.
+        raise InvalidSpecError(
+            # Nested models are built first: the title names the one that refused.
+            f"the monitor would refuse its config ({error.title}): "
+            f"{describe_validation_error(error)}"
+        ) from error
+
+
+def _rule(rule: AutoApprovalSpec) -> AutoApprovalRule:
+    job = rule.job
+    return AutoApprovalRule(
+        name=rule.name,
+        peers=rule.peers,
+        file_contents=tuple(
+            FileHash(relative_path=f.relative_path, sha256=f.sha256) for f in rule.file_contents
+        ),
+        file_paths=rule.file_paths,
+        run_sh_sha256=rule.run_sh_sha256,
+        canonical_run_sh=rule.canonical_run_sh,
+        job=(
+            None
+            if job is None
+            else JobSpec(type=job.type, entrypoint=job.entrypoint, dependencies=job.dependencies)
+        ),
+        allow_unreviewed_run_sh=rule.allow_unreviewed_run_sh,
+    )
+
+
+def _smtp(smtp: SmtpSpec) -> SmtpSettings:
+    return SmtpSettings(
+        host=smtp.host,
+        port=smtp.port,
+        starttls=smtp.tls == "starttls",
+        ssl=smtp.tls == "ssl",
+        username=smtp.username,
+        password_file=(
+            Path(secret_mount_dir("smtp"), PASSWORD_FILE)
+            if smtp.credentials_secret_ref is not None
+            else None
+        ),
+        from_address=smtp.from_address,
+    )
+
+
+def render_monitor_config(name: str, spec: SyftMonitorSpec, service: Service) -> dict[str, Any]:
+    """The `syft-bg` config of one service as the mapping its YAML file holds.
+
+    Exactly the keys the operator sets (`exclude_unset`: the monitor's own defaults stay the
+    monitor's), as the monitor's model serialises them (paths as strings, tuples as lists).
+    """
+    config = monitor_config(name, spec, service)
+    data = config.model_dump(
+        mode="json",
+        exclude_unset=True,
+        exclude={key for key in _OMITTED_WHEN_NONE if getattr(config, key) is None},
+    )
+    ordered = {key: data.pop(key) for key in _CONFIG_KEY_ORDER if key in data}
+    return {**ordered, **data}
 
 
 def render_config_map(name: str, spec: SyftMonitorSpec) -> Manifest:

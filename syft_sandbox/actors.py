@@ -21,7 +21,6 @@ import yaml
 from googleapiclient.http import MediaIoBaseUpload
 
 from syft_monitors.drive.files import FOLDER_MIME
-from syft_monitors.monitors.classify import Folder, message_peer_for
 from syft_monitors.protocol.messages import ProposedChangesMessage, decode_message
 from syft_monitors.protocol.names import (
     PEERS_FILE,
@@ -33,6 +32,7 @@ from syft_monitors.protocol.names import (
     legacy_channel_name,
 )
 from syft_monitors.protocol.peers import PeersFile, PeerState, parse_peers_file
+from syft_monitors.runtime.classify import Folder, message_peer_for
 from syft_sandbox.messages import encode_message, new_events_message, new_proposed_changes
 
 DEFAULT_VERSION = "0.1.117"

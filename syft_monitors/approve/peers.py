@@ -31,7 +31,6 @@ from syft_monitors.drive.api import DriveApi
 from syft_monitors.drive.files import FOLDER_MIME, DriveFile
 from syft_monitors.drive.writes import DriveWriter
 from syft_monitors.errors import InvalidNameError, ProtocolError
-from syft_monitors.monitors.classify import channel_peer_for
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.names import (
     CURRENT_CHANNEL_PREFIX,
@@ -52,6 +51,7 @@ from syft_monitors.protocol.peers import (
     parse_peers_file,
 )
 from syft_monitors.protocol.version import MAX_VERSION_FILE_BYTES, parse_version_file
+from syft_monitors.runtime.classify import channel_peer_for
 
 logger = logging.getLogger(__name__)
 

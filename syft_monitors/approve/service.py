@@ -69,7 +69,8 @@ from syft_monitors.approve.peers import (
 from syft_monitors.approve.run_script import JobDeclaration
 from syft_monitors.approve_rules import ApproveSettings, AutoApprovalRule, email_domain
 from syft_monitors.config import MonitorConfig, load_config
-from syft_monitors.drive.api import DriveApi, InvalidCursorError
+from syft_monitors.drive.api import DriveApi
+from syft_monitors.drive.files import DriveFile
 from syft_monitors.drive.writes import DriveWriter
 from syft_monitors.errors import (
     CredentialsError,
@@ -96,14 +97,6 @@ from syft_monitors.job_folders.approval import (
 )
 from syft_monitors.job_folders.listing import LocalJob, list_local_jobs
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.dispatch import Dispatcher
-from syft_monitors.monitors.poll_loop import Monitor, error_kind
-from syft_monitors.monitors.wiring import (
-    drive_api,
-    notify_config,
-    sender_from_config,
-    state_from_config,
-)
 from syft_monitors.notify.preview import MAX_FILE_BYTES, MAX_TOTAL_CODE_BYTES
 from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.protocol.emails import normalize_email, safe_repr, validate_email
@@ -111,14 +104,22 @@ from syft_monitors.protocol.jobs import INBOX, JobLayout
 from syft_monitors.protocol.messages import is_message_filename
 from syft_monitors.protocol.names import PEERS_FILE, PeerChannel, parse_drive_name
 from syft_monitors.protocol.peers import PeerState
+from syft_monitors.runtime.classify import WorkKind
+from syft_monitors.runtime.delivery import Dispatcher
+from syft_monitors.runtime.poll_loop import Monitor, error_kind
+from syft_monitors.runtime.sources import ChangesFeedSource
+from syft_monitors.runtime.wiring import (
+    drive_api,
+    notify_config,
+    sender_from_config,
+    state_from_config,
+)
 from syft_monitors.state.base import StateManager, Unchanged
-from syft_monitors.state.model import SeenRecord, StateDocument, to_timestamp
+from syft_monitors.state.model import PeerRetryRecord, StateDocument
 
 logger = logging.getLogger(__name__)
 
 CURSOR_NAME = "approve"
-#: `StateDocument.data` key of what this service must remember across restarts (peer retries).
-DATA_KEY = "approve"
 RETRY_BASE = 30.0
 RETRY_CAP = 3600.0
 _DECIDED = (PeerState.ACCEPTED.value, PeerState.REJECTED.value)
@@ -179,6 +180,13 @@ class ApproveMonitor(Monitor):
         self.config_path = Path(os.path.expanduser(str(config_path))) if config_path else None
         self.clock = clock
         self.dispatcher = Dispatcher(sender, state, notify_config(self.config), self.metrics)
+        # Its own cursor on the shared feed code: no listing at a baseline, the peer requests
+        # are listed by the acceptor when rules accept anyone.
+        self.feed = (
+            ChangesFeedSource(drive, frozenset({WorkKind.PEER_CHANNEL}), list_on_baseline=False)
+            if drive is not None
+            else None
+        )
         self.acceptor = (
             PeerAcceptor(
                 self.do_email,
@@ -319,53 +327,44 @@ class ApproveMonitor(Monitor):
     # --- Drive: the feed and peer requests --------------------------------------------------
 
     def _drive_step(self, report: ApproveReport) -> None:
-        if self.drive is None or self.acceptor is None:
+        if self.feed is None or self.acceptor is None:
             return
         if not (self.settings.accepts_any_peer or self.settings.auto_approvals):
             return  # nothing configured: no request at all until rules appear
-        doc = self.state.load()
-        cursor = doc.cursors.get(CURSOR_NAME)
-        candidates: dict[str, PeerRequest] = {}
-        relist = report.rules_reloaded and self.settings.accepts_any_peer
-        new_cursor: str | None
-        if cursor is None:
-            new_cursor = self.drive.start_page_token()
-            report.baseline = relist = True
+        doc = self.state.view()
+        batch = self.feed.read(doc.cursors.get(CURSOR_NAME))
+        report.changes = len(batch.files) + len(batch.removed)
+        report.baseline = batch.baseline
+        started_over = batch.baseline or batch.rebaselined
+        if started_over:
             self._evaluate_all = True
-        else:
-            try:
-                changes, new_cursor = self.drive.changes(cursor)
-            except InvalidCursorError:
-                logger.warning("Drive refused the saved changes cursor; listing requests once")
-                new_cursor = self.drive.start_page_token()
-                relist = True
-                self._evaluate_all = True
-                changes = []
-            report.changes = len(changes)
-            for change in changes:
-                file = change.file
-                if file is None or change.removed:
-                    continue
-                if file.is_folder:
-                    request = request_from_folder(file, self.do_email)
-                    if request is not None:
-                        candidates.setdefault(request.key, request)
-                elif file.name == PEERS_FILE and file.owned_by(self.do_email):
-                    self._decided.clear()
-                elif is_message_filename(file.name):
-                    self._evaluate_all = True
+        candidates = self._requests_in(batch.files)
+        relist = started_over or report.rules_reloaded
         if relist and self.settings.accepts_any_peer:
             for key, request in self.acceptor.list_requests().items():
                 candidates.setdefault(key, request)
-        retries = _retries(doc)
         now = self.clock()
-        for key, entry in retries.items():
-            if key not in candidates and float(entry.get("next_at", 0)) <= now:
-                request = _request_from_retry(entry)
-                if request is not None:
-                    candidates[key] = request
+        for key, retry in doc.approve_retries.items():
+            if key not in candidates and retry.next_at <= now:
+                retried = _request_from_retry(retry)
+                if retried is not None:
+                    candidates[key] = retried
         finished, failed = self._consider_peers(candidates, doc, report)
-        self._save_drive_progress(new_cursor, finished, failed)
+        self._save_drive_progress(batch.cursor, finished, failed)
+
+    def _requests_in(self, files: list[DriveFile]) -> dict[str, PeerRequest]:
+        """Peer requests among changed files; notes job traffic and the owner's decisions."""
+        candidates: dict[str, PeerRequest] = {}
+        for file in files:
+            if file.is_folder:
+                request = request_from_folder(file, self.do_email)
+                if request is not None:
+                    candidates.setdefault(request.key, request)
+            elif file.name == PEERS_FILE and file.owned_by(self.do_email):
+                self._decided.clear()
+            elif is_message_filename(file.name):
+                self._evaluate_all = True
+        return candidates
 
     def _consider_peers(
         self, candidates: Mapping[str, PeerRequest], doc: StateDocument, report: ApproveReport
@@ -432,31 +431,34 @@ class ApproveMonitor(Monitor):
         finished: set[str],
         failed: Mapping[str, tuple[PeerRequest, str]],
     ) -> None:
+        """The cursor and the peer retries, in one write (none when nothing changed)."""
         now = self.clock()
 
+        def unchanged(doc: StateDocument) -> bool:
+            cursor_moved = cursor is not None and doc.cursors.get(CURSOR_NAME) != cursor
+            return not (cursor_moved or failed or finished & doc.approve_retries.keys())
+
+        if unchanged(self.state.view()):
+            return  # an idle tick writes nothing
+
         def write(doc: StateDocument) -> None:
-            changed = False
-            if cursor is not None and doc.cursors.get(CURSOR_NAME) != cursor:
-                doc.cursors[CURSOR_NAME] = cursor
-                changed = True
-            retries = dict(_retries(doc))
-            for key in finished:
-                changed |= retries.pop(key, None) is not None
-            for key, (request, error) in failed.items():
-                attempts = int(retries.get(key, {}).get("attempts", 0)) + 1
-                retries[key] = {
-                    "email": request.email,
-                    "folder": request.folder_name,
-                    "attempts": attempts,
-                    "next_at": now + min(RETRY_CAP, RETRY_BASE * 2 ** (attempts - 1)),
-                    "error": error[:500],
-                }
-                changed = True
-            if not changed:
+            if unchanged(doc):
                 raise Unchanged
-            section = dict(doc.data.get(DATA_KEY) or {})
-            section["peer_retries"] = retries
-            doc.data[DATA_KEY] = section
+            done = [key for key in finished if key in doc.approve_retries]
+            if cursor is not None:
+                doc.cursors[CURSOR_NAME] = cursor
+            for key in done:
+                del doc.approve_retries[key]
+            for key, (request, error) in failed.items():
+                previous = doc.approve_retries.get(key)
+                attempts = (previous.attempts if previous is not None else 0) + 1
+                doc.approve_retries[key] = PeerRetryRecord(
+                    email=request.email,
+                    folder=request.folder_name,
+                    attempts=attempts,
+                    next_at=now + min(RETRY_CAP, RETRY_BASE * 2 ** (attempts - 1)),
+                    error=error[:500],
+                )
 
         self.state.update(write)
 
@@ -673,7 +675,7 @@ class ApproveMonitor(Monitor):
         if self.sender is None:
             return  # nothing recorded: a notify service on the same state will send them
         for index, event in enumerate(events):
-            if event.key in self.state.load().seen:
+            if self.dispatcher.ledger.is_seen(event.key):
                 continue
             try:
                 outcome = self.dispatcher.dispatch(event)
@@ -702,17 +704,7 @@ class ApproveMonitor(Monitor):
                 return
             report.emails += outcome.emails
             self.metrics.events.labels(event.kind.value).inc()
-            self._mark_seen(event)
-
-    def _mark_seen(self, event: Event) -> None:
-        now = to_timestamp()
-
-        def write(doc: StateDocument) -> None:
-            if event.key in doc.seen:
-                raise Unchanged
-            doc.seen[event.key] = SeenRecord(at=now, kind="event")
-
-        self.state.update(write)
+            self.dispatcher.ledger.mark_seen([event.key], "event")
 
     def _retry_events(self, report: ApproveReport) -> None:
         now = self.clock()
@@ -736,25 +728,14 @@ def _folder_key(job: LocalJob) -> tuple[str, ...]:
     return (job.name,)
 
 
-def _retries(doc: StateDocument) -> dict[str, dict[str, Any]]:
-    section = doc.data.get(DATA_KEY)
-    retries = section.get("peer_retries") if isinstance(section, dict) else None
-    if not isinstance(retries, dict):
-        return {}
-    return {k: v for k, v in retries.items() if isinstance(v, dict)}
-
-
-def _request_from_retry(entry: Mapping[str, Any]) -> PeerRequest | None:
-    email, folder = entry.get("email"), entry.get("folder")
-    if not isinstance(email, str) or not isinstance(folder, str):
-        return None
+def _request_from_retry(retry: PeerRetryRecord) -> PeerRequest | None:
     try:
-        channel = parse_drive_name(folder)
+        channel = parse_drive_name(retry.folder)
     except InvalidNameError:
         return None
     if not isinstance(channel, PeerChannel):
         return None
-    return PeerRequest(email, channel, folder)
+    return PeerRequest(retry.email, channel, retry.folder)
 
 
 def acceptance_reason(settings: ApproveSettings, email: str) -> str:

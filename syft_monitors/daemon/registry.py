@@ -18,7 +18,7 @@ from syft_monitors.protocol.emails import safe_repr
 if TYPE_CHECKING:
     from syft_monitors.config import MonitorConfig
     from syft_monitors.metrics import MonitorMetrics
-    from syft_monitors.monitors.poll_loop import Monitor
+    from syft_monitors.runtime.poll_loop import Monitor
 
 
 class MonitorFactory(Protocol):

@@ -27,7 +27,7 @@ from syft_monitors.daemon.health import check_state_file, health_of, write_healt
 from syft_monitors.daemon.registry import ServiceSpec
 from syft_monitors.errors import ConfigError, SyftMonitorError
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.poll_loop import Monitor
+from syft_monitors.runtime.poll_loop import Monitor
 from syft_monitors.state.holders import describe_holder
 from syft_monitors.state.json_file import JsonStateManager
 

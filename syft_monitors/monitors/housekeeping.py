@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.notify.plan import plan_heartbeat
+from syft_monitors.runtime.delivery import Dispatcher
 from syft_monitors.state.base import StateManager
 
 logger = logging.getLogger(__name__)

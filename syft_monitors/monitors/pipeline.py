@@ -30,8 +30,6 @@ from syft_monitors.errors import (
 )
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.classify import Folder, WorkKind, classify
-from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.monitors.extract import (
     job_events_from_proposal,
     peer_events_from_peers_file,
@@ -39,8 +37,6 @@ from syft_monitors.monitors.extract import (
     status_events_from_log,
 )
 from syft_monitors.monitors.local import LocalScanner
-from syft_monitors.monitors.poll_loop import error_kind
-from syft_monitors.monitors.sources import Batch, ChangesFeedSource, ListingSource, folders_in
 from syft_monitors.protocol.emails import normalize_email, safe_repr
 from syft_monitors.protocol.limits import DEFAULT_LIMITS, Limits
 from syft_monitors.protocol.messages import (
@@ -50,6 +46,11 @@ from syft_monitors.protocol.messages import (
     decode_message,
 )
 from syft_monitors.protocol.peers import parse_peers_file
+from syft_monitors.runtime.classify import Folder, WorkKind, classify
+from syft_monitors.runtime.delivery import Dispatcher
+from syft_monitors.runtime.ledger import Ledger
+from syft_monitors.runtime.poll_loop import error_kind
+from syft_monitors.runtime.sources import Batch, ChangesFeedSource, ListingSource, folders_in
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.model import (
     FolderRecord,
@@ -104,6 +105,7 @@ class Pipeline:
         self.drive = drive
         self.state = state
         self.dispatcher = dispatcher
+        self.ledger = dispatcher.ledger
         self.metrics = metrics
         self.limits = limits
         self.clock = clock
@@ -124,7 +126,7 @@ class Pipeline:
     def poll(self) -> PollReport:
         report = PollReport()
         if self.source is not None:
-            cursor = self.state.load().cursors.get(self.name)
+            cursor = self.state.view().cursors.get(self.name)
             batch = self.source.read(cursor)
             report.baseline = batch.baseline
             report.changes = len(batch.files) + len(batch.removed)
@@ -138,7 +140,7 @@ class Pipeline:
     # --- step 2: persist what matters -----------------------------------------------------------
 
     def _ingest(self, batch: Batch) -> int:
-        doc = self.state.load()
+        doc = self.state.view()
         new_folders = folders_in(batch.files)
         fetched: dict[str, Folder | None] = {}
 
@@ -178,21 +180,20 @@ class Pipeline:
         }
         now = to_timestamp()
 
-        def write(doc: StateDocument) -> None:
+        def nothing_to_store(doc: StateDocument) -> bool:
             cursor_moved = batch.cursor is not None and doc.cursors.get(self.name) != batch.cursor
-            if not (folder_records or batch.removed or work or seen or cursor_moved):
-                raise Unchanged  # an idle poll writes nothing
+            return not (folder_records or batch.removed or work or seen or cursor_moved)
+
+        if nothing_to_store(doc):
+            return 0  # an idle poll writes nothing
+
+        def write(doc: StateDocument) -> None:
+            if nothing_to_store(doc):
+                raise Unchanged
             doc.folders.update(folder_records)
             for file_id in batch.removed:
                 doc.folders.pop(file_id, None)
-            for file_id, record in work.items():
-                existing = doc.work.get(file_id)
-                # A file changed again before we processed it: keep its retry count, newest content.
-                doc.work[file_id] = (
-                    record
-                    if existing is None
-                    else record.model_copy(update={"attempts": existing.attempts})
-                )
+            Ledger.store_work(doc, work)
             for key, kind in seen.items():
                 doc.seen.setdefault(key, SeenRecord(at=now, kind=kind))
             if batch.cursor is not None:
@@ -228,10 +229,9 @@ class Pipeline:
 
     def _process_work(self, report: PollReport) -> None:
         now = self.clock()
-        doc = self.state.load()
         due = [
             (file_id, record)
-            for file_id, record in doc.work.items()
+            for file_id, record in self.ledger.work_items().items()
             if WorkKind(record.kind) in self.interests and record.next_at <= now
         ]
         # Jobs and accepted peers first: a flood of strangers' requests must not delay them.
@@ -243,29 +243,38 @@ class Pipeline:
             )
         )
         for file_id, record in due:
+            # The item's delivered events are recorded as seen with the item's own write (done,
+            # or kept for a retry): a crash before it re-delivers them, finding their emails sent.
+            delivered: list[str] = []
             try:
                 events, after = self._events_for(file_id, record)
                 for event in events:
-                    report.events += self._deliver(event, silent=record.silent, report=report)
+                    report.events += self._deliver(
+                        event, silent=record.silent, report=report, seen=delivered
+                    )
                 after()
             except ProtocolError as error:
                 name = DriveFile.from_api(record.file).name
                 logger.warning("skipping unreadable %s %r: %s", record.kind, name, error)
                 self.metrics.errors.labels("protocol").inc()
-                self._finish_work(file_id, record)
+                self._finish_work(file_id, record, delivered)
                 report.work_done += 1
                 continue
             except CredentialsError:
+                self.ledger.mark_seen(delivered, "event")
                 raise
             except SyftMonitorError as error:
-                self._retry_later(file_id, record, error)
+                self._retry_later(file_id, record, error, delivered)
                 if isinstance(error, QuotaError | RateLimitedError):
                     break  # asked to slow down, or our own window is full: no more sends now
                 continue
-            self._finish_work(file_id, record)
+            except BaseException:
+                self.ledger.mark_seen(delivered, "event")
+                raise
+            self._finish_work(file_id, record, delivered)
             report.work_done += 1
         report.work_pending = sum(
-            1 for r in self.state.load().work.values() if WorkKind(r.kind) in self.interests
+            1 for r in self.ledger.work_items().values() if WorkKind(r.kind) in self.interests
         )
         self.metrics.pending_work.set(report.work_pending)
 
@@ -287,14 +296,14 @@ class Pipeline:
         kind = WorkKind(record.kind)
         if kind is WorkKind.PEER_CHANNEL:
             assert record.peer is not None
-            known = self.state.load().peers.get(record.peer.lower())
+            known = self.state.view().peers.get(record.peer.lower())
             if known in ("accepted", "rejected"):
                 return [], _nothing
             return [Event(EventKind.NEW_PEER, self.do_email, peer=record.peer)], _nothing
         data = self._download(file_id)
         if kind is WorkKind.PEERS_FILE:
             peers = parse_peers_file(data)
-            previous = dict(self.state.load().peers)
+            previous = dict(self.state.view().peers)
             events = (
                 [] if record.silent else peer_events_from_peers_file(peers, previous, self.do_email)
             )
@@ -336,35 +345,31 @@ class Pipeline:
             self._downloads.popitem(last=False)
         return data
 
-    def _deliver(self, event: Event, *, silent: bool, report: PollReport) -> int:
-        """Dispatch one event unless already handled; returns 1 if it was new."""
-        if self.state.is_seen(event.key):
+    def _deliver(
+        self, event: Event, *, silent: bool, report: PollReport, seen: list[str] | None = None
+    ) -> int:
+        """Dispatch one event unless already handled; returns 1 if it was new. The event is
+        recorded as seen at once, or added to `seen` for the caller to record."""
+        if self.ledger.is_seen(event.key) or (seen is not None and event.key in seen):
             return 0
         if not silent:
             outcome = self.dispatcher.dispatch(event)
             report.emails += outcome.emails
             self.metrics.events.labels(event.kind.value).inc()
-        now = to_timestamp()
-
-        def write(doc: StateDocument) -> None:
-            doc.seen.setdefault(event.key, SeenRecord(at=now, kind="event"))
-
-        self.state.update(write)
+        if seen is None:
+            self.ledger.mark_seen([event.key], "event")
+        else:
+            seen.append(event.key)
         return 0 if silent else 1
 
-    def _finish_work(self, file_id: str, record: WorkRecord) -> None:
+    def _finish_work(self, file_id: str, record: WorkRecord, events: list[str]) -> None:
         key = _file_key(WorkKind(record.kind), file_id)
-        now = to_timestamp()
-
-        def write(doc: StateDocument) -> None:
-            doc.work.pop(file_id, None)
-            if key is not None:
-                doc.seen.setdefault(key, SeenRecord(at=now, kind=record.kind))
-
-        self.state.update(write)
+        self.ledger.finish_work(file_id, key, record.kind, events=events)
         self._downloads.pop(file_id, None)
 
-    def _retry_later(self, file_id: str, record: WorkRecord, error: SyftMonitorError) -> None:
+    def _retry_later(
+        self, file_id: str, record: WorkRecord, error: SyftMonitorError, events: list[str]
+    ) -> None:
         if isinstance(error, SendDeferredError):
             # The plan working (a full sending window, a send settling), not a fault: no attempt
             # is counted, no backoff grows, no error is reported.
@@ -383,26 +388,15 @@ class Pipeline:
         logger.log(
             level, "will retry %s in %.0fs (attempt %d): %s", record.kind, delay, attempts, error
         )
-
-        def write(doc: StateDocument) -> None:
-            current = doc.work.get(file_id)
-            if current is not None:
-                doc.work[file_id] = current.model_copy(
-                    update={
-                        "attempts": attempts,
-                        "next_at": next_at,
-                        "last_error": str(error)[:500],
-                    }
-                )
-
-        self.state.update(write)
+        self.ledger.retry_work(
+            file_id, attempts=attempts, next_at=next_at, error=str(error), events=events
+        )
 
     # --- step 4: local disk ---------------------------------------------------------------------
 
     def _scan_local(self, report: PollReport) -> None:
         assert self.local is not None
-        doc = self.state.load()
-        baseline = self.name + ":local" not in doc.baselined
+        baseline = self.name + ":local" not in self.state.view().baselined
         for event in self.local.events():
             try:
                 report.events += self._deliver(event, silent=baseline, report=report)

@@ -17,21 +17,21 @@ from syft_monitors.drive.api import DriveApi
 from syft_monitors.errors import CredentialsError
 from syft_monitors.events import Event, EventKind
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.classify import WorkKind
-from syft_monitors.monitors.dispatch import Dispatcher
 from syft_monitors.monitors.housekeeping import Housekeeping
 from syft_monitors.monitors.pipeline import Pipeline, PollReport
-from syft_monitors.monitors.poll_loop import Monitor
-from syft_monitors.monitors.wiring import (
+from syft_monitors.notify.senders.base import NotificationSender
+from syft_monitors.notify.senders.gmail import GmailSender
+from syft_monitors.protocol.emails import validate_email
+from syft_monitors.runtime.classify import WorkKind
+from syft_monitors.runtime.delivery import Dispatcher
+from syft_monitors.runtime.poll_loop import Monitor
+from syft_monitors.runtime.wiring import (
     drive_api,
     notify_config,
     resolve_api_root,
     sender_from_config,
     state_from_config,
 )
-from syft_monitors.notify.senders.base import NotificationSender
-from syft_monitors.notify.senders.gmail import GmailSender
-from syft_monitors.protocol.emails import validate_email
 from syft_monitors.state.base import StateManager
 from syft_monitors.state.json_file import JsonStateManager
 

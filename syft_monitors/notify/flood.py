@@ -69,7 +69,9 @@ class FloodConfig(BaseModel):
 
     @property
     def low_budget(self) -> int:
-        return int(self.daily_budget * self.low_priority_share)
+        # Rounded before flooring: 100 * 0.29 is 28.999999999999996 in floating point, and the
+        # operator's `lowPriorityPercent: 29` (rendered as 0.29) means 29 sends of 100.
+        return int(round(self.daily_budget * self.low_priority_share, 6))
 
 
 def priority(label: str) -> Priority:

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def flood_summary(config_path: Path, *, now: float | None = None) -> dict[str, Any] | None:
     """Today's budget and folding, from the config and the state; None when unreadable."""
     from syft_monitors.config import load_config  # noqa: PLC0415
-    from syft_monitors.monitors.wiring import state_from_config  # noqa: PLC0415
+    from syft_monitors.runtime.wiring import state_from_config  # noqa: PLC0415
 
     try:
         config = load_config(config_path)

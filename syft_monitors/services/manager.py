@@ -179,7 +179,7 @@ def _heartbeats(config: Any, monitors: list[str]) -> tuple[dict[str, dict[str, A
     # (`exists` follows the path without opening it: a FIFO is refused by the state itself.)
     if config.state_backend == "file" and not Path(config.state_file).exists():
         return {}, None
-    from syft_monitors.monitors.wiring import state_from_config  # noqa: PLC0415
+    from syft_monitors.runtime.wiring import state_from_config  # noqa: PLC0415
 
     try:
         state = state_from_config(config)

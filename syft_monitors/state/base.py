@@ -3,24 +3,33 @@
 A backend provides `load()` (a private copy of the stored document) and `update(fn)` (an atomic
 read-modify-write: `fn` mutates a working copy, which is stored only if `fn` returns without
 raising). Every operation below is one `update` or one read, so a backend that gets those two
-right gets the whole API right, including the ones that need two facts to change together
-(`resolve_intent` moves an intent into `notified` in a single write).
+right gets the whole API right. The exactly-once records (work items, seen facts, intents and
+the notified record) are changed by `syft_monitors.runtime.ledger`, over the same two primitives
+(e.g. `resolve_intent` moves an intent into `notified` in a single write); this class keeps the
+storage, the cursor, the peers, the heartbeat and the seed API.
 
 `fn` may run more than once: backends with optimistic concurrency (`OptimisticStateManager`, for
 a ConfigMap's resourceVersion) re-run it on a fresh copy after losing a conflict. It must
 therefore only mutate the document it is given, and must not keep a reference to it.
+
+One poll reads the store once: inside `reading_once()` (the poll loop opens it around each
+check) every read shares the document read first, and this thread's own writes replace it. A
+write is always a fresh read-modify-write, so what must be decided on the stored state (claiming
+a send) is still decided on it; `refresh()` makes the next read go to the store again.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import datetime as dt
 import logging
 import math
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 from syft_monitors.errors import StateConflictError, StateError
@@ -29,10 +38,7 @@ from syft_monitors.state.holders import gone_from_this_host, holder_id
 from syft_monitors.state.model import (
     Heartbeat,
     NotifiedRecord,
-    SeenRecord,
-    SendIntent,
     StateDocument,
-    ThreadRecord,
     clip_error,
     parse_timestamp,
     to_timestamp,
@@ -87,39 +93,97 @@ def _check_json_value(value: object, depth: int = 0) -> None:
     raise TypeError(f"{type(value).__name__} values cannot be stored as JSON")
 
 
+class _ReadScope(threading.local):
+    """One thread's `reading_once` scope: how deep it is nested, and the document it read."""
+
+    depth = 0
+    doc: StateDocument | None = None
+
+
 class StateManager(abc.ABC):
     """Where the monitors remember what they saw and sent. See the module docstring."""
 
     def __init__(self, *, policy: CompactionPolicy | None = None) -> None:
         self.policy = policy if policy is not None else CompactionPolicy()
+        self._scope = _ReadScope()
 
-    # --- primitives -------------------------------------------------------------------------
+    # --- primitives (backends implement `_view` and `_update`) ------------------------------
 
     @abc.abstractmethod
+    def _view(self) -> StateDocument:
+        """The stored document (an empty one when nothing is stored yet), for reading only."""
+
+    @abc.abstractmethod
+    def _update(self, fn: Callable[[StateDocument], T]) -> T:
+        """The backend's atomic read-modify-write (see `update`)."""
+
     def load(self) -> StateDocument:
         """A private copy of the stored document (an empty one when nothing is stored yet)."""
+        return self.view().working_copy()
 
-    @abc.abstractmethod
+    def view(self) -> StateDocument:
+        """The stored document for reading only: shared, never to be mutated (use `update`).
+
+        Inside `reading_once()`, the document read first in the scope."""
+        scope = self._scope
+        if scope.depth == 0:
+            return self._view()
+        if scope.doc is None:
+            scope.doc = self._view()
+        return scope.doc
+
     def update(self, fn: Callable[[StateDocument], T]) -> T:
         """Apply `fn` to a working copy and store it atomically; return what `fn` returned.
 
         Nothing is stored when `fn` raises (the exception propagates) or raises `Unchanged`.
         """
+        scope = self._scope
+        if scope.depth == 0:
+            return self._update(fn)
+        written: list[StateDocument] = []
 
-    def _view(self) -> StateDocument:
-        """The current document, for reading only. Backends override this to skip the copy."""
-        return self.load()
+        def run(doc: StateDocument) -> T:
+            written.clear()
+            result = fn(doc)
+            written.append(doc)
+            return result
+
+        try:
+            result = self._update(run)
+        finally:
+            # What this thread stored is what it reads next; after anything else, the store.
+            scope.doc = written[0] if written else None
+        return result
+
+    @contextlib.contextmanager
+    def reading_once(self) -> Iterator[None]:
+        """Reads in this thread share one read of the store until the scope ends (nestable).
+
+        Meant for one poll: it reads the state document once, however many questions it asks.
+        """
+        scope = self._scope
+        scope.depth += 1
+        try:
+            yield
+        finally:
+            scope.depth -= 1
+            if scope.depth == 0:
+                scope.doc = None
+
+    def refresh(self) -> None:
+        """Inside `reading_once()`: the next read goes to the store again."""
+        self._scope.doc = None
 
     # --- seed API: (entity, event) notifications and free-form data --------------------------
 
     def was_notified(self, entity_id: str, event_type: str) -> bool:
-        return legacy_key(entity_id, event_type) in self._view().notified
+        return legacy_key(entity_id, event_type) in self.view().notified
 
     def mark_notified(
         self, entity_id: str, event_type: str, *, now: dt.datetime | None = None
     ) -> None:
         key = legacy_key(entity_id, event_type)
-        if key in self._view().notified:
+        if key in self.view().notified:
             return
         record = NotifiedRecord(sent_at=to_timestamp(now))
 
@@ -131,7 +195,7 @@ class StateManager(abc.ABC):
         self.update(mutate)
 
     def get_data(self, key: str, default: Any = None) -> Any:
-        data = self._view().data
+        data = self.view().data
         if key not in data:
             return default
         # A copy: mutating the result must not change what is stored (or cached).
@@ -163,7 +227,7 @@ class StateManager(abc.ABC):
     # --- Drive changes cursor ---------------------------------------------------------------
 
     def get_cursor(self) -> str | None:
-        return self._view().cursor
+        return self.view().cursor
 
     def set_cursor(
         self, token: str | None, *, baseline: bool = False, now: dt.datetime | None = None
@@ -180,67 +244,22 @@ class StateManager(abc.ABC):
 
         self.update(mutate)
 
-    # --- notifications: intent before the send, record after ---------------------------------
+    # --- leases: who may be sending right now ---------------------------------------------
+    # A document-held lease by default (renewed by each claim and each recorded poll); the JSON
+    # backend overrides the hooks with a flock that dies with its process. The ledger
+    # (`syft_monitors.runtime.ledger`) takes and checks them around its claims.
 
-    def is_notified(self, key: str) -> bool:
-        return key in self._view().notified
-
-    def notified_record(self, key: str) -> NotifiedRecord | None:
-        return self._view().notified.get(key)
-
-    def intent(self, key: str) -> SendIntent | None:
-        """The unresolved send recorded under `key`, if any."""
-        return self._view().intents.get(key)
-
-    def record_intent(self, intent: SendIntent) -> SendIntent | None:
-        """Claim a send before making it. Returns the intent to use, or None: already sent.
-
-        A retry of a pending intent keeps its `message_id` and `recorded_at` (so a duplicate
-        that did leave is recognisable) and counts one more attempt.
-        """
-        return self.record_intents([intent]).get(intent.notification_key)
-
-    def record_intents(self, intents: Iterable[SendIntent]) -> dict[str, SendIntent]:
-        """`record_intent` for many sends in one write; keys already sent are left out, and so
-        are keys whose intent another live process holds (see `held_by`)."""
-        wanted = {intent.notification_key: intent for intent in intents}
-        if not wanted:
-            return {}
-        me = holder_id()
+    def hold_lease(self) -> None:
+        """Make sure this process's lease is held before it claims anything."""
         self._hold_lease()
 
-        def mutate(doc: StateDocument) -> dict[str, SendIntent]:
-            claimed: dict[str, SendIntent] = {}
-            for key, intent in wanted.items():
-                if key in doc.notified:
-                    continue
-                previous = doc.intents.get(key)
-                if previous is None:
-                    doc.intents[key] = claimed[key] = intent.model_copy(update={"owner": me})
-                elif previous.owner not in (None, me) and self._holder_alive(previous.owner, doc):
-                    continue  # in flight in another process: never claimed twice
-                else:
-                    retry = previous.model_copy(
-                        update={"attempts": previous.attempts + 1, "owner": me}
-                    )
-                    doc.intents[key] = claimed[key] = retry
-            if not claimed:
-                raise Unchanged(claimed)
-            self._renew_lease(doc)
-            return claimed
+    def holder_alive(self, holder: str, doc: StateDocument) -> bool:
+        """True while `holder` (a holder id) may still be sending."""
+        return self._holder_alive(holder, doc)
 
-        return self.update(mutate)
-
-    def held_by(self, key: str) -> str | None:
-        """The other live process sending `key` right now, if any (its holder id)."""
-        doc = self._view()
-        intent = doc.intents.get(key)
-        if intent is None or intent.owner in (None, holder_id()):
-            return None
-        return intent.owner if self._holder_alive(intent.owner, doc) else None
-
-    # Leases: a document-held one by default (renewed by each claim and each recorded poll);
-    # the JSON backend overrides these with a flock that dies with its process.
+    def renew_lease(self, doc: StateDocument) -> None:
+        """Inside an update: renew this holder's lease."""
+        self._renew_lease(doc)
 
     def _hold_lease(self) -> None:  # noqa: B027 - optional hook: document leases need nothing
         """Make sure this process's lease is held before it claims anything."""
@@ -265,128 +284,10 @@ class StateManager(abc.ABC):
         }
         doc.holders[holder_id()] = to_timestamp(now)
 
-    def fail_intent(self, key: str, error: str, *, now: dt.datetime | None = None) -> bool:
-        """Note why and when a send failed; the intent stays pending. False if there is no such
-        intent."""
-        message = clip_error(error)
-        stamp = to_timestamp(now)
-
-        def mutate(doc: StateDocument) -> bool:
-            intent = doc.intents.get(key)
-            if intent is None:
-                raise Unchanged(False)
-            doc.intents[key] = intent.model_copy(
-                update={"last_error": message, "failed_at": stamp, "owner": None}
-            )
-            return True
-
-        return self.update(mutate)
-
-    def drop_intent(self, key: str) -> bool:
-        """Give up on a send (permanent failure) without recording it as sent."""
-
-        def mutate(doc: StateDocument) -> bool:
-            if doc.intents.pop(key, None) is None:
-                raise Unchanged(False)
-            return True
-
-        return self.update(mutate)
-
-    def resolve_intent(
-        self, key: str, record: NotifiedRecord, *, thread_job_key: str | None = None
-    ) -> None:
-        """Record a send's result: the intent becomes a `notified` entry in one write.
-
-        With `thread_job_key`, the email also becomes that job's thread root unless the job
-        already has one. Resolving a key that has no intent still records it (idempotent).
-        """
-        self.resolve_intents({key: record}, thread_job_keys={key: thread_job_key})
-
-    def resolve_intents(
-        self,
-        records: Mapping[str, NotifiedRecord],
-        *,
-        thread_job_keys: Mapping[str, str | None] | None = None,
-    ) -> None:
-        """`resolve_intent` for many sends in one write."""
-        threads = thread_job_keys or {}
-        if not records:
-            return
-
-        def mutate(doc: StateDocument) -> None:
-            sent = 0
-            for key, record in records.items():
-                doc.intents.pop(key, None)
-                if key not in doc.notified:
-                    sent += 1
-                doc.notified[key] = record
-                job_key = threads.get(key)
-                if job_key is not None and record.message_id and job_key not in doc.threads:
-                    doc.threads[job_key] = ThreadRecord(
-                        message_id=record.message_id, thread_id=record.thread_id
-                    )
-            beat = doc.heartbeat
-            doc.heartbeat = beat.model_copy(
-                update={"notifications_sent": beat.notifications_sent + sent}
-            )
-
-        self.update(mutate)
-
-    def pending_intents(self) -> list[SendIntent]:
-        """Sends whose outcome is unknown, oldest first."""
-        return sorted(
-            self._view().intents.values(), key=lambda i: (i.recorded_at, i.notification_key)
-        )
-
-    # --- facts already observed -------------------------------------------------------------
-
-    def is_seen(self, key: str) -> bool:
-        return key in self._view().seen
-
-    def unseen(self, keys: Iterable[str]) -> list[str]:
-        """The keys not seen yet, in order, without duplicates."""
-        seen = self._view().seen
-        return list(dict.fromkeys(k for k in keys if k not in seen))
-
-    def mark_seen(self, keys: Iterable[str], kind: str, *, now: dt.datetime | None = None) -> int:
-        """Record facts as observed; returns how many were new. Existing entries keep their
-        first-seen time (so re-observing a fact costs no write)."""
-        fresh = self.unseen(keys)
-        if not fresh:
-            return 0
-        record = SeenRecord(at=to_timestamp(now), kind=kind)
-
-        def mutate(doc: StateDocument) -> int:
-            added = 0
-            for key in fresh:
-                if key not in doc.seen:
-                    doc.seen[key] = record
-                    added += 1
-            if not added:
-                raise Unchanged(0)
-            return added
-
-        return self.update(mutate)
-
-    # --- email threads ----------------------------------------------------------------------
-
-    def thread_for(self, job_key: str) -> ThreadRecord | None:
-        return self._view().threads.get(job_key)
-
-    def set_thread(self, job_key: str, message_id: str, thread_id: str | None = None) -> None:
-        record = ThreadRecord(message_id=message_id, thread_id=thread_id)
-
-        def mutate(doc: StateDocument) -> None:
-            if doc.threads.get(job_key) == record:
-                raise Unchanged
-            doc.threads[job_key] = record
-
-        self.update(mutate)
-
     # --- peers ------------------------------------------------------------------------------
 
     def peer_states(self) -> dict[str, str]:
-        return dict(self._view().peers)
+        return dict(self.view().peers)
 
     def set_peer_states(self, peers: Mapping[str, str]) -> None:
         """Replace the last known peer states."""
@@ -403,7 +304,7 @@ class StateManager(abc.ABC):
 
     def heartbeat(self, monitor: str | None = None) -> Heartbeat:
         """The liveness of `monitor`, or of all monitors on this state together."""
-        doc = self._view()
+        doc = self.view()
         if monitor is None:
             return doc.heartbeat
         return doc.heartbeats.get(monitor, Heartbeat())
@@ -435,13 +336,17 @@ class StateManager(abc.ABC):
 
     def size_bytes(self) -> int:
         """Size of the stored document."""
-        return len(self._view().to_json_bytes())
+        return len(self.view().to_json_bytes())
 
     def compact(
         self, *, now: dt.datetime | None = None, policy: CompactionPolicy | None = None
     ) -> CompactionReport:
         """Drop expired `seen`/`notified` entries (see `compaction`); writes only on change."""
         rules = policy if policy is not None else self.policy
+        # Decided on a copy of what was read first: most runs find nothing and need no write.
+        report = compact_document(self.load(), rules, now=now)
+        if not report.changed:
+            return report
 
         def mutate(doc: StateDocument) -> CompactionReport:
             report = compact_document(doc, rules, now=now)
@@ -474,13 +379,10 @@ class OptimisticStateManager(StateManager):
         """Store `doc` if the stored version is still `version`, else raise StateConflictError.
         `version` None means "only if nothing is stored yet"."""
 
-    def load(self) -> StateDocument:
-        return self._read()[0].working_copy()
-
     def _view(self) -> StateDocument:
         return self._read()[0]
 
-    def update(self, fn: Callable[[StateDocument], T]) -> T:
+    def _update(self, fn: Callable[[StateDocument], T]) -> T:
         for attempt in range(1, self.max_attempts + 1):
             current, version = self._read()
             work = current.working_copy()

@@ -292,7 +292,7 @@ class ConfigMapStateManager(OptimisticStateManager):
     def size_bytes(self) -> int:
         """The stored payload's length: the monitor asks every poll, and serializing a document
         of several hundred KiB each time is wasted work on the hot path."""
-        self._read()
+        self.view()  # inside a poll, the read the poll made
         with self._lock:
             cached = self._cache
         raw = cached[2] if cached is not None else None
@@ -317,7 +317,7 @@ class ConfigMapStateManager(OptimisticStateManager):
             beats = self._load_beats()
             if beats is None:  # no heartbeat ConfigMap of ours: the old way
                 return super().record_poll(success, error, now, events=events, monitor=monitor)
-            doc = self._view()
+            doc = self.view()
             updated = dict(beats)
             sent = doc.heartbeat.notifications_sent
             updated[None] = advance(beats.get(None, Heartbeat())).model_copy(

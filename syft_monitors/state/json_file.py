@@ -112,13 +112,10 @@ class JsonStateManager(StateManager):
 
     # --- StateManager primitives ------------------------------------------------------------
 
-    def load(self) -> StateDocument:
-        return self._committed().working_copy()
-
     def _view(self) -> StateDocument:
         return self._committed()
 
-    def update(self, fn: Callable[[StateDocument], T]) -> T:
+    def _update(self, fn: Callable[[StateDocument], T]) -> T:
         with self._thread_lock:
             if self._in_update:
                 # The exclusive flock is held through another descriptor: this would deadlock.

@@ -18,14 +18,24 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticSerializationError
 
 #: The version this code writes. Files with a larger number are refused, never downgraded.
 #: 2: send intents name their holder (`owner`) and the document holds leases (`holders`);
 #: version 1 files are read and rewritten as 2, which an older release refuses by its number
 #: instead of taking the unknown fields for corruption.
-SCHEMA_VERSION = 2
+#: 3: the approve service's peer retries are typed records (`approve_retries`) instead of
+#: `data["approve"]["peer_retries"]`; older documents are migrated when read.
+SCHEMA_VERSION = 3
 
 #: Stored error strings are cut to this length: they are for humans and must not bloat state.
 MAX_ERROR_LENGTH = 500
@@ -141,6 +151,18 @@ class WorkRecord(_Record):
     silent: bool = False
 
 
+class PeerRetryRecord(_Record):
+    """A peer request the approve service failed to accept; retried after `next_at`."""
+
+    email: str
+    #: The request's channel folder name (what the retry is made from).
+    folder: str
+    attempts: int = Field(default=1, ge=0)
+    #: Unix time before which it is not retried.
+    next_at: float = 0.0
+    error: str = ""
+
+
 class Heartbeat(_Record):
     """Liveness counters, mirrored into the Kubernetes resource status by the operator."""
 
@@ -232,12 +254,37 @@ class StateDocument(BaseModel):
     folders: dict[str, FolderRecord] = Field(default_factory=dict)
     #: Drive file id -> pending work.
     work: dict[str, WorkRecord] = Field(default_factory=dict)
+    #: Peer key (normalized address) -> a peer acceptance the approve service retries.
+    approve_retries: dict[str, PeerRetryRecord] = Field(default_factory=dict)
     #: Free-form JSON values (the seed API's get_data / set_data).
     data: dict[str, Any] = Field(default_factory=dict)
     #: Flood control: daily budget, windows, pending digests.
     flood: FloodState = Field(default_factory=FloodState)
     #: Holder id -> when it last renewed its lease, for stores without OS locks (ConfigMap).
     holders: dict[str, Timestamp] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_approve_retries(cls, raw: Any) -> Any:
+        """Version 2 kept the approve service's retries in `data["approve"]["peer_retries"]`."""
+        if not isinstance(raw, dict):
+            return raw
+        data = raw.get("data")
+        section = data.get(LEGACY_APPROVE_KEY) if isinstance(data, dict) else None
+        if not isinstance(section, dict) or "peer_retries" not in section:
+            return raw
+        assert isinstance(data, dict)
+        retries = dict(raw.get("approve_retries") or {})
+        legacy = section.get("peer_retries")
+        for key, entry in (legacy if isinstance(legacy, dict) else {}).items():
+            record = _legacy_retry(entry)
+            if record is not None:
+                retries.setdefault(str(key), record)
+        rest = {k: v for k, v in section.items() if k != "peer_retries"}
+        new_data = {k: v for k, v in data.items() if k != LEGACY_APPROVE_KEY}
+        if rest:
+            new_data[LEGACY_APPROVE_KEY] = rest
+        return {**raw, "data": new_data, "approve_retries": retries}
 
     @field_validator("schema_version")
     @classmethod
@@ -274,6 +321,7 @@ class StateDocument(BaseModel):
             baselined=dict(self.baselined),
             folders=dict(self.folders),
             work=dict(self.work),
+            approve_retries=dict(self.approve_retries),
             data=copy.deepcopy(self.data),
             flood=self.flood,
             holders=dict(self.holders),
@@ -308,3 +356,26 @@ class StateDocument(BaseModel):
             return cls(notified=notified, data=data)
         except ValidationError as e:
             raise ValueError(f"legacy state cannot be converted ({e.error_count()} errors)") from e
+
+
+#: Where version 2 documents kept the approve service's section of `data`.
+LEGACY_APPROVE_KEY = "approve"
+
+
+def _legacy_retry(entry: object) -> PeerRetryRecord | None:
+    """A version-2 retry entry as a record; None when it cannot be retried anyway."""
+    if not isinstance(entry, dict):
+        return None
+    email, folder = entry.get("email"), entry.get("folder")
+    if not isinstance(email, str) or not isinstance(folder, str):
+        return None
+    try:
+        return PeerRetryRecord(
+            email=email,
+            folder=folder,
+            attempts=max(0, int(entry.get("attempts", 0))),
+            next_at=float(entry.get("next_at", 0)),
+            error=str(entry.get("error") or "")[:MAX_ERROR_LENGTH],
+        )
+    except (TypeError, ValueError):
+        return None

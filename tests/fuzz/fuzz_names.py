@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from syft_monitors.drive.files import FOLDER_MIME, DriveFile
 from syft_monitors.errors import InvalidEmailError, InvalidNameError, ProtocolError
-from syft_monitors.monitors.classify import WorkKind, classify
 from syft_monitors.protocol.emails import is_valid_email, normalize_email, validate_email
 from syft_monitors.protocol.messages import parse_message_filename
 from syft_monitors.protocol.names import describe_drive_name, parse_drive_name, split_email_pair
+from syft_monitors.runtime.classify import WorkKind, classify
 
 try:
     from tests.fuzz.fuzzing import check_error_text, main

@@ -36,6 +36,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import yaml
 from syft_client.sync.connections.drive.gdrive_transport import GDriveConnection
 from syft_client.sync.connections.drive.mock_drive_service import (
     MockDriveBackingStore,
@@ -305,10 +306,19 @@ def find_job(client: JobClient, submitter: str, name: str) -> Any:
     raise RuntimeError(f"upstream does not list job {name!r} from {submitter}")
 
 
+def _status_of(state_file: Path) -> JobStatus | None:
+    # Upstream rewrites state.yaml in place (truncate, then write), so a read can land between
+    # the two and see an empty file: that is "not yet", not an error.
+    try:
+        return JobState.load(state_file).status
+    except (TypeError, ValueError, OSError, yaml.YAMLError):
+        return None
+
+
 def wait_for_status(state_file: Path, status: JobStatus) -> None:
     deadline = time.monotonic() + RUNNING_WAIT_SECONDS
     while time.monotonic() < deadline:
-        if state_file.exists() and JobState.load(state_file).status == status:
+        if state_file.exists() and _status_of(state_file) == status:
             return
         time.sleep(0.05)
     raise RuntimeError(f"{state_file} never reached {status.value}")

@@ -131,6 +131,10 @@ class ApproveWorld:
             self._notify = NotificationMonitor.from_config(self.config_path)
         return self._notify
 
+    def restart(self) -> None:
+        """The next `monitor` is a new one on the same config and state, as after a restart."""
+        self._monitor = None
+
     def tick(self) -> Any:
         self.monitor.check()
         assert self.monitor.last_report is not None, "the tick failed: see the log"

@@ -144,6 +144,34 @@ def test_peers_named_in_rules_are_accepted(world: ApproveWorld) -> None:
     assert world.owner_peers().state_of(ALICE) is PeerState.ACCEPTED
 
 
+def test_a_retry_stored_by_the_previous_version_is_kept_and_made(world: ApproveWorld) -> None:
+    world.write_config({"approved_peers": [ALICE]})
+    world.tick()
+    world.scientists[ALICE].request_peer(DO)
+    world.sandbox.faults.add(
+        FaultRule(kind="status", api="drive", method="files.create", user=DO, status=400, times=1)
+    )
+    assert world.tick().peers_accepted == 0
+    # Rewrite the state as the previous version stored it (schema 2, retries in free-form data)
+    # and start a new process on it.
+    path = world.workdir / "state.json"
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    retries = stored.pop("approve_retries")
+    assert list(retries) == [ALICE]
+    stored["schema_version"] = 2
+    stored["data"] = {"approve": {"peer_retries": retries}}
+    path.write_text(json.dumps(stored), encoding="utf-8")
+    world.restart()
+    assert world.tick().peers_considered == 0  # the retry's backoff is kept too
+    later = time.time() + 3600
+    world.monitor.clock = lambda: later
+    assert world.tick().peers_accepted == 1
+    assert world.owner_peers().state_of(ALICE) is PeerState.ACCEPTED
+    rewritten = json.loads(path.read_text(encoding="utf-8"))
+    assert rewritten["approve_retries"] == {}
+    assert rewritten["data"] == {}
+
+
 def test_failed_acceptance_is_retried_after_its_backoff(world: ApproveWorld) -> None:
     world.write_config({"approved_peers": [ALICE]})
     world.tick()

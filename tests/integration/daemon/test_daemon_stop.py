@@ -15,6 +15,7 @@ from daemon_testkit import DO, DaemonWorld, wait_for
 
 from syft_monitors.daemon.manager import STOP_TIMEOUT
 from syft_monitors.daemon.process import is_alive
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state.json_file import JsonStateManager
 from syft_sandbox import FaultRule
 
@@ -110,6 +111,6 @@ def test_a_hanging_send_is_cut_off_after_the_grace_period(
     assert 1.5 < elapsed < STOP_TIMEOUT
     assert "a send was cut off after the grace period" in world.log_text()
     # The cut-off send is recorded as unsettled: the next start looks in Sent mail first.
-    [intent] = JsonStateManager(world.home / "state.json").pending_intents()
+    [intent] = Ledger(JsonStateManager(world.home / "state.json")).pending_intents()
     assert intent.last_error == "send interrupted by a stop"
     assert intent.owner is None

@@ -8,12 +8,12 @@ import urllib.request
 
 import pytest
 
-from syft_monitors.monitors.dispatch import SETTLE_SECONDS
 from syft_monitors.monitors.pipeline import BACKOFF_BASE
 from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.plan import HEARTBEAT_SUBJECT
 from syft_monitors.notify.ratelimit import RateLimiter
 from syft_monitors.notify.senders.gmail import GmailSender
+from syft_monitors.runtime.delivery import SETTLE_SECONDS
 from syft_monitors.state.compaction import CompactionPolicy
 from syft_monitors.state.json_file import JsonStateManager
 from syft_monitors.state.model import SeenRecord

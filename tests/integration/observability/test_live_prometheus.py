@@ -41,6 +41,7 @@ from syft_monitors.metrics import MonitorMetrics
 from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.flood import FloodConfig
 from syft_monitors.notify.senders.gmail import GmailSender
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state.json_file import JsonStateManager
 from syft_operator import names
 from syft_sandbox.demo_world import DO_EMAIL, DS_ALICE, DS_BOB, DemoWorld, demo_world
@@ -147,7 +148,7 @@ def run_monitor_scenario(world: DemoWorld, dana: NotificationMonitor) -> None:
     bob.submit_job(DO_EMAIL, "stats", {"main.py": "import statistics\n"})
     world.poll()
     # A data owner with a very long history: state past the alert threshold (600 KiB).
-    world.monitor.state.mark_seen(
+    Ledger(world.monitor.state).mark_seen(
         (f"drive-file-{index:06d}-{'x' * 48}" for index in range(12_000)), "file"
     )
     world.owner.set_status(DS_ALICE, "train model", "approved")

@@ -31,9 +31,9 @@ from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_drive_service
 from syft_monitors.metrics import MonitorMetrics
-from syft_monitors.monitors.poll_loop import AUTH_BACKOFF_CAP
 from syft_monitors.monitors.seed_monitors import NotificationMonitor
 from syft_monitors.notify.senders.gmail import GmailSender
+from syft_monitors.runtime.poll_loop import AUTH_BACKOFF_CAP
 from syft_monitors.state.json_file import JsonStateManager
 from syft_sandbox import Sandbox, SandboxServer
 from syft_sandbox.actors import SimulatedDataScientist

@@ -18,7 +18,8 @@ from syft_monitors.errors import (
     ServiceError,
     StateError,
 )
-from syft_monitors.monitors.wiring import state_from_config
+from syft_monitors.runtime.ledger import Ledger
+from syft_monitors.runtime.wiring import state_from_config
 from syft_monitors.state import NotifiedRecord, SeenRecord, StateDocument
 from syft_monitors.state.configmap import ConfigMapStateManager, redact
 from tests.kubeapi import KubeApiServer
@@ -67,12 +68,12 @@ def test_round_trip_keeps_the_operators_metadata(
     assert first.load().is_empty
 
     first.set_data("answer", {"n": 42})
-    first.mark_seen(["file:1", "file:2"], "drive")
+    Ledger(first).mark_seen(["file:1", "file:2"], "drive")
     first.set_cursor("page-7", baseline=True)
 
     second = manager(kube_client)
     assert second.get_data("answer") == {"n": 42}
-    assert second.is_seen("file:2")
+    assert Ledger(second).is_seen("file:2")
     assert second.get_cursor() == "page-7"
     obj = stored(kube_api)
     assert StateDocument.model_validate_json(obj["data"]["state.json"]) == second.load()
@@ -86,7 +87,7 @@ def test_size_is_the_stored_payload_without_extra_requests(
 ) -> None:
     state = manager(kube_client, max_staleness=60)  # no timing in the request count
     assert state.size_bytes() == 0
-    state.mark_seen([f"file:{n}" for n in range(50)], "drive")
+    Ledger(state).mark_seen([f"file:{n}" for n in range(50)], "drive")
     kube_api.clear_requests()
     size = state.size_bytes()
     assert size == len(stored(kube_api)["data"]["state.json"].encode())
@@ -186,7 +187,7 @@ def test_heartbeat_keys(
     assert "ya29" not in data["lastError"]
     assert len(data["lastError"]) <= 500
 
-    state.resolve_intents(
+    Ledger(state).resolve_intents(
         {
             "new_job:a:do": NotifiedRecord(sent_at=when.isoformat()),
             "new_job:b:do": NotifiedRecord(sent_at=when.isoformat()),
@@ -330,11 +331,11 @@ def test_an_intent_held_by_a_live_pod_is_not_claimed(
         manager(kube_client).update(write)
 
     held(dt.datetime.now(dt.UTC))
-    assert state.held_by(key) == other
-    assert state.record_intent(intent) is None
+    assert Ledger(state).held_by(key) == other
+    assert Ledger(state).record_intent(intent) is None
     held(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=LEASE_TTL + 5))
-    assert state.held_by(key) is None
-    claimed = state.record_intent(intent)
+    assert Ledger(state).held_by(key) is None
+    claimed = Ledger(state).record_intent(intent)
     assert claimed is not None
     assert claimed.owner == holder_id()
     stored_doc = StateDocument.model_validate_json(stored(kube_api)["data"]["state.json"])

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state import NotifiedRecord, StateDocument
 from syft_monitors.state.base import LEASE_TTL
 from syft_monitors.state.configmap import ConfigMapStateManager
@@ -55,7 +56,7 @@ def test_idle_polls_patch_the_heartbeat_and_never_write_the_state(
     kube_client: Any, kube_api: KubeApiServer, maps: None
 ) -> None:
     state = manager(kube_client)
-    state.mark_seen([f"file:{n}" for n in range(300)], "drive")
+    Ledger(state).mark_seen([f"file:{n}" for n in range(300)], "drive")
     before = kube_api.get_object("v1", "configmaps", "default", STATE)
     assert before is not None
     version = before["metadata"]["resourceVersion"]
@@ -86,7 +87,7 @@ def test_sends_counted_in_the_state_show_in_the_heartbeat(
     when = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
     state.record_poll(False, "token ya29.abcDEF-123 rejected", now=when)
     assert data(kube_api, BEAT)["lastError"].startswith("token [redacted] rejected")
-    state.resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=when.isoformat())})
+    Ledger(state).resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=when.isoformat())})
     state.record_poll(True, now=when + dt.timedelta(minutes=1))
     beat = data(kube_api, BEAT)
     assert beat["notificationsSent"] == "1"
@@ -113,11 +114,11 @@ def test_a_holder_renewing_through_its_heartbeat_keeps_its_intent(
     holder_key = "holder.pod-b_1_cafe0001"
     configmap(kube_api, BEAT, {holder_key: to_timestamp()})
     state = manager(kube_client, max_staleness=0)
-    assert state.held_by(key) == other
-    assert state.record_intent(intent) is None
+    assert Ledger(state).held_by(key) == other
+    assert Ledger(state).record_intent(intent) is None
     configmap(kube_api, BEAT, {holder_key: to_timestamp(long_ago)})
-    assert state.held_by(key) is None
-    assert state.record_intent(intent) is not None
+    assert Ledger(state).held_by(key) is None
+    assert Ledger(state).record_intent(intent) is not None
 
 
 def test_without_the_heartbeat_configmap_the_state_carries_it(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state import JsonStateManager, StateDocument
 
 WRITERS = 4
@@ -80,7 +81,7 @@ def _write_forever(path: str, ready: Event) -> None:
             doc.data["pad"] = secrets.token_hex(rng.randint(1, 400_000))
 
         manager.update(grow)
-        manager.mark_seen([f"file:{rng.getrandbits(64):x}"], "msgv2")
+        Ledger(manager).mark_seen([f"file:{rng.getrandbits(64):x}"], "msgv2")
         ready.set()
 
 

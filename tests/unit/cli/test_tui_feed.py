@@ -29,7 +29,7 @@ def test_feed_merges_event_lines_of_every_service(tmp_path: Path) -> None:
     notify.write_text(
         "2026-12-07 10:00:01 - syft_monitors.daemon.child - INFO - notify starting (PID 7, c)\n"
         "2026-12-07 10:00:02 - syft_monitors.monitors.pipeline - INFO - poll done\n"
-        "2026-12-07 10:00:05 - syft_monitors.monitors.dispatch - INFO - sent new_job email "
+        "2026-12-07 10:00:05 - syft_monitors.runtime.delivery - INFO - sent new_job email "
         "about job 'x' from a@b.example to the data owner\n"
     )
     approve.write_text(

@@ -250,3 +250,20 @@ def test_rule_that_does_not_pin_what_runs_is_refused() -> None:
     cel = rules["autoApprovals"]["items"]["x-kubernetes-validations"]
     assert "allowUnreviewedRunSh" in cel[0]["rule"]
     assert "has(self.job)" in cel[0]["rule"]
+
+
+def test_two_rules_with_one_name_are_refused() -> None:
+    """A real API server refuses them (autoApprovals is a list-map keyed by name); the model must
+    too, or the operator would render a config the monitor refuses at start-up."""
+    job = {"type": "python", "entrypoint": "main.py"}
+    rule = {
+        "name": "count-rows",
+        "fileContents": [{"relativePath": "main.py", "sha256": "a" * 64}],
+        "canonicalRunSh": True,
+        "job": job,
+    }
+    spec = minimal_spec(syftboxVolume="alice-syftbox", approve={"autoApprovals": [rule, rule]})
+    with pytest.raises(ValidationError, match="share a name"):
+        SyftMonitorSpec.model_validate(spec)
+    auto = open_api_schema()["properties"]["spec"]["properties"]["approve"]["properties"]
+    assert auto["autoApprovals"]["x-kubernetes-list-map-keys"] == ["name"]

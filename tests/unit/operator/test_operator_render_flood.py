@@ -63,3 +63,15 @@ def test_the_full_example_sets_a_workspace_budget() -> None:
     config = parse_config(render_monitor_config("alice", spec, "notify"))
     assert config.flood.daily_budget == 1800
     assert config.flood.low_priority_share == 0.2
+
+
+@pytest.mark.parametrize("budget", [100, 400, 1000, 1800, 2000])
+def test_the_low_priority_budget_is_the_percent_the_spec_asked_for(budget: int) -> None:
+    # The percent travels as a share (29 % as 0.29), and 100 * 0.29 is 28.999999999999996 in
+    # floating point: the monitor must still give low-priority mail 29 sends, not 28.
+    for percent in range(101):
+        spec = SyftMonitorSpec.model_validate(
+            {**BASE, "flood": {"dailyBudget": budget, "lowPriorityPercent": percent}}
+        )
+        config = parse_config(render_monitor_config("bob", spec, "notify"))
+        assert config.flood.low_budget == budget * percent // 100, percent

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from syft_monitors.errors import StateConflictError, StateError
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state import (
     JsonStateManager,
     MemoryStateManager,
@@ -113,10 +114,10 @@ def test_seed_was_notified_and_mark_notified(manager: StateManager) -> None:
     assert manager.was_notified("job1", "new")
     assert not manager.was_notified("job1", "approved")
     assert not manager.was_notified("job", "1:new")  # distinct pair, distinct question
-    record = manager.notified_record("job1:new")
+    record = Ledger(manager).notified_record("job1:new")
     assert record == NotifiedRecord(sent_at=to_timestamp(T0))
     manager.mark_notified("job1", "new", now=T0 + dt.timedelta(days=1))
-    assert manager.notified_record("job1:new") == record  # the first time is kept
+    assert Ledger(manager).notified_record("job1:new") == record  # the first time is kept
 
 
 def test_seed_get_and_set_data(manager: StateManager) -> None:
@@ -160,89 +161,95 @@ def test_cursor_and_baseline(manager: StateManager) -> None:
 
 def test_intent_lifecycle(manager: StateManager) -> None:
     key = "new_job:abc:do"
-    claimed = manager.record_intent(_intent(key))
+    claimed = Ledger(manager).record_intent(_intent(key))
     assert claimed is not None
-    assert manager.pending_intents() == [claimed]
-    assert not manager.is_notified(key)
+    assert Ledger(manager).pending_intents() == [claimed]
+    assert not Ledger(manager).is_notified(key)
 
-    assert manager.fail_intent(key, "smtp 451 try later") is True
-    retry = manager.record_intent(_intent(key, message_id="<other@syft>"))
+    assert Ledger(manager).fail_intent(key, "smtp 451 try later") is True
+    retry = Ledger(manager).record_intent(_intent(key, message_id="<other@syft>"))
     assert retry is not None
     assert retry.message_id == "<m1@syft>"  # a retry reuses the first Message-ID
     assert retry.attempts == 2
     assert retry.last_error == "smtp 451 try later"
 
-    manager.resolve_intent(key, _sent(), thread_job_key="abc")
-    assert manager.pending_intents() == []
-    assert manager.is_notified(key)
-    assert manager.notified_record(key) == _sent()
-    assert manager.thread_for("abc") == ThreadRecord(message_id="<m1@syft>", thread_id="t1")
+    Ledger(manager).resolve_intent(key, _sent(), thread_job_key="abc")
+    assert Ledger(manager).pending_intents() == []
+    assert Ledger(manager).is_notified(key)
+    assert Ledger(manager).notified_record(key) == _sent()
+    assert Ledger(manager).thread_for("abc") == ThreadRecord(message_id="<m1@syft>", thread_id="t1")
     assert manager.heartbeat().notifications_sent == 1
 
-    assert manager.record_intent(_intent(key)) is None  # already sent: do not send again
+    assert Ledger(manager).record_intent(_intent(key)) is None  # already sent: do not send again
 
 
 def test_resolve_keeps_the_first_thread_root(manager: StateManager) -> None:
-    manager.resolve_intent("new_job:abc:do", _sent("<root@syft>", "t1"), thread_job_key="abc")
-    manager.resolve_intent("job_approved:abc:do", _sent("<r2@syft>", "t1"), thread_job_key="abc")
-    assert manager.thread_for("abc") == ThreadRecord(message_id="<root@syft>", thread_id="t1")
+    Ledger(manager).resolve_intent(
+        "new_job:abc:do", _sent("<root@syft>", "t1"), thread_job_key="abc"
+    )
+    Ledger(manager).resolve_intent(
+        "job_approved:abc:do", _sent("<r2@syft>", "t1"), thread_job_key="abc"
+    )
+    assert Ledger(manager).thread_for("abc") == ThreadRecord(
+        message_id="<root@syft>", thread_id="t1"
+    )
 
 
 def test_resolve_without_intent_is_idempotent(manager: StateManager) -> None:
-    manager.resolve_intent("k", _sent())
-    manager.resolve_intent("k", _sent())
-    assert manager.is_notified("k")
+    Ledger(manager).resolve_intent("k", _sent())
+    Ledger(manager).resolve_intent("k", _sent())
+    assert Ledger(manager).is_notified("k")
     assert manager.heartbeat().notifications_sent == 1
 
 
 def test_batch_intents(manager: StateManager) -> None:
-    manager.resolve_intent("done", _sent())
-    claimed = manager.record_intents([_intent("a"), _intent("b"), _intent("done")])
+    Ledger(manager).resolve_intent("done", _sent())
+    claimed = Ledger(manager).record_intents([_intent("a"), _intent("b"), _intent("done")])
     assert set(claimed) == {"a", "b"}
-    assert [i.notification_key for i in manager.pending_intents()] == ["a", "b"]
-    manager.resolve_intents({"a": _sent("<a@x>"), "b": _sent("<b@x>")})
-    assert manager.pending_intents() == []
+    assert [i.notification_key for i in Ledger(manager).pending_intents()] == ["a", "b"]
+    Ledger(manager).resolve_intents({"a": _sent("<a@x>"), "b": _sent("<b@x>")})
+    assert Ledger(manager).pending_intents() == []
     assert manager.heartbeat().notifications_sent == 3
 
 
 def test_drop_and_fail_missing_intents(manager: StateManager) -> None:
-    assert manager.fail_intent("nope", "error") is False
-    assert manager.drop_intent("nope") is False
-    manager.record_intent(_intent("k"))
-    assert manager.drop_intent("k") is True
-    assert manager.pending_intents() == []
-    assert not manager.is_notified("k")
+    assert Ledger(manager).fail_intent("nope", "error") is False
+    assert Ledger(manager).drop_intent("nope") is False
+    Ledger(manager).record_intent(_intent("k"))
+    assert Ledger(manager).drop_intent("k") is True
+    assert Ledger(manager).pending_intents() == []
+    assert not Ledger(manager).is_notified("k")
 
 
 def test_pending_intents_oldest_first(manager: StateManager) -> None:
     later = SendIntent(
         notification_key="late", message_id="<l@x>", recorded_at=to_timestamp(T0 + dt.timedelta(1))
     )
-    manager.record_intents([later, _intent("early")])
-    assert [i.notification_key for i in manager.pending_intents()] == ["early", "late"]
+    Ledger(manager).record_intents([later, _intent("early")])
+    assert [i.notification_key for i in Ledger(manager).pending_intents()] == ["early", "late"]
 
 
 # --- seen, threads, peers, heartbeat -----------------------------------------------------------
 
 
 def test_seen(manager: StateManager) -> None:
-    assert manager.mark_seen(["file:1", "file:2", "file:1"], "msgv2", now=T0) == 2
-    assert manager.mark_seen(["file:2", "file:3"], "msgv2", now=T0 + dt.timedelta(1)) == 1
-    assert manager.mark_seen([], "msgv2") == 0
-    assert manager.is_seen("file:1")
-    assert not manager.is_seen("file:4")
-    assert manager.unseen(["file:4", "file:1", "file:4", "file:5"]) == ["file:4", "file:5"]
+    assert Ledger(manager).mark_seen(["file:1", "file:2", "file:1"], "msgv2", now=T0) == 2
+    assert Ledger(manager).mark_seen(["file:2", "file:3"], "msgv2", now=T0 + dt.timedelta(1)) == 1
+    assert Ledger(manager).mark_seen([], "msgv2") == 0
+    assert Ledger(manager).is_seen("file:1")
+    assert not Ledger(manager).is_seen("file:4")
+    assert Ledger(manager).unseen(["file:4", "file:1", "file:4", "file:5"]) == ["file:4", "file:5"]
     seen = manager.load().seen
     assert seen["file:2"].at == to_timestamp(T0)  # first observation is kept
     assert seen["file:3"].kind == "msgv2"
 
 
 def test_threads(manager: StateManager) -> None:
-    assert manager.thread_for("job") is None
-    manager.set_thread("job", "<m@x>")
-    assert manager.thread_for("job") == ThreadRecord(message_id="<m@x>", thread_id=None)
-    manager.set_thread("job", "<m@x>", "t9")
-    assert manager.thread_for("job") == ThreadRecord(message_id="<m@x>", thread_id="t9")
+    assert Ledger(manager).thread_for("job") is None
+    Ledger(manager).set_thread("job", "<m@x>")
+    assert Ledger(manager).thread_for("job") == ThreadRecord(message_id="<m@x>", thread_id=None)
+    Ledger(manager).set_thread("job", "<m@x>", "t9")
+    assert Ledger(manager).thread_for("job") == ThreadRecord(message_id="<m@x>", thread_id="t9")
 
 
 def test_peers(manager: StateManager) -> None:
@@ -276,7 +283,7 @@ def test_record_poll(manager: StateManager) -> None:
 
 def test_size_bytes_tracks_the_document(manager: StateManager) -> None:
     small = manager.size_bytes()
-    manager.mark_seen([f"file:{i}" for i in range(100)], "msgv2")
+    Ledger(manager).mark_seen([f"file:{i}" for i in range(100)], "msgv2")
     assert manager.size_bytes() > small + 100 * len('"file:00":{"at":"","kind":"msgv2"}')
 
 
@@ -359,11 +366,29 @@ def test_memory_starts_from_an_initial_document() -> None:
 
 def test_intent_lookup_reads_the_unresolved_send(manager: StateManager) -> None:
     state = manager
-    assert state.intent("new_job:j:do") is None
+    assert Ledger(state).intent("new_job:j:do") is None
     recorded = SendIntent(
         notification_key="new_job:j:do", message_id="<m@x>", recorded_at=to_timestamp()
     )
-    state.record_intent(recorded)
-    found = state.intent("new_job:j:do")
+    Ledger(state).record_intent(recorded)
+    found = Ledger(state).intent("new_job:j:do")
     assert found is not None
     assert found.message_id == "<m@x>"
+
+
+def test_reading_once_shares_one_read_and_sees_its_own_writes(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    mine, other = JsonStateManager(path), JsonStateManager(path)
+    mine.set_data("n", 1)
+    with mine.reading_once():
+        assert mine.get_data("n") == 1
+        other.set_data("n", 2)  # another process writes during the poll
+        assert mine.get_data("n") == 1  # the poll keeps the document it read
+        mine.set_cursor("c1")  # its own write: read back, with what the store held
+        assert mine.get_cursor() == "c1"
+        assert mine.get_data("n") == 2
+        other.set_data("n", 3)
+        mine.refresh()
+        assert mine.get_data("n") == 3
+    other.set_data("n", 4)
+    assert mine.get_data("n") == 4  # outside the scope every read goes to the store

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state import (
     CompactionPolicy,
     JsonStateManager,
@@ -165,8 +166,8 @@ def test_manager_compact_uses_its_policy_and_writes_only_on_change(
     else:
         manager = MemoryStateManager(policy=CompactionPolicy(max_entries=2))
     for age in (1, 300, 400, 500):
-        manager.mark_seen([f"s{age}"], "file", now=NOW - age * DAY)
-    manager.record_intent(
+        Ledger(manager).mark_seen([f"s{age}"], "file", now=NOW - age * DAY)
+    Ledger(manager).record_intent(
         SendIntent(
             notification_key="k", message_id="<m>", recorded_at=to_timestamp(NOW - 999 * DAY)
         )
@@ -174,7 +175,7 @@ def test_manager_compact_uses_its_policy_and_writes_only_on_change(
     report = manager.compact(now=NOW)
     assert report.dropped_seen == 2
     assert set(manager.load().seen) == {"s1", "s300"}
-    assert [i.notification_key for i in manager.pending_intents()] == ["k"]
+    assert [i.notification_key for i in Ledger(manager).pending_intents()] == ["k"]
     assert report.size_bytes <= manager.size_bytes() <= report.size_bytes + 1  # + newline
 
     again = manager.compact(now=NOW)

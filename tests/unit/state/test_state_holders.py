@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from syft_monitors.errors import StateError
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state import JsonStateManager
 from syft_monitors.state.base import LEASE_TTL
 from syft_monitors.state.holders import describe_holder, holder_id
@@ -34,16 +35,16 @@ def _held_by_other(renewed: dt.datetime) -> MemoryStateManager:
 
 def test_a_live_holders_intent_is_not_claimed() -> None:
     state = _held_by_other(dt.datetime.now(dt.UTC))
-    assert state.held_by("new_job:k:do") == OTHER
-    assert state.record_intent(_intent()) is None
-    assert state.intent("new_job:k:do").owner == OTHER  # type: ignore[union-attr]
+    assert Ledger(state).held_by("new_job:k:do") == OTHER
+    assert Ledger(state).record_intent(_intent()) is None
+    assert Ledger(state).intent("new_job:k:do").owner == OTHER  # type: ignore[union-attr]
     assert describe_holder(OTHER) == "PID 4242 on other-host"
 
 
 def test_an_expired_lease_lets_the_intent_be_taken_over() -> None:
     state = _held_by_other(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=LEASE_TTL + 1))
-    assert state.held_by("new_job:k:do") is None
-    claimed = state.record_intent(_intent())
+    assert Ledger(state).held_by("new_job:k:do") is None
+    claimed = Ledger(state).record_intent(_intent())
     assert claimed is not None
     assert claimed.owner == holder_id()
     assert claimed.attempts == 2
@@ -61,12 +62,12 @@ def test_a_failed_attempt_is_no_longer_in_flight() -> None:
             "new_job:k:do", d.intents["new_job:k:do"].model_copy(update={"owner": None})
         )
     )
-    assert state.held_by("new_job:k:do") is None
-    assert state.record_intent(_intent()) is not None
+    assert Ledger(state).held_by("new_job:k:do") is None
+    assert Ledger(state).record_intent(_intent()) is not None
 
 
 def _claim_and_hold(path: str, claimed: Event, release: Event) -> None:
-    JsonStateManager(path).record_intent(_intent())
+    Ledger(JsonStateManager(path)).record_intent(_intent())
     claimed.set()
     release.wait(30)
 
@@ -80,16 +81,16 @@ def test_json_lease_lives_exactly_as_long_as_its_process(tmp_path: Path) -> None
     try:
         assert claimed.wait(30)
         state = JsonStateManager(path)
-        holder = state.held_by("new_job:k:do")
+        holder = Ledger(state).held_by("new_job:k:do")
         assert holder is not None
         assert f"PID {child.pid} on" in describe_holder(holder)
-        assert state.record_intent(_intent()) is None
+        assert Ledger(state).record_intent(_intent()) is None
     finally:
         release.set()
         child.join(30)
     # The process is gone, so is its flock: the intent (a crash leftover now) can be retried.
-    assert state.held_by("new_job:k:do") is None
-    retry = state.record_intent(_intent())
+    assert Ledger(state).held_by("new_job:k:do") is None
+    retry = Ledger(state).record_intent(_intent())
     assert retry is not None
     assert retry.owner == holder_id()
 
@@ -142,10 +143,10 @@ def test_a_reset_under_a_running_service_is_undone_loudly(
     path = tmp_path / "state.json"
     state = JsonStateManager(path)
     state.set_cursor("page-7")
-    state.mark_seen(["file:a"], "job")
+    Ledger(state).mark_seen(["file:a"], "job")
     path.write_text("{}")  # someone "resets" the state while the service runs
     assert state.get_cursor() == "page-7"  # a silent re-baseline would swallow waiting jobs
-    assert state.is_seen("file:a")
+    assert Ledger(state).is_seen("file:a")
     assert b'"schema_version"' in path.read_bytes()  # written back
     [record] = [r for r in caplog.records if "was reset" in r.getMessage()]
     assert record.levelname == "ERROR"
@@ -158,7 +159,7 @@ def test_a_reset_under_a_running_service_is_undone_loudly(
 
 
 def _claim_and_exit(path: str) -> None:
-    JsonStateManager(path).record_intent(_intent("new_job:other:do"))
+    Ledger(JsonStateManager(path)).record_intent(_intent("new_job:other:do"))
 
 
 def test_lease_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
@@ -171,7 +172,7 @@ def test_lease_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
     holders = tmp_path / "state.json.holders"
     # An exited (or killed) process leaves its file; the next one to take a lease sweeps it.
     [left] = list(holders.iterdir())
-    JsonStateManager(path).record_intent(_intent())
+    Ledger(JsonStateManager(path)).record_intent(_intent())
     [mine] = list(holders.iterdir())
     assert mine != left
     assert holder_id() in mine.read_text()
@@ -190,11 +191,11 @@ def test_a_crashed_holder_on_this_host_is_not_waited_for() -> None:
     doc.intents["new_job:k:do"] = _intent().model_copy(update={"owner": dead})
     doc.holders[dead] = to_timestamp()
     state = MemoryStateManager(doc)
-    assert state.held_by("new_job:k:do") is None
-    assert state.record_intent(_intent()) is not None
+    assert Ledger(state).held_by("new_job:k:do") is None
+    assert Ledger(state).record_intent(_intent()) is not None
     # The same PID as ours with another token: an earlier life of this container.
     earlier = f"{host}:{os.getpid()}:0badf00d"
-    assert MemoryStateManager(_held(earlier)).held_by("new_job:k:do") is None
+    assert Ledger(MemoryStateManager(_held(earlier))).held_by("new_job:k:do") is None
 
 
 def _held(owner: str) -> StateDocument:

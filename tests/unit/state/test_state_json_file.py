@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from syft_monitors.errors import StateError
-from syft_monitors.state import SCHEMA_VERSION, JsonStateManager, StateDocument
+from syft_monitors.runtime.ledger import Ledger
+from syft_monitors.state import SCHEMA_VERSION, JsonStateManager, PeerRetryRecord, StateDocument
 
 
 def _mode(path: Path) -> int:
@@ -81,9 +82,9 @@ def test_file_is_compact_versioned_json(tmp_path: Path) -> None:
 def test_two_managers_on_one_file_see_each_other(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     first, second = JsonStateManager(path), JsonStateManager(path)
-    assert not second.is_seen("file:1")  # primes the cache of `second`
-    first.mark_seen(["file:1"], "msgv2")
-    assert second.is_seen("file:1")
+    assert not Ledger(second).is_seen("file:1")  # primes the cache of `second`
+    Ledger(first).mark_seen(["file:1"], "msgv2")
+    assert Ledger(second).is_seen("file:1")
     for n in range(20):  # same-size rewrites in quick succession must not look unchanged
         first.set_data("n", n % 10)
         assert second.get_data("n") == n % 10
@@ -255,3 +256,39 @@ def test_read_only_directory_can_still_be_read(tmp_path: Path) -> None:
             manager.set_cursor("d")
     finally:
         os.chmod(directory, 0o700)
+
+
+ALICE = "alice@" + "example.org"
+#: A state file as the previous version (schema 2) wrote it: the approve service kept its peer
+#: retries in free-form data. The second entry cannot be retried (no folder) and is dropped.
+VERSION_2_WITH_APPROVE_RETRIES = (
+    '{"schema_version":2,"cursor":null,"cursors":{"approve":"812","notify":"811"},'
+    '"data":{"mine":1,"approve":{"peer_retries":{'
+    '"ALICE":{"email":"ALICE","folder":"syft_outbox_inbox_do@example.org_to_ALICE",'
+    '"attempts":2,"next_at":1767225600.5,"error":"HTTP 500"},'
+    '"bob":{"email":"bob","attempts":1,"next_at":0}},'
+    '"kept":"x"}}}'
+).replace("ALICE", ALICE)
+
+
+def test_a_version_2_document_keeps_its_approve_retries_as_typed_records(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(VERSION_2_WITH_APPROVE_RETRIES, encoding="utf-8")
+    state = JsonStateManager(path)
+    doc = state.load()
+    assert doc.approve_retries == {
+        ALICE: PeerRetryRecord(
+            email=ALICE,
+            folder=f"syft_outbox_inbox_do@example.org_to_{ALICE}",
+            attempts=2,
+            next_at=1767225600.5,
+            error="HTTP 500",
+        )
+    }
+    assert doc.data == {"mine": 1, "approve": {"kept": "x"}}
+    assert doc.cursors == {"approve": "812", "notify": "811"}
+    state.set_data("mine", 2)  # the first write stores the new format
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert stored["schema_version"] == SCHEMA_VERSION
+    assert stored["data"] == {"mine": 2, "approve": {"kept": "x"}}
+    assert stored["approve_retries"][ALICE]["attempts"] == 2

@@ -8,6 +8,7 @@ the loop down (exponential, capped) instead of hammering Google with a revoked t
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import threading
 import time
@@ -171,6 +172,12 @@ class Monitor(abc.ABC):
     # --- one check ------------------------------------------------------------------------------
 
     def _check_once(self) -> bool:
+        # One check reads the state document once (see `StateManager.reading_once`).
+        scope = getattr(self.state, "reading_once", None)
+        with scope() if scope is not None else contextlib.nullcontext():
+            return self._check_and_record()
+
+    def _check_and_record(self) -> bool:
         started = time.monotonic()
         self.checks += 1
         try:

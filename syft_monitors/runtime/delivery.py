@@ -1,7 +1,8 @@
 """Exactly-once delivery of the emails an event calls for.
 
-For every planned email: skip it if state says it was sent; otherwise record an intent, send, and
-record the result (the intent and the result replace each other in one atomic state update). A
+For every planned email: skip it if the ledger (`runtime.ledger`) says it was sent; otherwise
+record an intent, send, and record the result (the intent and the result replace each other in
+one atomic state update). A
 crash between the two leaves the intent: on the next attempt, a sender that can search its Sent
 mail (Gmail) is asked whether the email left before sending it again, so a kill at any moment gives
 neither a lost nor a duplicate email. SMTP and file senders cannot look, so they resend:
@@ -35,6 +36,7 @@ from syft_monitors.notify.email import OutgoingEmail
 from syft_monitors.notify.plan import NotifyConfig, ThreadInfo, plan_notifications
 from syft_monitors.notify.senders.base import NotificationSender, SendResult
 from syft_monitors.protocol.emails import safe_repr
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state.base import StateManager, Unchanged
 from syft_monitors.state.holders import describe_holder
 from syft_monitors.state.model import (
@@ -84,6 +86,7 @@ class Dispatcher:
     ) -> None:
         self.sender = sender
         self.state = state
+        self.ledger = Ledger(state)
         self.config = config
         self.metrics = metrics
         self.settle_seconds = settle_seconds
@@ -101,6 +104,7 @@ class Dispatcher:
         outcome = Outcome()
         if self.sender is None:  # notifications disabled: detection still runs and is recorded
             return outcome
+        self.state.refresh()  # decided on the store as it is now, not as the poll began
         thread = self._thread(event)
         job_key = event.job.key if event.job is not None else None
         label = event.kind.value
@@ -134,7 +138,7 @@ class Dispatcher:
         if not self.config.flood.enabled:
             return False
         label = event.kind.value
-        is_notified = self.state.is_notified
+        is_notified = self.ledger.is_notified
         keys = [e.notification_key for e in emails if not is_notified(e.notification_key)]
         if not keys:
             return False
@@ -208,7 +212,7 @@ class Dispatcher:
         now = self.clock()
         due = {
             key: record
-            for key, record in self.state.load().flood.digests.items()
+            for key, record in self.state.view().flood.digests.items()
             if record.window_end <= now
         }
         html = self.config.email_format != "text"
@@ -227,7 +231,7 @@ class Dispatcher:
         return outcome
 
     def _publish_budget(self) -> None:
-        flood = flood_policy.current(self.state.load().flood, self.clock())
+        flood = flood_policy.current(self.state.view().flood, self.clock())
         high, low = flood_policy.remaining(self.config.flood, flood)
         self.metrics.budget_remaining.labels("high").set(high)
         self.metrics.budget_remaining.labels("low").set(low)
@@ -260,26 +264,29 @@ class Dispatcher:
         about: str | None = None,
     ) -> None:
         assert self.sender is not None
-        # Shared read-only views: a full working copy per email would copy the whole state.
-        if self.state.is_notified(email.notification_key):
+        # Shared read-only views: a full working copy per email would copy the whole state. A
+        # record read earlier in the poll is still true (it is never taken back) ...
+        if self.ledger.is_notified(email.notification_key):
             outcome.skipped += 1
             return
+        # ... but who holds the send, and whether an earlier attempt left an intent, must be
+        # read from the store as it is now.
+        self.state.refresh()
         self._not_held_elsewhere(email)
-        pending = self.state.intent(email.notification_key)
+        pending = self.ledger.intent(email.notification_key)
         if pending is not None and self.sender.exactly_once:
             self._wait_until_settled(pending)
             found = self._find_sent(email)
             if found is not None:
-                self._record(email, found, job_key)
                 # Its process died before counting it: it still spent a send of today's budget.
-                self._count_send(label, counterpart, to_owner=email.to.lower() == do_email.lower())
+                self._record(email, found, job_key, label, counterpart, do_email)
                 self.metrics.notifications.labels(label, "recovered").inc()
                 logger.info("email %s had been sent before a restart", email.notification_key)
                 outcome.recovered += 1
                 return
         self._wait_for_slot(email)
         interrupt.checkpoint()  # a backlog stops after the email in progress
-        claimed = self.state.record_intent(
+        claimed = self.ledger.record_intent(
             SendIntent(
                 notification_key=email.notification_key,
                 message_id=email.message_id,
@@ -287,7 +294,7 @@ class Dispatcher:
             )
         )
         if claimed is None:
-            if self.state.is_notified(email.notification_key):  # another process sent it
+            if self.ledger.is_notified(email.notification_key):  # another process sent it
                 outcome.skipped += 1
                 return
             self._not_held_elsewhere(email)  # claimed meanwhile by another live process
@@ -302,7 +309,7 @@ class Dispatcher:
         except interrupt.StopRequested:
             # Cut off by a stop (backoff, or past the grace period): its fate is unknown, like
             # an ambiguous failure's, so the next start settles and looks before resending.
-            self.state.fail_intent(
+            self.ledger.fail_intent(
                 email.notification_key,
                 "send interrupted by a stop",
                 now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
@@ -312,9 +319,9 @@ class Dispatcher:
             self.metrics.notifications.labels(label, "failed").inc()
             if _certainly_not_sent(error):
                 # Nothing can be in Sent mail, so the next attempt must not wait for it to settle.
-                self.state.drop_intent(email.notification_key)
+                self.ledger.drop_intent(email.notification_key)
             else:
-                self.state.fail_intent(
+                self.ledger.fail_intent(
                     email.notification_key,
                     str(error),
                     now=dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC),
@@ -322,8 +329,7 @@ class Dispatcher:
             if isinstance(error, QuotaError):
                 self._pause_low(error, label)
             raise
-        self._record(email, result, job_key)
-        self._count_send(label, counterpart, to_owner=email.to.lower() == do_email.lower())
+        self._record(email, result, job_key, label, counterpart, do_email)
         self.metrics.notifications.labels(label, "sent").inc()
         logger.info(
             "sent %s email%s to the %s",
@@ -332,17 +338,6 @@ class Dispatcher:
             "data owner" if email.to.lower() == do_email.lower() else "data scientist",
         )
         outcome.sent += 1
-
-    def _count_send(self, label: str, counterpart: str | None, *, to_owner: bool) -> None:
-        now = self.clock()
-
-        def count(doc: StateDocument) -> None:
-            flood = flood_policy.current(doc.flood, now)
-            doc.flood = flood_policy.count_send(
-                flood, label, counterpart, to_owner=to_owner, now=now
-            )
-
-        self.state.update(count)
 
     def _pause_low(self, error: QuotaError, label: str) -> None:
         """Gmail refused for quota: strangers' mail waits, so what quota is left goes to jobs."""
@@ -367,7 +362,7 @@ class Dispatcher:
         if flood_policy.priority(label) == "low":
             # Not a fault of this item: it waits for the pause, and the high-priority work after
             # it in this poll still gets its chance.
-            pause_left = self.state.load().flood.paused_low_until - now
+            pause_left = self.state.view().flood.paused_low_until - now
             self.metrics.deferred.labels("quota_pause").inc()
             raise FloodDeferredError(
                 f"Gmail quota error; {label} mail paused for {pause_left:.0f}s",
@@ -377,7 +372,7 @@ class Dispatcher:
     def _not_held_elsewhere(self, email: OutgoingEmail) -> None:
         """Defer an email another live process is sending (sending it here too, or looking it
         up in Sent mail before that send is searchable, would duplicate it)."""
-        holder = self.state.held_by(email.notification_key)
+        holder = self.ledger.held_by(email.notification_key)
         if holder is None:
             return
         raise SendUnsettledError(
@@ -415,7 +410,7 @@ class Dispatcher:
             # Sends of the previous process still count: a restart must not reopen the window.
             self._limiter_restored = True
             now = self.clock()
-            limiter.restore([now - t for t in self.state.load().flood.recent_sends])
+            limiter.restore([now - t for t in self.state.view().flood.recent_sends])
         wait = limiter.wait_time() if limiter is not None else 0.0
         if wait > MAX_RATE_WAIT:
             raise RateLimitedError(
@@ -436,12 +431,30 @@ class Dispatcher:
 
     def _thread(self, event: Event) -> ThreadInfo | None:
         """The data owner's thread about the job, if its first email was sent."""
-        record = self.state.thread_for(event.job.key) if event.job is not None else None
+        record = self.ledger.thread_for(event.job.key) if event.job is not None else None
         return ThreadInfo(record.message_id, record.thread_id) if record is not None else None
 
-    def _record(self, email: OutgoingEmail, result: SendResult, job_key: str | None) -> None:
+    def _record(
+        self,
+        email: OutgoingEmail,
+        result: SendResult,
+        job_key: str | None,
+        label: str,
+        counterpart: str | None,
+        do_email: str,
+    ) -> None:
+        """The send's result and the flood counters it moves, in one write."""
         starts_thread = email.thread_key is not None and email.in_reply_to is None
-        self.state.resolve_intent(
+        now = self.clock()
+        to_owner = email.to.lower() == do_email.lower()
+
+        def count(doc: StateDocument) -> None:
+            flood = flood_policy.current(doc.flood, now)
+            doc.flood = flood_policy.count_send(
+                flood, label, counterpart, to_owner=to_owner, now=now
+            )
+
+        self.ledger.resolve_intent(
             email.notification_key,
             NotifiedRecord(
                 sent_at=to_timestamp(),
@@ -450,6 +463,7 @@ class Dispatcher:
                 thread_id=result.thread_id,
             ),
             thread_job_key=job_key if starts_thread else None,
+            with_change=count,
         )
 
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 from syft_monitors.drive.api import DriveApi, InvalidCursorError
 from syft_monitors.drive.files import FOLDER_MIME, DriveFile
-from syft_monitors.monitors.classify import Folder, WorkKind, is_own_event_log, message_peer_for
 from syft_monitors.protocol.names import PEERS_FILE
+from syft_monitors.runtime.classify import Folder, WorkKind, is_own_event_log, message_peer_for
 
 logger = logging.getLogger(__name__)
 
@@ -51,24 +51,41 @@ def full_listing(drive: DriveApi, interests: frozenset[WorkKind]) -> list[DriveF
 
 
 class ChangesFeedSource:
-    def __init__(self, drive: DriveApi, interests: frozenset[WorkKind]) -> None:
+    """The Drive changes feed from a cursor the caller keeps (one request per idle read).
+
+    Without a cursor, or when Drive refuses it, the batch is the full listing of what may matter
+    (flagged `baseline` / `rebaselined`); with `list_on_baseline=False` such a batch is empty and
+    the caller lists what it needs itself (the approve service lists peer requests only).
+    """
+
+    def __init__(
+        self,
+        drive: DriveApi,
+        interests: frozenset[WorkKind],
+        *,
+        list_on_baseline: bool = True,
+    ) -> None:
         self.drive = drive
         self.interests = interests
+        self.list_on_baseline = list_on_baseline
 
     def read(self, cursor: str | None) -> Batch:
         if cursor is None:
             # Take the token first: anything created during the listing shows up in the feed too.
             token = self.drive.start_page_token()
-            return Batch(full_listing(self.drive, self.interests), [], token, baseline=True)
+            return Batch(self._listing(), [], token, baseline=True)
         try:
             changes, new_cursor = self.drive.changes(cursor)
         except InvalidCursorError:
             logger.warning("Drive refused the saved changes cursor; re-reading everything once")
             token = self.drive.start_page_token()
-            return Batch(full_listing(self.drive, self.interests), [], token, rebaselined=True)
+            return Batch(self._listing(), [], token, rebaselined=True)
         files = [c.file for c in changes if c.file is not None and not c.removed]
         removed = [c.file_id for c in changes if c.removed or c.file is None]
         return Batch(files, removed, new_cursor)
+
+    def _listing(self) -> list[DriveFile]:
+        return full_listing(self.drive, self.interests) if self.list_on_baseline else []
 
 
 class ListingSource:
