@@ -76,6 +76,7 @@ IMAGE = r"^[a-z0-9]+([._/:@-][A-Za-z0-9_]+)*$"
 URL = r"^https?://[^\s]+$"
 
 _EMAIL_MAX = 254
+_DEFAULT_SCHEDULE = "*/5 * * * *"
 
 
 def _email(value: str) -> str:
@@ -436,6 +437,32 @@ class SyftMonitorSpec(_Model):
                     "message": "gmailTokenSecretRef is required with the gmail sender",
                 },
                 {
+                    "rule": "self.mode == 'Pooled' ? has(self.pool) : !has(self.pool)",
+                    "message": "pool is required with mode Pooled, and only then",
+                    "fieldPath": ".pool",
+                },
+                {
+                    "rule": "self.mode != 'Pooled' || self.schedule == '" + _DEFAULT_SCHEDULE + "'",
+                    "message": "schedule is for mode CronJob: a pooled monitor polls every"
+                    " intervals.notify seconds",
+                    "fieldPath": ".schedule",
+                    "reason": "FieldValueForbidden",
+                },
+                {
+                    "rule": "self.mode != 'Pooled' || (!has(self.image) && !has(self.resources))",
+                    "message": "a pooled monitor runs in its pool's pods: set image and resources"
+                    " on the SyftMonitorPool",
+                    "reason": "FieldValueForbidden",
+                },
+                {
+                    "rule": "self.mode != 'Pooled' || (self.services == ['notify']"
+                    " && !has(self.syftboxVolume))",
+                    "message": "a pool runs the notify service only, without a SyftBox volume:"
+                    " keep a monitor that approves jobs in its own pod (mode Deployment)",
+                    "fieldPath": ".services",
+                    "reason": "FieldValueForbidden",
+                },
+                {
                     "rule": "!has(self.approve) || !has(self.approve.autoApprovals)"
                     " || size(self.approve.autoApprovals) == 0 || has(self.syftboxVolume)",
                     "message": "approve.autoApprovals need syftboxVolume: the approve service"
@@ -464,13 +491,21 @@ class SyftMonitorSpec(_Model):
         description="Services to run, one container each.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    mode: Literal["Deployment", "CronJob"] = Field(
+    mode: Literal["Deployment", "CronJob", "Pooled"] = Field(
         default="Deployment",
         description="Deployment: long-running pods polling every interval; CronJob: one poll per "
-        "scheduled run.",
+        "scheduled run; Pooled: served, with other monitors of the namespace, by the pods of the "
+        "SyftMonitorPool named in spec.pool.",
+    )
+    pool: str | None = Field(
+        default=None,
+        pattern=DNS_LABEL,
+        max_length=names.MAX_POOL_NAME,
+        description="The SyftMonitorPool (same namespace) serving this monitor; required with "
+        "mode Pooled, and only then.",
     )
     schedule: str = Field(
-        default="*/5 * * * *",
+        default=_DEFAULT_SCHEDULE,
         pattern=CRON,
         max_length=128,
         description="Cron schedule of the CronJob mode.",
@@ -534,10 +569,25 @@ class SyftMonitorSpec(_Model):
             self.syftbox_volume is None or self.sender.type != "gmail"
         ):
             raise ValueError("approve.emailReplies needs syftboxVolume and the gmail sender")
+        self._pooled_fields()
         size = len(self.model_dump_json(by_alias=True, exclude_defaults=True))
         if size > MAX_SPEC_BYTES:
             raise ValueError(f"spec is {size} bytes as JSON, more than {MAX_SPEC_BYTES}")
         return self
+
+    def _pooled_fields(self) -> None:
+        """The CEL rules on mode Pooled, for API servers that skip CEL."""
+        pooled = self.mode == "Pooled"
+        if pooled != (self.pool is not None):
+            raise ValueError("pool is required with mode Pooled, and only then")
+        if not pooled:
+            return
+        if self.schedule != _DEFAULT_SCHEDULE:
+            raise ValueError("schedule is for mode CronJob, not for a pooled monitor")
+        if self.image is not None or self.resources is not None:
+            raise ValueError("a pooled monitor takes image and resources from its pool")
+        if self.services != ("notify",) or self.syftbox_volume is not None:
+            raise ValueError("a pool runs the notify service only, without a SyftBox volume")
 
     def secret_refs(self) -> dict[str, SecretKeyRef]:
         """The Secret keys the monitor pod needs, by purpose (drive, gmail, smtp)."""
@@ -739,6 +789,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
     },
     {"name": "Suspended", "type": "boolean", "priority": 1, "jsonPath": ".spec.suspend"},
+    {"name": "Pool", "type": "string", "priority": 1, "jsonPath": ".spec.pool"},
 ]
 
 

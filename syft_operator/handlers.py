@@ -46,8 +46,10 @@ from syft_operator.cache import CachedKubeApi, ObjectCache
 from syft_operator.config import OperatorConfig
 from syft_operator.errors import KubeApiError
 from syft_operator.events import post_event
-from syft_operator.kube import SECRET, SYFT_MONITOR, KubeApi
+from syft_operator.kube import SECRET, SYFT_MONITOR, SYFT_MONITOR_POOL, KubeApi
 from syft_operator.metrics import OperatorMetrics
+from syft_operator.pool import PoolState, pool_of, reconcile_pool
+from syft_operator.pool_metrics import PoolMetrics
 from syft_operator.reconcile import EventRequest, mirror_monitor_status, reconcile
 from syft_operator.rollout import RolloutPacer
 
@@ -66,6 +68,10 @@ CHILD_RESOURCES = (
 CHILD_SELECTOR = f"{names.LABEL_MANAGED_BY}={names.MANAGER}"
 #: Child events within this many seconds become one reconcile of their owner.
 REPAIR_DELAY = 0.2
+#: Members joining or leaving a pool within this many seconds become one pass of the pool (a
+#: thousand SyftMonitors applied at once rewrite each shard's assignment and Role about once a
+#: second, not once per monitor).
+POOL_BATCH_DELAY = 1.0
 
 
 @dataclasses.dataclass
@@ -108,8 +114,13 @@ class Runtime:
     verified_at: float = 0.0
     #: uid -> when its last reconcile (from any trigger) ended (monotonic).
     last_pass: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: SyftMonitorPools: their bodies, members and last assignments (queued by uid, like
+    #: SyftMonitors).
+    pools: PoolState = dataclasses.field(default_factory=PoolState)
+    pool_metrics: PoolMetrics = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
+        self.pool_metrics = PoolMetrics(self.metrics.registry, self.pools.snapshot)
         self.cache = ObjectCache(keep_secret=self.uses_secret)
         self.pacer = RolloutPacer(self.config.rollout_max_unavailable, total=self.count)
         self.pacer.on_free = self._slots_freed
@@ -187,7 +198,7 @@ class Runtime:
         orphaned child, references stripped) its instance label in the same namespace."""
         meta = child.get("metadata") or {}
         for ref in meta.get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == names.KIND:
+            if ref.get("controller") and ref.get("kind") in (names.KIND, names.POOL_KIND):
                 return str(ref.get("uid"))
         instance = (meta.get("labels") or {}).get(names.LABEL_INSTANCE)
         with self.lock:
@@ -273,7 +284,7 @@ def secret_names(spec: Any) -> set[str]:
 #: more time than the handlers themselves. Their failures are still logged.
 _QUIET_HANDLERS = tuple(
     f"Handler {name!r} succeeded."
-    for name in ("_child_changed", "_secret_changed", "track_conditions")
+    for name in ("_child_changed", "_secret_changed", "track_conditions", "_pool_changed")
 )
 
 
@@ -383,6 +394,7 @@ async def _resync_forever(memo: kopf.Memo) -> None:
             # A SyftMonitor reconciled by a change within half a period is not due again.
             uids = runtime.sweep_due(config.status_interval / 2)
         runtime.metrics.sweeps.inc()
+        uids += runtime.pools.uids()
         for uid in uids:
             runtime.enqueue(uid)
 
@@ -421,7 +433,7 @@ async def _work_forever(memo: kopf.Memo) -> None:
             with runtime.lock:
                 if ok:
                     runtime.failures.pop(uid, None)
-                elif uid in runtime.bodies:
+                elif uid in runtime.bodies or runtime.pools.is_pool(uid):
                     failed = runtime.failures.get(uid, 0)
                     runtime.failures[uid] = failed + 1
                     runtime.pending[uid] = time.monotonic() + runtime.config.retry_backoff(failed)
@@ -491,6 +503,25 @@ def _drop_vanished(runtime: Runtime) -> None:
         # Only what was known before the list: one created since is not in it, yet exists.
         for uid in before - present:
             runtime.forget(uid)
+    _drop_vanished_pools(runtime, api)
+
+
+def _drop_vanished_pools(runtime: Runtime, api: KubeApi) -> None:
+    """The same for SyftMonitorPools: a pool deleted while the watch was down must not have its
+    shards recreated (their owner reference would point to nothing)."""
+    known: dict[str, set[str]] = {}
+    for uid in runtime.pools.uids():
+        body = runtime.pools.body(uid) or {}
+        known.setdefault(str((body.get("metadata") or {}).get("namespace")), set()).add(uid)
+    for namespace, before in sorted(known.items()):
+        try:
+            listed = api.list_objects(SYFT_MONITOR_POOL, namespace)
+        except KubeApiError as error:
+            logger.warning("cannot list the SyftMonitorPools of %s: %s", namespace, error)
+            continue
+        present = {str((item.get("metadata") or {}).get("uid")) for item in listed}
+        for uid in before - present:
+            runtime.pools.forget_pool(uid)
 
 
 def _resync_one(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
@@ -499,6 +530,8 @@ def _resync_one(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
 
     The body is the newest the watch stream brought (read under the object's lock), never one
     from a list: an older spec must not undo what an update handler has just applied."""
+    if runtime.pools.is_pool(uid):
+        return _resync_pool(runtime, uid, fresh=fresh)
     namespace, name = "?", "?"
     try:
         with runtime.object_lock(uid):
@@ -537,13 +570,102 @@ async def track_conditions(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> N
     obj = event.get("object") or {}
     meta = obj.get("metadata") or {}
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-    if event.get("type") == "DELETED":
+    deleted = event.get("type") == "DELETED"
+    if deleted:
         runtime.metrics.monitors.forget(namespace, name)
         runtime.forget(str(meta.get("uid")))
     else:
         conditions = (obj.get("status") or {}).get("conditions") or []
         runtime.metrics.monitors.observe(namespace, name, conditions)
         runtime.remember(str(meta.get("uid")), dict(obj))
+    # Joining, leaving or editing a pooled monitor changes its pool's assignment.
+    for pool_uid in runtime.pools.monitor_changed(obj, deleted=deleted):
+        runtime.enqueue(pool_uid, POOL_BATCH_DELAY)
+
+
+@kopf.on.event(names.GROUP, names.VERSION, names.POOL_PLURAL)
+async def _pool_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """SyftMonitorPools are reconciled from the queue, like SyftMonitors from the resync: no
+    kopf state (annotations, finalizers) is ever written onto them."""
+    runtime = getattr(memo, "runtime", None)
+    if not isinstance(runtime, Runtime):
+        return
+    obj: dict[str, Any] = {"kind": names.POOL_KIND, **(event.get("object") or {})}
+    meta = obj.get("metadata") or {}
+    uid, namespace = str(meta.get("uid")), str(meta.get("namespace"))
+    deleted = event.get("type") == "DELETED"
+    # Cached, so a pooled monitor's reconcile finds its pool without a request.
+    runtime.cache.observe(obj, deleted=deleted)
+    if deleted:
+        runtime.pools.forget_pool(uid)
+        with runtime.lock:
+            members = [
+                monitor_uid
+                for monitor_uid, body in runtime.bodies.items()
+                if (body.get("metadata") or {}).get("namespace") == namespace
+                and pool_of(body) == meta.get("name")
+            ]
+        for monitor_uid in members:  # now PoolNotFound
+            runtime.enqueue(monitor_uid, REPAIR_DELAY)
+    elif runtime.pools.observe_pool(obj):
+        runtime.enqueue(uid)
+
+
+def _uids_named(runtime: Runtime, namespace: str, wanted: set[str]) -> list[str]:
+    with runtime.lock:
+        return sorted(
+            uid
+            for uid, body in runtime.bodies.items()
+            if (body.get("metadata") or {}).get("namespace") == namespace
+            and (body.get("metadata") or {}).get("name") in wanted
+        )
+
+
+def _resync_pool(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
+    """One pass over a SyftMonitorPool; its members whose shard or availability changed are
+    queued, so their conditions follow. False when it should be tried again after a backoff."""
+    namespace, name = "?", "?"
+    try:
+        with runtime.object_lock(uid):
+            body = runtime.pools.body(uid)
+            if body is None:
+                return True
+            meta = body.get("metadata") or {}
+            namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+            if meta.get("deletionTimestamp"):
+                return True
+            api = runtime.reader(fresh=fresh)
+            if api is None:
+                return False
+            with runtime.lock:
+                monitors = list(runtime.bodies.values())
+            result = reconcile_pool(api, body, monitors, runtime.config, memory=runtime.memory)
+            runtime.pool_metrics.reconciles.labels(result.verdict).inc()
+            if result.moves:
+                runtime.pool_metrics.moves.inc(result.moves)
+            current = body.get("status") or {}
+            changes = {k: v for k, v in result.status.items() if current.get(k) != v}
+            if changes:
+                api.patch(
+                    SYFT_MONITOR_POOL, namespace, name, {"status": changes}, subresource="status"
+                )
+            if result.verdict != "success":
+                logger.warning("reconcile of pool %s/%s: %s", namespace, name, result.message)
+            elif result.changed:
+                logger.info(
+                    "reconciled pool %s/%s: %s", namespace, name, result.status.get("shards")
+                )
+            if result.verdict == "success":
+                shards = len(result.status.get("shards") or [])
+                moved = runtime.pools.record(uid, result.assigned, shards)
+                for monitor_uid in _uids_named(runtime, namespace, moved):
+                    runtime.enqueue(monitor_uid)
+            return result.verdict != "retry"
+    except (KubeApiError, kopf.TemporaryError, kopf.PermanentError) as error:
+        logger.warning("resync of pool %s/%s: %s", namespace, name, error)
+    except Exception:  # one pool's surprise must not end the loop for all the others
+        logger.exception("resync of pool %s/%s failed", namespace, name)
+    return False
 
 
 def _reconcile_into(

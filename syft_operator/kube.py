@@ -61,6 +61,7 @@ ROLE_BINDING = Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "Role
 DEPLOYMENT = Resource("apps", "v1", "deployments", "Deployment")
 CRON_JOB = Resource("batch", "v1", "cronjobs", "CronJob")
 SYFT_MONITOR = Resource(names.GROUP, names.VERSION, names.PLURAL, names.KIND)
+SYFT_MONITOR_POOL = Resource(names.GROUP, names.VERSION, names.POOL_PLURAL, names.POOL_KIND)
 
 BY_KIND: Mapping[str, Resource] = {
     r.kind: r

@@ -83,3 +83,43 @@ def common_labels(monitor: str, component: str) -> dict[str, str]:
         LABEL_PART_OF: APP_NAME,
         LABEL_MANAGED_BY: MANAGER,
     }
+
+
+# --- shared monitor pools (SyftMonitorPool) ------------------------------------------------------
+
+POOL_KIND = "SyftMonitorPool"
+POOL_PLURAL = "syftmonitorpools"
+POOL_SINGULAR = "syftmonitorpool"
+POOL_SHORT_NAMES = ("smp",)
+POOL_CRD_NAME = f"{POOL_PLURAL}.{GROUP}"
+#: The longest pool name: `<pool>-shard-<i>` (i < 100) must fit a label value (63).
+MAX_POOL_NAME = 52
+#: Where a pool pod finds its shard's assignment (the shard ConfigMap, mounted).
+POOL_ASSIGNMENT_DIR = "/etc/syft-pool"
+POOL_ASSIGNMENT_KEY = "assignment.json"
+POOL_APP_NAME = "syft-monitor-pool"
+
+
+def shard_name(pool: str, shard: int) -> str:
+    """ConfigMap, ServiceAccount, Role, RoleBinding and Deployment of one shard of a pool."""
+    return f"{pool}-shard-{shard}"
+
+
+def shard_selector_labels(pool: str, shard: int) -> dict[str, str]:
+    """Immutable selector of a shard's Deployment. Its own app name: a SyftMonitor named like the
+    pool must not select the pool's pods with its `name`+`instance` selector."""
+    return {LABEL_NAME: POOL_APP_NAME, LABEL_INSTANCE: pool, SHARD_LABEL: str(shard)}
+
+
+def shard_labels(pool: str, shard: int) -> dict[str, str]:
+    """The instance is the pool (an orphaned shard child is re-adopted by it, like a monitor's)."""
+    return {
+        **shard_selector_labels(pool, shard),
+        LABEL_COMPONENT: "pool",
+        LABEL_PART_OF: APP_NAME,
+        LABEL_MANAGED_BY: MANAGER,
+    }
+
+
+#: On every child of a pool shard: the shard's index.
+SHARD_LABEL = f"{GROUP}/shard"

@@ -108,6 +108,30 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        (names.GROUP,),
+        (names.POOL_PLURAL,),
+        ("get", "list", "watch"),
+        "watch SyftMonitorPools; a pooled SyftMonitor's reconcile reads its pool (a GET only"
+        " when the watch has not shown it)",
+    ),
+    Rule(
+        (names.GROUP,),
+        (f"{names.POOL_PLURAL}/status",),
+        ("patch",),
+        "a pool's conditions, observedGeneration and per-shard assignment counts",
+    ),
+    Rule(
+        (names.GROUP,),
+        (f"{names.POOL_PLURAL}/finalizers",),
+        ("update",),
+        "pool shard children carry blockOwnerDeletion owner references (admission checks this)",
+        unobservable=(
+            "no request uses it: the OwnerReferencesPermissionEnforcement admission plugin"
+            " refuses a shard child whose blockOwnerDeletion owner reference points to a pool"
+            " its creator may not update the finalizers of"
+        ),
+    ),
+    Rule(
         ("",),
         ("events",),
         ("create",),
@@ -123,36 +147,39 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     Rule(
         ("",),
         ("configmaps",),
-        ("get", "list", "watch", "create", "update", "patch"),
+        ("get", "list", "watch", "create", "update", "patch", "delete"),
         "the config and state ConfigMaps (watched, by label, to repair drift; patch re-adopts an"
-        " orphaned state map); get/update are also granted on to monitor pods",
+        " orphaned state map); get/update/patch are also granted on to monitor and pool pods;"
+        " a pool's shard ConfigMaps are deleted when it scales down",
     ),
     Rule(
         ("",),
         ("serviceaccounts",),
-        ("get", "list", "watch", "create", "update"),
-        "one ServiceAccount per monitor (watched, by label, to repair drift)",
+        ("get", "list", "watch", "create", "update", "delete"),
+        "one ServiceAccount per monitor or pool shard (watched, by label, to repair drift);"
+        " deleted when a monitor joins a pool or a pool scales down",
     ),
     Rule(
         ("rbac.authorization.k8s.io",),
         ("roles", "rolebindings"),
-        ("get", "list", "watch", "create", "update"),
-        "one Role and RoleBinding per monitor, limited to its own objects (watched, by label,"
-        " to repair drift)",
+        ("get", "list", "watch", "create", "update", "delete"),
+        "one Role and RoleBinding per monitor or pool shard, limited to its own objects"
+        " (watched, by label, to repair drift); deleted when a monitor joins a pool or a pool"
+        " scales down",
     ),
     Rule(
         ("apps",),
         ("deployments",),
         ("get", "list", "watch", "create", "update", "delete"),
-        "the monitor workload in Deployment mode (watched, by label, for drift and readiness);"
-        " deleted on a switch to CronJob",
+        "the monitor workload in Deployment mode and the pool shards (watched, by label, for"
+        " drift and readiness); deleted on a switch to CronJob or Pooled, or a pool scale-down",
     ),
     Rule(
         ("batch",),
         ("cronjobs",),
         ("get", "list", "watch", "create", "update", "delete"),
         "the monitor workload in CronJob mode (watched, by label, for drift and readiness);"
-        " deleted on a switch to Deployment",
+        " deleted on a switch to Deployment or Pooled",
     ),
 )
 
@@ -203,3 +230,48 @@ def monitor_rules(state_map: str, heartbeat_map: str) -> tuple[Rule, ...]:
             resource_names=(heartbeat_map,),
         ),
     )
+
+
+def pool_shard_rules(
+    *,
+    shard_map: str,
+    config_maps: Sequence[str],
+    secrets: Sequence[str],
+    data_maps: Sequence[str],
+) -> tuple[Rule, ...]:
+    """A pool shard's Role: exactly the objects of the SyftMonitors assigned to it, by name.
+
+    A rule is left out rather than written with no names: an empty `resourceNames` would grant
+    every object of the kind. There is no `list` or `watch` at all (resourceNames cannot limit
+    them), so a shard can neither enumerate nor follow the namespace's Secrets."""
+    rules = [
+        Rule(
+            ("",),
+            ("configmaps",),
+            ("get",),
+            "the shard's assignment and the config of each assigned monitor",
+            resource_names=tuple(sorted({shard_map, *config_maps})),
+        )
+    ]
+    if secrets:
+        rules.append(
+            Rule(
+                ("",),
+                ("secrets",),
+                ("get",),
+                "the tokens (Drive, Gmail, SMTP password) of the assigned monitors only",
+                resource_names=tuple(sorted(set(secrets))),
+            )
+        )
+    if data_maps:
+        rules.append(
+            Rule(
+                ("",),
+                ("configmaps",),
+                ("get", "update", "patch"),
+                "each assigned monitor's state (replaced with its resourceVersion) and heartbeat"
+                " (merge-patched each poll)",
+                resource_names=tuple(sorted(set(data_maps))),
+            )
+        )
+    return tuple(rules)

@@ -34,6 +34,7 @@ from syft_operator.errors import (
 )
 from syft_operator.kube import CONFIG_MAP, KubeApi
 from syft_operator.policy import check_spec
+from syft_operator.pool_member import reconcile_pooled, without_pool_conditions
 from syft_operator.render import RenderOptions, render
 from syft_operator.rollout import RolloutPacer
 from syft_operator.secret_refs import resolve_secrets
@@ -147,9 +148,18 @@ def _reconcile(
     conditions.set(
         status.SECRETS_RESOLVED, "True", "SecretsFound", "every referenced Secret key is usable"
     )
-    children = render(name, namespace, spec, options, secrets_hash=secrets_hash)
     current = body.get("status") or {}
     first = not current.get("conditions")
+    if spec.mode == "Pooled":
+        pooled = reconcile_pooled(api, body, spec, conditions, memory, create_first=first)
+        if pacer is not None:
+            pacer.forget(str(meta["uid"]))  # no pod of its own to roll: its slot is free
+        result.report = pooled.report
+        result.status["workload"] = pooled.workload
+        return
+    # Served by a pool no more: its `Assigned` condition would only mislead.
+    conditions.items = without_pool_conditions(conditions.items)
+    children = render(name, namespace, spec, options, secrets_hash=secrets_hash)
     # Only what the author did not ask for waits its turn: the spec is already applied.
     applied = current.get("observedGeneration") == meta.get("generation")
     report = reconcile_children(

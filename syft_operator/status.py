@@ -19,7 +19,7 @@ WORKLOAD_AVAILABLE = "WorkloadAvailable"
 CONDITION_TYPES = (READY, SECRETS_RESOLVED, WORKLOAD_AVAILABLE)
 STATUSES = ("True", "False", "Unknown")
 #: Ready=False reasons that are a normal step, not a problem: no Warning Event for them.
-QUIET_REASONS = frozenset({"Suspended", "WorkloadPending", "RolloutPending"})
+QUIET_REASONS = frozenset({"Suspended", "WorkloadPending", "RolloutPending", "AssignmentPending"})
 
 Status = Literal["True", "False", "Unknown"]
 ConditionDict = dict[str, Any]

@@ -477,6 +477,25 @@ def operator() -> dict[str, Any]:
                 )
             ],
         ),
+        timeseries(
+            "Pools: shards, pooled monitors, moves and reconciles",
+            "Shards of all SyftMonitorPools, the SyftMonitors they serve, monitors moved to "
+            "another shard per minute (only when a pool's replica count changes) and pool "
+            "reconciles per minute by outcome.",
+            [
+                (f"sum(syft_operator_pool_shards{{{s}}})", "shards"),
+                (f"sum(syft_operator_pool_monitors{{{s}}})", "pooled monitors"),
+                (
+                    f"sum(rate(syft_operator_pool_moves_total{{{s}}}[$__rate_interval])) * 60",
+                    "moves/min",
+                ),
+                (
+                    "sum by (outcome) "
+                    f"(rate(syft_operator_pool_reconciles_total{{{s}}}[$__rate_interval])) * 60",
+                    "reconciles/min {{outcome}}",
+                ),
+            ],
+        ),
     ]
     variables = [
         _query_variable(

@@ -52,6 +52,29 @@ The operator's RBAC rules, each with the reason it exists.
   - syftmonitors/finalizers
   verbs:
   - update
+# watch SyftMonitorPools; a pooled SyftMonitor's reconcile reads its pool (a GET only when the watch has not shown it)
+- apiGroups:
+  - syft.openmined.org
+  resources:
+  - syftmonitorpools
+  verbs:
+  - get
+  - list
+  - watch
+# a pool's conditions, observedGeneration and per-shard assignment counts
+- apiGroups:
+  - syft.openmined.org
+  resources:
+  - syftmonitorpools/status
+  verbs:
+  - patch
+# pool shard children carry blockOwnerDeletion owner references (admission checks this)
+- apiGroups:
+  - syft.openmined.org
+  resources:
+  - syftmonitorpools/finalizers
+  verbs:
+  - update
 # Events on SyftMonitors (missing Secrets, conflicts)
 - apiGroups:
   - ''
@@ -68,7 +91,7 @@ The operator's RBAC rules, each with the reason it exists.
   - get
   - list
   - watch
-# the config and state ConfigMaps (watched, by label, to repair drift; patch re-adopts an orphaned state map); get/update are also granted on to monitor pods
+# the config and state ConfigMaps (watched, by label, to repair drift; patch re-adopts an orphaned state map); get/update/patch are also granted on to monitor and pool pods; a pool's shard ConfigMaps are deleted when it scales down
 - apiGroups:
   - ''
   resources:
@@ -80,7 +103,8 @@ The operator's RBAC rules, each with the reason it exists.
   - create
   - update
   - patch
-# one ServiceAccount per monitor (watched, by label, to repair drift)
+  - delete
+# one ServiceAccount per monitor or pool shard (watched, by label, to repair drift); deleted when a monitor joins a pool or a pool scales down
 - apiGroups:
   - ''
   resources:
@@ -91,7 +115,8 @@ The operator's RBAC rules, each with the reason it exists.
   - watch
   - create
   - update
-# one Role and RoleBinding per monitor, limited to its own objects (watched, by label, to repair drift)
+  - delete
+# one Role and RoleBinding per monitor or pool shard, limited to its own objects (watched, by label, to repair drift); deleted when a monitor joins a pool or a pool scales down
 - apiGroups:
   - rbac.authorization.k8s.io
   resources:
@@ -103,7 +128,8 @@ The operator's RBAC rules, each with the reason it exists.
   - watch
   - create
   - update
-# the monitor workload in Deployment mode (watched, by label, for drift and readiness); deleted on a switch to CronJob
+  - delete
+# the monitor workload in Deployment mode and the pool shards (watched, by label, for drift and readiness); deleted on a switch to CronJob or Pooled, or a pool scale-down
 - apiGroups:
   - apps
   resources:
@@ -115,7 +141,7 @@ The operator's RBAC rules, each with the reason it exists.
   - create
   - update
   - delete
-# the monitor workload in CronJob mode (watched, by label, for drift and readiness); deleted on a switch to Deployment
+# the monitor workload in CronJob mode (watched, by label, for drift and readiness); deleted on a switch to Deployment or Pooled
 - apiGroups:
   - batch
   resources:

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "syft-monitor"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 CRD_FILE = ROOT / "deploy" / "crds" / "syftmonitors.syft.openmined.org.yaml"
+POOL_CRD_FILE = ROOT / "deploy" / "crds" / "syftmonitorpools.syft.openmined.org.yaml"
 PLAIN_RULES = ROOT / "deploy" / "prometheus" / "syft-monitor-rules.yaml"
 RELEASE = "syft"
 NAMESPACE = "syft-system"

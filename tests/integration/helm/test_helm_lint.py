@@ -93,3 +93,24 @@ def test_monitor_name_must_fit_the_operator_limit(chart: ChartRenderer) -> None:
     result = chart.lint(sets=["monitors[0].name=" + "a" * 45, "monitors[0].spec.mode=CronJob"])
     assert result.returncode != 0
     assert "/monitors/0/name" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "where"),
+    [("{replica: 3}", "replica"), ("{replicas: 0}", "/pools/0/spec/replicas")],
+)
+def test_bad_pool_spec_fails_with_the_crd_schema(
+    chart: ChartRenderer, tmp_path: Path, spec: str, where: str
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(f"pools:\n  - name: shared\n    spec: {spec}\n")
+    result = chart.lint(values)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert where in output
+
+
+def test_pool_name_must_fit_the_operator_limit(chart: ChartRenderer) -> None:
+    result = chart.lint(sets=["pools[0].name=" + "a" * 53])
+    assert result.returncode != 0
+    assert "/pools/0/name" in result.stdout + result.stderr

@@ -7,6 +7,7 @@ syft_operator, the operator's real command line, and the pods the operator rende
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from chart_support import (
     CRD_FILE,
     NAMESPACE,
     PLAIN_RULES,
+    POOL_CRD_FILE,
     RELEASE,
     SCENARIOS,
     ChartRenderer,
@@ -36,6 +38,7 @@ from syft_operator import names, rbac
 from syft_operator.cli import command
 from syft_operator.config import OperatorConfig
 from syft_operator.crd import SyftMonitorSpec, build_crd
+from syft_operator.pool_crd import SyftMonitorPoolSpec, build_pool_crd
 from syft_operator.render import RenderOptions, render
 
 SCENARIO_IDS = [p.stem for p in SCENARIOS]
@@ -56,7 +59,7 @@ def declared_versions() -> list[str]:
 
 
 KUBE_VERSIONS = declared_versions()
-CUSTOM_KINDS = {"SyftMonitor", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+CUSTOM_KINDS = {"SyftMonitor", "SyftMonitorPool", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 # --- every scenario --------------------------------------------------------------------------
@@ -188,23 +191,38 @@ def test_labels_and_selectors(chart: ChartRenderer, values: Path) -> None:
 # --- the CRD ---------------------------------------------------------------------------------
 
 
-def test_crd_is_the_operators_crd(chart: ChartRenderer) -> None:
-    rendered = one(chart.template(), "CustomResourceDefinition")
-    expected = build_crd()
+def _crd(manifests: list[Manifest], name: str) -> Manifest:
+    crds = by_kind(manifests, "CustomResourceDefinition")
+    found = [m for m in crds if m["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one CRD {name}, rendered {len(found)}"
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("build", "shipped_file"),
+    [(build_crd, CRD_FILE), (build_pool_crd, POOL_CRD_FILE)],
+    ids=["syftmonitors", "syftmonitorpools"],
+)
+def test_crd_is_the_operators_crd(
+    chart: ChartRenderer, build: Callable[[], Manifest], shipped_file: Path
+) -> None:
+    expected = build()
+    rendered = _crd(chart.template(), expected["metadata"]["name"])
     assert rendered["spec"] == expected["spec"]
-    assert rendered["metadata"]["name"] == expected["metadata"]["name"]
     for key, value in expected["metadata"]["labels"].items():
         assert rendered["metadata"]["labels"][key] == value
     # ... and the same as the committed manifest for users without Helm.
-    shipped = next(doc for doc in yaml.safe_load_all(CRD_FILE.read_text()) if doc)
+    shipped = next(doc for doc in yaml.safe_load_all(shipped_file.read_text()) if doc)
     assert rendered["spec"] == shipped["spec"]
 
 
-def test_crd_is_kept_on_uninstall_by_default_and_can_be_left_out(chart: ChartRenderer) -> None:
-    crd = one(chart.template(), "CustomResourceDefinition")
-    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
-    loose = one(chart.template(CI / "namespaced-values.yaml"), "CustomResourceDefinition")
-    assert "annotations" not in loose["metadata"]
+def test_crds_are_kept_on_uninstall_by_default_and_can_be_left_out(chart: ChartRenderer) -> None:
+    crds = by_kind(chart.template(), "CustomResourceDefinition")
+    assert sorted(c["metadata"]["name"] for c in crds) == [names.POOL_CRD_NAME, names.CRD_NAME]
+    for crd in crds:
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    for loose in by_kind(chart.template(CI / "namespaced-values.yaml"), "CustomResourceDefinition"):
+        assert "annotations" not in loose["metadata"]
     assert by_kind(chart.template(CI / "monitors-values.yaml"), "CustomResourceDefinition") == []
 
 
@@ -409,6 +427,7 @@ def test_syftmonitors_from_values_are_valid_for_the_crd(chart: ChartRenderer) ->
     assert [(m["metadata"]["namespace"], m["metadata"]["name"]) for m in monitors] == [
         (NAMESPACE, "alice"),
         ("team-b", "bob"),
+        (NAMESPACE, "carol"),
     ]
     version = build_crd()["spec"]["versions"][0]
     schema = version["schema"]["openAPIV3Schema"]
@@ -420,6 +439,12 @@ def test_syftmonitors_from_values_are_valid_for_the_crd(chart: ChartRenderer) ->
     bob = monitors[1]
     assert bob["metadata"]["labels"]["team"] == "oncology"
     assert bob["metadata"]["annotations"] == {"example.org/owner": "bob"}
+    (pool,) = by_kind(manifests, names.POOL_KIND)
+    assert (pool["metadata"]["namespace"], pool["metadata"]["name"]) == (NAMESPACE, "shared")
+    pool_version = build_pool_crd()["spec"]["versions"][0]
+    jsonschema.validate(pool, pool_version["schema"]["openAPIV3Schema"])
+    SyftMonitorPoolSpec.model_validate(pool["spec"])
+    assert monitors[2]["spec"]["pool"] == pool["metadata"]["name"]
 
 
 def test_crd_schema_rejects_what_values_schema_rejects() -> None:

@@ -16,6 +16,7 @@ import pytest
 from operator_testkit import (
     CRD_FILE,
     NAMESPACE,
+    POOL_CRD_FILE,
     OperatorCluster,
     clients_for,
     running_operator,
@@ -37,4 +38,5 @@ def schema_cluster(kube_api: KubeApiServer, kube_client: Any, tmp_path: Path) ->
     """The API server with the CRD installed and no operator: what the schema alone decides."""
     kube_api.create_namespace(NAMESPACE)
     kube_api.apply_crd(CRD_FILE)
+    kube_api.apply_crd(POOL_CRD_FILE)
     return OperatorCluster(kube_api, clients_for(kube_client), None, tmp_path / "no-operator.log")

@@ -21,6 +21,7 @@ from tests.support import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_FILE = ROOT / "deploy" / "crds" / "syftmonitors.syft.openmined.org.yaml"
+POOL_CRD_FILE = ROOT / "deploy" / "crds" / "syftmonitorpools.syft.openmined.org.yaml"
 NAMESPACE = "test"
 BIN = Path(sys.executable).parent
 
@@ -265,6 +266,7 @@ def running_operator(
     stopped and its log tail goes to stderr (captured: pytest shows it when the test failed)."""
     kube_api.create_namespace(NAMESPACE)
     kube_api.apply_crd(CRD_FILE)
+    kube_api.apply_crd(POOL_CRD_FILE)
     log_path = tmp_path / "operator.log"
     process = start_operator(kube_api, kubeconfig, log_path, *extra_args, env=env)
     cluster = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)

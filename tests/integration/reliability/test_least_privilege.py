@@ -41,6 +41,7 @@ from tests.integration.operator.operator_testkit import (
     BIN,
     CRD_FILE,
     NAMESPACE,
+    POOL_CRD_FILE,
     eventually,
     monitor,
     ready_in_store,
@@ -106,6 +107,15 @@ def ready(api: KubeApiServer, name: str, status: str = "True", reason: str | Non
     )
 
 
+def pool_object(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": names.POOL_KIND,
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": spec,
+    }
+
+
 def edit_spec(api: KubeApiServer, name: str, **changes: Any) -> None:
     """Change a stored SyftMonitor's spec, keeping its metadata as `kubectl edit` would."""
     body = copy.deepcopy(stored_monitor(api, name))
@@ -141,6 +151,7 @@ def own_permissions(state_map: str, secrets: set[str]) -> set[Request]:
 def cluster(kube_api: KubeApiServer) -> KubeApiServer:
     kube_api.create_namespace(NAMESPACE)
     kube_api.apply_crd(CRD_FILE)
+    kube_api.apply_crd(POOL_CRD_FILE)
     return kube_api
 
 
@@ -395,6 +406,46 @@ def run_lifecycle(api: KubeApiServer) -> None:
     assert hardening_problems(pod_template_of(child(api, *deployment))["spec"], "Deployment") == []
     state = child(api, "v1", "configmaps", "alice-state")
     assert state["data"] == {"state.json": '{"version": 1}'}
+
+    # Pools: bob names one that does not exist yet (the pool is read with a GET), then it comes
+    # with two shards and scales down to one (the removed shard's children are deleted), and
+    # alice joins it (her own Deployment, ServiceAccount, Role and RoleBinding are deleted).
+    api.put_object(token_secret("bob-token"))
+    api.put_object(monitor("bob", mode="Pooled", pool="p"))
+    wait(lambda: ready(api, "bob", "False", "PoolNotFound"), "PoolNotFound")
+    api.put_object(pool_object("p", replicas=2))
+    wait(lambda: child(api, "apps/v1", "deployments", "p-shard-1"), "shard 1")
+    scaled = copy.deepcopy(api.get_object(names.API_VERSION, names.POOL_PLURAL, NAMESPACE, "p"))
+    scaled["spec"]["replicas"] = 1
+    api.put_object(scaled)
+    for group_version, resource in (
+        ("v1", "configmaps"),
+        ("v1", "serviceaccounts"),
+        (RBAC_V1, "roles"),
+        (RBAC_V1, "rolebindings"),
+        ("apps/v1", "deployments"),
+    ):
+        wait(
+            lambda gv=group_version, r=resource: child(api, gv, r, "p-shard-1") is None,
+            f"shard 1's {resource} deleted",
+        )
+    edit_spec(api, "alice", mode="Pooled", pool="p")
+    wait(
+        lambda: (
+            not child(api, *deployment)
+            and not child(api, "v1", "serviceaccounts", "alice-monitor")
+            and not child(api, RBAC_V1, "roles", "alice-monitor")
+            and not child(api, RBAC_V1, "rolebindings", "alice-monitor")
+        ),
+        "alice's own workload removed",
+    )
+    wait(
+        lambda: any(
+            c["type"] == "Assigned" and c["status"] == "True"
+            for c in (stored_monitor(api, "alice") or {}).get("status", {}).get("conditions", [])
+        ),
+        "alice assigned to the pool",
+    )
 
     assert api.delete_object(names.API_VERSION, names.PLURAL, NAMESPACE, "alice")
     wait(lambda: stored_monitor(api, "alice") is None, "the SyftMonitor deleted")

@@ -9,6 +9,7 @@ a field added to `syft_operator.crd` without a destination fails here.
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import typing
@@ -25,6 +26,8 @@ from syft_monitors.config import MonitorConfig, load_config
 from syft_operator import names
 from syft_operator.crd import SyftMonitorSpec
 from syft_operator.errors import InvalidSpecError
+from syft_operator.pool_crd import SyftMonitorPoolSpec
+from syft_operator.pool_render import Member, render_shard
 from syft_operator.render import (
     _CONFIG_KEY_ORDER,
     _OMITTED_WHEN_NONE,
@@ -195,6 +198,21 @@ def _low_share(spec: SyftMonitorSpec, config: MonitorConfig, _: Children) -> Any
     return flood.daily_budget * flood.low_priority_percent // 100, config.flood.low_budget
 
 
+def _pool(spec: SyftMonitorSpec, _: MonitorConfig, children: Children) -> Any:
+    """A pooled monitor's destination is its pool's shard assignment, which names its config."""
+    if spec.mode != "Pooled":
+        return None, spec.pool
+    shard = render_shard(
+        str(spec.pool), "syft", SyftMonitorPoolSpec(), 0, [Member(NAME, spec)], OPTIONS
+    )
+    document = json.loads(shard.config_map["data"][names.POOL_ASSIGNMENT_KEY])
+    (entry,) = document["monitors"]
+    return (
+        (spec.pool, children.config_map["metadata"]["name"], "notify.yaml"),
+        (document["pool"], entry["configMap"], entry["configKey"]),
+    )
+
+
 DESTINATIONS: dict[str, Check] = {
     "doEmail": lambda spec, config, _: (spec.do_email, config.do_email),
     "services": lambda spec, _, children: (
@@ -283,6 +301,7 @@ DESTINATIONS: dict[str, Check] = {
     "resources.limits.ephemeral-storage": _resource("limits", "ephemeral-storage"),
     "googleApiRoot": _api_root,
     "syftboxVolume": _syftbox,
+    "pool": _pool,
 }
 
 
@@ -409,3 +428,17 @@ def test_the_syftbox_folder_is_where_the_pod_mounts_it() -> None:
     # monitor would otherwise fall back to a home-folder default that does not exist in the pod.
     config = render_monitor_config(NAME, SyftMonitorSpec.model_validate(_minimal()), "notify")
     assert config["syftbox_root"] is None
+
+
+def test_a_pooled_spec_reaches_its_pool_and_its_config_loads() -> None:
+    spec = SyftMonitorSpec.model_validate({**_minimal(), "mode": "Pooled", "pool": "shared"})
+    config_map = render_config_map(NAME, spec)
+    assert sorted(config_map["data"]) == ["notify.yaml"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "notify.yaml")
+        path.write_text(config_map["data"]["notify.yaml"])
+        config = load_config(path)
+    children = render(NAME, "syft", spec, OPTIONS)
+    asked, got = _pool(spec, config, children)
+    assert got == asked
+    assert asked == ("shared", "alice-config", "notify.yaml")

@@ -114,7 +114,7 @@ def test_spec_fields_defaults_and_bounds() -> None:
     assert spec["required"] == ["doEmail", "driveTokenSecretRef"]
     assert props["services"]["default"] == ["notify"]
     assert props["services"]["items"]["enum"] == ["notify", "approve"]
-    assert props["mode"]["enum"] == ["Deployment", "CronJob"]
+    assert props["mode"]["enum"] == ["Deployment", "CronJob", "Pooled"]
     assert props["mode"]["default"] == "Deployment"
     assert props["intervals"]["properties"]["notify"]["default"] == 30
     assert props["intervals"]["properties"]["approve"]["default"] == 5
