@@ -2,7 +2,7 @@
 
 Per shard `i` of pool `<pool>` (all named `<pool>-shard-<i>`):
 - ConfigMap with `assignment.json`: the monitors the shard serves, where their config lives and
-  which Secret keys hold their tokens (`pool_assignment.Assignment`);
+  which Secret keys hold their tokens (`syft_monitors.pool.assignment.Assignment`);
 - ServiceAccount, Role, RoleBinding: `get` on exactly those Secrets and config ConfigMaps,
   `get/update/patch` on exactly their state and heartbeat ConfigMaps, `get` on the shard's own
   ConfigMap (`rbac.pool_shard_rules`);
@@ -19,9 +19,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from syft_monitors.pool.assignment import AssignedMonitor, Assignment, SecretKey, Tokens
 from syft_operator import names
 from syft_operator.crd import SyftMonitorSpec
-from syft_operator.pool_assignment import AssignedMonitor, Assignment, SecretKey, Tokens
 from syft_operator.pool_crd import SyftMonitorPoolSpec
 from syft_operator.rbac import pool_shard_rules
 from syft_operator.render import RenderOptions, hardened_container_security

@@ -32,7 +32,6 @@ ASSIGNMENT_KEY = "assignment.json"
 DEFAULT_CONFIG_KEY = "config.yaml"
 #: A ConfigMap holds at most 1 MiB; an assignment is far smaller (about 300 bytes per monitor).
 MAX_ASSIGNMENT_BYTES = 1024 * 1024
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _SECRET_KEY = r"^[-._a-zA-Z0-9]+$"  # noqa: S105 - a pattern, not a password
 
@@ -81,7 +80,7 @@ class AssignedMonitor(_Model):
 
 class Assignment(_Model):
     version: Literal[1] = 1
-    pool: str = Field(pattern=_DNS_LABEL, max_length=63)
+    pool: str = Field(pattern=_DNS_SUBDOMAIN, max_length=253)
     shard: int = Field(ge=0)
     shards: int = Field(ge=1)
     monitors: list[AssignedMonitor] = Field(default_factory=list)
