@@ -24,13 +24,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from syft_monitors.state.kube_keys import STATUS_KEYS
 from syft_operator import names
 from syft_operator.kube import MERGE_PATCH, KubeApi, Obj, Resource
-from syft_operator.status import LAST_ERROR_KEY, LAST_POLL_KEY, NOTIFICATIONS_SENT_KEY
 
 Key = tuple[str, str, str]
-#: What the operator reads of the monitor's state ConfigMap.
-STATE_KEYS = (LAST_POLL_KEY, NOTIFICATIONS_SENT_KEY, LAST_ERROR_KEY)
 
 
 def key_of(obj: Mapping[str, Any]) -> Key:
@@ -49,7 +47,7 @@ def slim(obj: Mapping[str, Any]) -> Obj:
         "heartbeat",
     ):
         data = obj.get("data") or {}
-        out["data"] = {k: data[k] for k in STATE_KEYS if k in data}
+        out["data"] = {k: data[k] for k in STATUS_KEYS if k in data}
         out.pop("binaryData", None)
     return out
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from syft_monitors.config import describe_validation_error
+from syft_monitors.state.kube_keys import LAST_POLL_KEY
 from syft_operator import names, status
 from syft_operator.apply import ApplyReport, ChildMemory, reconcile_children
 from syft_operator.config import OperatorConfig
@@ -190,7 +191,7 @@ def mirror_monitor_status(api: KubeApi, body: Mapping[str, Any]) -> dict[str, An
     namespace, name = str(meta["namespace"]), str(meta["name"])
     beat = api.get(CONFIG_MAP, namespace, names.heartbeat_map_name(name))
     data = (beat or {}).get("data") or {}
-    if not data.get(status.LAST_POLL_KEY):
+    if not data.get(LAST_POLL_KEY):
         state = api.get(CONFIG_MAP, namespace, names.state_map_name(name))
         data = (state or {}).get("data") or {}
     return status.mirror_fields(data)

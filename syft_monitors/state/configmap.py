@@ -65,8 +65,16 @@ from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.state.base import LEASE_TTL, OptimisticStateManager, poll_advance
 from syft_monitors.state.compaction import CompactionPolicy, compact_document
 from syft_monitors.state.holders import gone_from_this_host, holder_id
-from syft_monitors.state.model import (
+from syft_monitors.state.kube_keys import (
+    DATA_KEY,
+    HEARTBEAT_KEY,
+    HOLDER_PREFIX,
+    LAST_ERROR_KEY,
+    LAST_POLL_KEY,
     MAX_ERROR_LENGTH,
+    NOTIFICATIONS_SENT_KEY,
+)
+from syft_monitors.state.model import (
     SCHEMA_VERSION,
     Heartbeat,
     StateDocument,
@@ -76,13 +84,6 @@ from syft_monitors.state.model import (
 )
 
 logger = logging.getLogger(__name__)
-
-DATA_KEY = "state.json"
-LAST_POLL_KEY = "lastPollTime"
-NOTIFICATIONS_SENT_KEY = "notificationsSent"
-LAST_ERROR_KEY = "lastError"
-HEARTBEAT_KEY = "heartbeat.json"
-HOLDER_PREFIX = "holder."
 
 DEFAULT_COMPACT_ABOVE = 512 * 1024
 DEFAULT_REFUSE_ABOVE = 900 * 1024
