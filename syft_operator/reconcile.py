@@ -100,12 +100,13 @@ def reconcile(
     now: dt.datetime | None = None,
     memory: ChildMemory | None = None,
     pacer: RolloutPacer | None = None,
+    reconciled_before: bool = False,
 ) -> ReconcileResult:
     """Bring the children of `body` in line with its spec and say what the status should be."""
     conditions = _Conditions(body, now or dt.datetime.now(dt.UTC))
     result = ReconcileResult(verdict="success", status={})
     try:
-        _reconcile(api, body, config, conditions, result, memory, pacer)
+        _reconcile(api, body, config, conditions, result, memory, pacer, reconciled_before)
     except (InvalidSpecError, PolicyError, ChildRejectedError) as error:
         # Permanent until the spec (or the operator's allow-lists) change: no retry loop.
         result.verdict, result.message = "error", str(error)
@@ -131,6 +132,7 @@ def _reconcile(
     result: ReconcileResult,
     memory: ChildMemory | None,
     pacer: RolloutPacer | None = None,
+    reconciled_before: bool = False,
 ) -> None:
     meta = body.get("metadata") or {}
     name, namespace = str(meta["name"]), str(meta["namespace"])
@@ -150,7 +152,9 @@ def _reconcile(
     )
     children = render(name, namespace, spec, options, secrets_hash=secrets_hash)
     current = body.get("status") or {}
-    first = not current.get("conditions")
+    # No conditions yet: a new SyftMonitor, unless this process has just reconciled it and the
+    # body is older than that pass's status write (then its children are known: no blind POST).
+    first = not current.get("conditions") and not reconciled_before
     # Only what the author did not ask for waits its turn: the spec is already applied.
     applied = current.get("observedGeneration") == meta.get("generation")
     report = reconcile_children(
