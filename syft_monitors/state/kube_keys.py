@@ -27,3 +27,8 @@ MAX_ERROR_LENGTH = 500
 HEARTBEAT_KEY = "heartbeat.json"
 #: `holder.<id>`: when a process holding send intents last renewed its lease.
 HOLDER_PREFIX = "holder."
+#: An idle monitor writes its heartbeat (and so `LAST_POLL_KEY`) at least this often, in
+#: seconds; a send, a new or cleared error and counted events are written at the poll that saw
+#: them. So `lastPollTime` of a monitor that polls is at most this plus one poll interval old:
+#: the operator's status and anything judging staleness from it must allow that much.
+HEARTBEAT_PERIOD = 600.0
