@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -85,8 +86,14 @@ class ListWatch:
             try:
                 if version is None:
                     version = self.relist()
+                began = time.monotonic()
                 version = self.follow(version)
-                pause = MIN_PAUSE
+                if time.monotonic() - began < MIN_PAUSE:
+                    # A stream the server ends at once, again and again: do not spin on it.
+                    self.stopping.wait(pause)
+                    pause = min(MAX_PAUSE, pause * 2)
+                else:
+                    pause = MIN_PAUSE
             except _Gone:
                 version = None
             except KubeApiError as error:
