@@ -1,13 +1,17 @@
 """Benchmark 5b: what an idle monitor writes to Kubernetes in an hour, before and after the
 small heartbeat ConfigMap (issue 16).
 
-One idle hour at the default poll interval (60 s) is 60 `record_poll` calls on the real
+One idle hour at the default poll interval (60 s) is 60 `record_poll` calls (as the notify
+service's poll loop makes them, for its monitor `notify`) on the real
 `ConfigMapStateManager` against the test Kubernetes API server, for a state document of a given
 size (`seen` entries as the monitor writes them, up to the 512 KiB compaction threshold). Counted
 from the server's request log: the write requests, the bytes of their bodies, and the bytes of
 the object each write stores (what etcd writes and every watcher of the ConfigMap receives).
-"Before" is the state ConfigMap alone (every poll rewrites it, as before this change); "after"
-is the same with `heartbeat_name` set (a merge patch of the heartbeat ConfigMap per poll).
+"Before" is the state ConfigMap alone (every poll rewrites it, as before issue 16); "after"
+is the same with `heartbeat_name` set: the changed keys merge-patched into the heartbeat
+ConfigMap, by an idle monitor once per `HEARTBEAT_PERIOD`. Both ConfigMaps are the operator's
+(`syft_operator.render`: its labels, and an owner reference to the SyftMonitor), as stored in a
+cluster.
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 from bench.context import BenchContext
+from syft_monitors.state.kube_keys import HEARTBEAT_PERIOD
+from syft_operator import names
+from syft_operator.render import render_heartbeat_map, render_state_map
 
 POLLS_PER_HOUR = 60
 
@@ -50,17 +58,12 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         client = new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
         for entries in sizes.seen_entries:
             row: dict[str, Any] = {"seen_entries": entries}
+            monitor = f"do-{entries}"
             for label, beat in (("before", None), ("after", f"hb-{entries}")):
                 name = f"state-{label}-{entries}"
-                for map_name in (name, beat):
-                    if map_name is not None:
-                        api.put_object(
-                            {
-                                "apiVersion": "v1",
-                                "kind": "ConfigMap",
-                                "metadata": {"name": map_name, "namespace": "default"},
-                            }
-                        )
+                api.put_object(_as_operator_renders(render_state_map(monitor), name))
+                if beat is not None:
+                    api.put_object(_as_operator_renders(render_heartbeat_map(monitor), beat))
                 state = ConfigMapStateManager(
                     name, "default", api_client=client, heartbeat_name=beat, max_staleness=0
                 )
@@ -70,7 +73,9 @@ def run(ctx: BenchContext) -> dict[str, Any]:
                 mark = len(api.requests)
                 start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
                 for minute in range(POLLS_PER_HOUR):
-                    state.record_poll(True, now=start + dt.timedelta(minutes=minute))
+                    state.record_poll(
+                        True, now=start + dt.timedelta(minutes=minute), monitor="notify"
+                    )
                 writes = [r for r in api.requests[mark:] if r.verb in ("update", "patch", "create")]
                 object_bytes = 0
                 for request in writes:
@@ -89,7 +94,27 @@ def run(ctx: BenchContext) -> dict[str, Any]:
             ctx.progress(
                 f"heartbeat: {entries} seen entries, {before} -> {after} object bytes per idle hour"
             )
-    return {"params": dataclasses.asdict(sizes), "rows": rows}
+    return {
+        "params": {**dataclasses.asdict(sizes), "heartbeat_period_s": HEARTBEAT_PERIOD},
+        "rows": rows,
+    }
+
+
+def _as_operator_renders(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    """The operator's manifest under the benchmark's name, owned as the operator owns it."""
+    meta = manifest["metadata"]
+    owner = {
+        "apiVersion": names.API_VERSION,
+        "kind": names.KIND,
+        "name": meta["labels"][names.LABEL_INSTANCE],
+        "uid": str(uuid.UUID(int=len(name))),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    return {
+        **manifest,
+        "metadata": {**meta, "name": name, "namespace": "default", "ownerReferences": [owner]},
+    }
 
 
 def render(entry: dict[str, Any]) -> list[str]:

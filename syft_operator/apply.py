@@ -112,6 +112,11 @@ class ChildMemory:
         with self.lock:
             return self.seen.get(child_key(live)) == str(meta.get("resourceVersion"))
 
+    def wrote(self, key: tuple[str, str, str], version: str) -> bool:
+        """`version` of `key` is the one the operator last wrote or compared."""
+        with self.lock:
+            return self.seen.get(key) == version
+
     def forget(self, key: tuple[str, str, str]) -> None:
         with self.lock:
             self.seen.pop(key, None)

@@ -9,7 +9,9 @@ with the cached object finds a difference (see `apply.py`).
 What is kept is small on purpose: `managedFields` are dropped everywhere, the monitor's state
 ConfigMap keeps only the keys the operator mirrors (not its state document, up to 512 KiB), and
 a Secret is kept only while some SyftMonitor names it (its values are needed for the pod
-template's hash; they never leave the process).
+template's hash; they never leave the process), or for `RECENT_SECRET_TTL` seconds after its
+last watch event: a Secret applied together with the SyftMonitor naming it usually arrives
+first, and this spares each new SyftMonitor a GET of it.
 
 A cache can be wrong: a relisted watch does not report objects deleted while it was down. So a
 miss falls back to a GET (and remembers an absent object as such), a write that meets a 409
@@ -21,16 +23,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from syft_monitors.state.kube_keys import STATUS_KEYS
 from syft_operator import names
 from syft_operator.kube import MERGE_PATCH, KubeApi, Obj, Resource
-from syft_operator.status import LAST_ERROR_KEY, LAST_POLL_KEY, NOTIFICATIONS_SENT_KEY
 
 Key = tuple[str, str, str]
-#: What the operator reads of the monitor's state ConfigMap.
-STATE_KEYS = (LAST_POLL_KEY, NOTIFICATIONS_SENT_KEY, LAST_ERROR_KEY)
+#: How long a Secret no SyftMonitor names stays known after its last watch event (seconds).
+RECENT_SECRET_TTL = 60.0
 
 
 def key_of(obj: Mapping[str, Any]) -> Key:
@@ -49,7 +52,7 @@ def slim(obj: Mapping[str, Any]) -> Obj:
         "heartbeat",
     ):
         data = obj.get("data") or {}
-        out["data"] = {k: data[k] for k in STATE_KEYS if k in data}
+        out["data"] = {k: data[k] for k in STATUS_KEYS if k in data}
         out.pop("binaryData", None)
     return out
 
@@ -62,12 +65,20 @@ def _packed(obj: Mapping[str, Any]) -> str:
 class ObjectCache:
     """Thread-safe `(kind, namespace, name)` -> last known object, or None when known absent."""
 
-    def __init__(self, keep_secret: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        keep_secret: Callable[[str, str], bool] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._objects: dict[Key, str | None] = {}
         #: Bumped by every watch event of a key: a GET that started before must not overwrite.
         self._versions: dict[Key, int] = {}
         self._lock = threading.Lock()
         self._keep_secret = keep_secret or (lambda _ns, _name: True)
+        #: Secrets no SyftMonitor names (yet): key -> (monotonic expiry, packed), oldest first.
+        self._recent: dict[Key, tuple[float, str]] = {}
+        self._clock = clock
 
     def __len__(self) -> int:
         with self._lock:
@@ -77,22 +88,40 @@ class ObjectCache:
         """A watch event (or a write's response): the newest state of the object."""
         key = key_of(obj)
         if key[0] == "Secret" and not deleted and not self._keep_secret(key[1], key[2]):
+            now = self._clock()
+            packed = _packed(obj)
             with self._lock:
                 self._versions[key] = self._versions.get(key, 0) + 1
                 self._objects.pop(key, None)
+                self._recent.pop(key, None)  # re-inserted last: the dict stays in expiry order
+                self._recent[key] = (now + RECENT_SECRET_TTL, packed)
+                self._expire(now)
             return
         value = None if deleted else _packed(obj)
         with self._lock:
             self._versions[key] = self._versions.get(key, 0) + 1
             self._objects[key] = value
+            self._recent.pop(key, None)
 
     def lookup(self, key: Key) -> tuple[bool, Obj | None]:
         """(known, object): known False means ask the API server."""
         with self._lock:
             if key not in self._objects:
-                return False, None
+                recent = self._recent.pop(key, None)
+                if recent is None or recent[0] <= self._clock():
+                    return False, None
+                # Named now (that is why it is asked for): kept from here on.
+                self._objects[key] = recent[1]
             value = self._objects[key]
         return True, json.loads(value) if value is not None else None
+
+    def _expire(self, now: float) -> None:
+        """Under the lock: forget the recent Secrets whose time is up (the oldest come first)."""
+        while self._recent:
+            key, (expiry, _) = next(iter(self._recent.items()))
+            if expiry > now:
+                return
+            del self._recent[key]
 
     def version(self, key: Key) -> int:
         with self._lock:
@@ -114,6 +143,7 @@ class ObjectCache:
     def drop(self, key: Key) -> None:
         with self._lock:
             self._objects.pop(key, None)
+            self._recent.pop(key, None)
 
 
 class CachedKubeApi(KubeApi):

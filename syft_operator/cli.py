@@ -163,13 +163,23 @@ def run(
     kopf.configure(
         debug=debug, verbose=verbose, quiet=quiet, log_format=kopf.LogFormat[log_format.upper()]
     )
-    from syft_operator import handlers  # noqa: PLC0415 - registers the handlers with kopf
+    from syft_operator import handlers  # noqa: PLC0415
     from syft_operator.metrics import OperatorMetrics  # noqa: PLC0415
+    from syft_operator.watches import plain_namespaces  # noqa: PLC0415
 
     runtime = handlers.Runtime(config=options.config, metrics=OperatorMetrics())
+    # The operator's own streams watch the children where it knows the namespaces; kopf
+    # resolves globs itself, so with one it watches the children too.
+    if options.clusterwide:
+        runtime.watch_namespaces = (None,)
+    elif plain_namespaces(options.namespaces):
+        runtime.watch_namespaces = options.namespaces
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, kopf_watches_children=not runtime.watch_namespaces)
     if options.config.metrics_port is not None:
         runtime.metrics.serve(options.config.metrics_port, options.config.metrics_host)
     kopf.run(
+        registry=registry,
         clusterwide=options.clusterwide,
         namespaces=list(options.namespaces),
         standalone=options.standalone,

@@ -9,11 +9,12 @@ Secret's data could be in them).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from syft_operator import names
@@ -43,13 +44,21 @@ class Resource:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     def path(self, namespace: str, name: str | None = None, subresource: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        path = f"{base}/namespaces/{namespace}/{self.plural}"
+        path = self.collection_path(namespace)
         if name is not None:
             path += f"/{name}"
             if subresource is not None:
                 path += f"/{subresource}"
         return path
+
+    def collection_path(self, namespace: str | None) -> str:
+        """The objects of one namespace, or of all (None)."""
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return (
+            f"{base}/{self.plural}"
+            if namespace is None
+            else (f"{base}/namespaces/{namespace}/{self.plural}")
+        )
 
 
 CONFIG_MAP = Resource("", "v1", "configmaps", "ConfigMap")
@@ -112,6 +121,14 @@ class KubeApi:
     def close(self) -> None:
         self.api_client.close()
 
+    def with_pool(self, size: int) -> KubeApi:
+        """Another client with the same configuration and a pool of `size` connections."""
+        from kubernetes import client  # noqa: PLC0415
+
+        configuration = copy.deepcopy(self.api_client.configuration)
+        configuration.connection_pool_maxsize = max(1, size)
+        return KubeApi(client.ApiClient(configuration))
+
     # --- verbs ---------------------------------------------------------------------------------
 
     def get(
@@ -133,6 +150,60 @@ class KubeApi:
         """Every object of `resource` in `namespace` (one page: the API server sends all)."""
         items = self._call("GET", resource.path(namespace)).get("items")
         return [item for item in items or [] if isinstance(item, dict)]
+
+    def list_collection(
+        self, resource: Resource, namespace: str | None, *, label_selector: str | None = None
+    ) -> tuple[list[Obj], str]:
+        """Every object of `resource` in `namespace` (None: all) matching the selector, and the
+        list's resourceVersion (where a watch continues)."""
+        query = {"labelSelector": label_selector} if label_selector else {}
+        found = self._call("GET", resource.collection_path(namespace), query=query)
+        items = [item for item in found.get("items") or [] if isinstance(item, dict)]
+        return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch_lines(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Iterator[bytes]:
+        """The lines of one watch stream (one JSON event each), until the server ends it."""
+        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
+
+        query: dict[str, str] = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            query["labelSelector"] = label_selector
+        path = resource.collection_path(namespace)
+        what = f"WATCH {path}"
+        # The server ends the stream after `timeout_seconds`; a silent one is dead after that.
+        timeout = (REQUEST_TIMEOUT[0], timeout_seconds + 30.0)
+        try:
+            response = self.api_client.call_api(
+                *self._request("GET", path, query=query), _request_timeout=timeout
+            )
+            raw = response.response  # urllib3's, not yet read: the stream
+            if not 200 <= response.status <= 299:
+                raise _api_error(what, response.status, raw.read())
+            try:
+                yield from (line for line in raw if line.strip())
+            finally:
+                raw.release_conn()
+        except ApiException as error:
+            raise _api_error(what, error.status, error.body) from error
+        except (OSError, ValueError) as error:
+            raise KubeApiError(f"{what}: {type(error).__name__}") from error
+        except Exception as error:
+            if type(error).__module__.startswith("urllib3"):
+                raise KubeApiError(f"{what}: {type(error).__name__}") from error
+            raise
 
     def create(self, resource: Resource, namespace: str, body: Obj) -> Obj:
         return self._call("POST", resource.path(namespace), body=body)
@@ -178,6 +249,7 @@ class KubeApi:
         *,
         body: object = None,
         content_type: str = "application/json",
+        query: dict[str, str] | None = None,
     ) -> Obj:
         from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
 
@@ -186,13 +258,7 @@ class KubeApi:
             headers["Content-Type"] = content_type
         what = f"{method} {path}"
         try:
-            request = self.api_client.param_serialize(
-                method=method,
-                resource_path=path,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
+            request = self._request(method, path, body=body, headers=headers, query=query)
             response = self.api_client.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
             response.read()
         except ApiException as error:
@@ -215,6 +281,25 @@ class KubeApi:
         if not isinstance(parsed, dict):
             raise KubeApiError(f"{what}: response is not a JSON object", status=response.status)
         return cast(Obj, parsed)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> Any:
+        """The official client's request tuple: URL, headers with the credentials, body."""
+        return self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            header_params=headers or {"Accept": "application/json"},
+            query_params=list((query or {}).items()),
+            body=body,
+            auth_settings=["BearerToken"],
+        )
 
 
 def _api_error(what: str, status: int | None, body: object) -> KubeApiError:

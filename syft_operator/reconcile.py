@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from syft_monitors.config import describe_validation_error
+from syft_monitors.state.kube_keys import LAST_POLL_KEY
 from syft_operator import names, status
 from syft_operator.apply import ApplyReport, ChildMemory, reconcile_children
 from syft_operator.config import OperatorConfig
@@ -100,12 +101,13 @@ def reconcile(
     now: dt.datetime | None = None,
     memory: ChildMemory | None = None,
     pacer: RolloutPacer | None = None,
+    reconciled_before: bool = False,
 ) -> ReconcileResult:
     """Bring the children of `body` in line with its spec and say what the status should be."""
     conditions = _Conditions(body, now or dt.datetime.now(dt.UTC))
     result = ReconcileResult(verdict="success", status={})
     try:
-        _reconcile(api, body, config, conditions, result, memory, pacer)
+        _reconcile(api, body, config, conditions, result, memory, pacer, reconciled_before)
     except (InvalidSpecError, PolicyError, ChildRejectedError) as error:
         # Permanent until the spec (or the operator's allow-lists) change: no retry loop.
         result.verdict, result.message = "error", str(error)
@@ -131,6 +133,7 @@ def _reconcile(
     result: ReconcileResult,
     memory: ChildMemory | None,
     pacer: RolloutPacer | None = None,
+    reconciled_before: bool = False,
 ) -> None:
     meta = body.get("metadata") or {}
     name, namespace = str(meta["name"]), str(meta["namespace"])
@@ -149,7 +152,9 @@ def _reconcile(
         status.SECRETS_RESOLVED, "True", "SecretsFound", "every referenced Secret key is usable"
     )
     current = body.get("status") or {}
-    first = not current.get("conditions")
+    # No conditions yet: a new SyftMonitor, unless this process has just reconciled it and the
+    # body is older than that pass's status write (then its children are known: no blind POST).
+    first = not current.get("conditions") and not reconciled_before
     if spec.mode == "Pooled":
         pooled = reconcile_pooled(api, body, spec, conditions, memory, create_first=first)
         if pacer is not None:
@@ -200,7 +205,7 @@ def mirror_monitor_status(api: KubeApi, body: Mapping[str, Any]) -> dict[str, An
     namespace, name = str(meta["namespace"]), str(meta["name"])
     beat = api.get(CONFIG_MAP, namespace, names.heartbeat_map_name(name))
     data = (beat or {}).get("data") or {}
-    if not data.get(status.LAST_POLL_KEY):
+    if not data.get(LAST_POLL_KEY):
         state = api.get(CONFIG_MAP, namespace, names.state_map_name(name))
         data = (state or {}).get("data") or {}
     return status.mirror_fields(data)

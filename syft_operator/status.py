@@ -2,9 +2,10 @@
 
 A condition keeps its `lastTransitionTime` while its status stays the same (only reason and
 message move), as `metav1.Condition` requires; `observedGeneration` says which spec it describes.
-The mirrored fields come from small keys the monitor writes next to its state document in the
-`<name>-state` ConfigMap; they are untrusted input, so each is parsed, bounded and dropped when
-malformed.
+The mirrored fields come from small keys the monitor writes into its `<name>-heartbeat` ConfigMap
+(or, in older versions, next to its state document); their names are the monitor's
+(`syft_monitors.state.kube_keys`). They are untrusted input, so each is parsed, bounded and dropped
+when malformed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+
+from syft_monitors.state.kube_keys import (
+    LAST_ERROR_KEY,
+    LAST_POLL_KEY,
+    MAX_ERROR_LENGTH,
+    NOTIFICATIONS_SENT_KEY,
+)
 
 READY = "Ready"
 SECRETS_RESOLVED = "SecretsResolved"
@@ -24,11 +32,6 @@ QUIET_REASONS = frozenset({"Suspended", "WorkloadPending", "RolloutPending", "As
 Status = Literal["True", "False", "Unknown"]
 ConditionDict = dict[str, Any]
 
-#: Keys the monitor writes into its state ConfigMap for the operator (see `state.configmap`).
-LAST_POLL_KEY = "lastPollTime"
-NOTIFICATIONS_SENT_KEY = "notificationsSent"
-LAST_ERROR_KEY = "lastError"
-MAX_ERROR_LENGTH = 500
 MAX_MESSAGE_LENGTH = 1000
 
 

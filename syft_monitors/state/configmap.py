@@ -1,10 +1,11 @@
 """Monitor state in a Kubernetes ConfigMap, for monitors running as pods.
 
 The document is the same JSON the file backend writes (`StateDocument.to_json_bytes`), stored
-under `data["state.json"]`. Next to it, small keys the operator mirrors into the SyftMonitor
-status without parsing the document: `lastPollTime` (RFC 3339, UTC), `notificationsSent` (an
-integer as a string) and `lastError` (empty once a later poll succeeded; at most 500 characters;
-token-like substrings redacted).
+under `data["state.json"]`. Small keys the operator mirrors into the SyftMonitor status without
+parsing the document (named in `kube_keys`, which the operator imports too; in the heartbeat
+ConfigMap when there is one, else next to the document): `lastPollTime` (RFC 3339, UTC),
+`notificationsSent` (an integer as a string) and `lastError` (empty once a later poll succeeded;
+at most 500 characters; token-like substrings redacted).
 
 - Concurrency: every write is a replace (PUT) carrying the resourceVersion the document was read
   at; the API server refuses it with 409 if anyone wrote in between, which becomes
@@ -19,9 +20,13 @@ token-like substrings redacted).
   stale base only costs a 409 and a retry with a fresh read.
 - Heartbeat: with `heartbeat_name`, `record_poll` writes nothing into the state document: it
   merge-patches the small keys above, the heartbeat JSON and this process's holder-lease renewal
-  (`holder.<id>`) into that ConfigMap, once per poll, so an idle monitor never rewrites its
-  state (up to 512 KiB, a full-object write into etcd and a large watch event each minute). The
-  state ConfigMap is then written only when the state changes. If the heartbeat ConfigMap is
+  (`holder.<id>`) into that ConfigMap, only the keys that changed, so an idle monitor never
+  rewrites its state (up to 512 KiB, a full-object write into etcd and a large watch event each
+  minute). It writes at the poll that saw news (a send, an error that started, changed or ended,
+  counted events), a lease renewal every `HOLDER_RENEWAL_PERIOD` s while it holds send intents,
+  and otherwise once per `kube_keys.HEARTBEAT_PERIOD` (600 s): an idle hour is 6 small writes,
+  and `lastPollTime` of a healthy idle monitor is up to that period plus one poll interval old.
+  The state ConfigMap is then written only when the state changes. If the heartbeat ConfigMap is
   missing or not ours to patch (an operator older than it), the heartbeat goes into the state
   document as before.
 - Existence: the operator creates the ConfigMap and the pod's Role may only get/update/patch it,
@@ -65,8 +70,17 @@ from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.state.base import LEASE_TTL, OptimisticStateManager, poll_advance
 from syft_monitors.state.compaction import CompactionPolicy, compact_document
 from syft_monitors.state.holders import gone_from_this_host, holder_id
-from syft_monitors.state.model import (
+from syft_monitors.state.kube_keys import (
+    DATA_KEY,
+    HEARTBEAT_KEY,
+    HEARTBEAT_PERIOD,
+    HOLDER_PREFIX,
+    LAST_ERROR_KEY,
+    LAST_POLL_KEY,
     MAX_ERROR_LENGTH,
+    NOTIFICATIONS_SENT_KEY,
+)
+from syft_monitors.state.model import (
     SCHEMA_VERSION,
     Heartbeat,
     StateDocument,
@@ -77,13 +91,9 @@ from syft_monitors.state.model import (
 
 logger = logging.getLogger(__name__)
 
-DATA_KEY = "state.json"
-LAST_POLL_KEY = "lastPollTime"
-NOTIFICATIONS_SENT_KEY = "notificationsSent"
-LAST_ERROR_KEY = "lastError"
-HEARTBEAT_KEY = "heartbeat.json"
-HOLDER_PREFIX = "holder."
-
+#: While it holds send intents, a process renews its lease in the heartbeat this often (well
+#: within `LEASE_TTL`, so a poll or two may be late).
+HOLDER_RENEWAL_PERIOD = LEASE_TTL / 3
 DEFAULT_COMPACT_ABOVE = 512 * 1024
 DEFAULT_REFUSE_ABOVE = 900 * 1024
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -246,6 +256,11 @@ class ConfigMapStateManager(OptimisticStateManager):
         #: The heartbeats as this process last wrote them (None: not loaded yet): all monitors
         #: together under None, each monitor under its name.
         self._beats: dict[str | None, Heartbeat] | None = None
+        #: The heartbeat keys as this process last wrote them, and the poll time of that write
+        #: and of its last lease renewal there (epoch seconds).
+        self._written: dict[str, str | None] = {}
+        self._written_at: float | None = None
+        self._renewed_at = float("-inf")
         self._beat_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -327,11 +342,27 @@ class ConfigMapStateManager(OptimisticStateManager):
                 updated[monitor] = advance(beats.get(monitor, Heartbeat()))
             data: dict[str, str | None] = {**beat_keys(updated[None])}
             data[HEARTBEAT_KEY] = _beats_json(updated)
-            if holder_id() in doc.holders:
+            when = parse_timestamp(str(updated[None].last_poll_at)).timestamp()
+            if _holds_intents(doc) and when - self._renewed_at >= HOLDER_RENEWAL_PERIOD:
                 data[_holder_key(holder_id())] = to_timestamp(utc_now())
-            self._patch_beat({"data": data})
+            if self._beat_due(data, when, events=events):
+                changed = {k: v for k, v in data.items() if self._written.get(k) != v}
+                self._patch_beat({"data": changed})
+                self._written.update(changed)
+                self._written_at = when
+                if _holder_key(holder_id()) in changed:
+                    self._renewed_at = when
             self._beats = updated
             return updated[None]
+
+    def _beat_due(self, data: dict[str, str | None], when: float, *, events: int) -> bool:
+        """Write now? Yes for this process's first poll, news the operator shows (a send, an
+        error that started, changed or ended), events counted, a holder's lease renewal, and
+        once per `HEARTBEAT_PERIOD` s; an idle poll in between only moves the poll time."""
+        if self._written_at is None or when - self._written_at >= HEARTBEAT_PERIOD:
+            return True
+        news = (NOTIFICATIONS_SENT_KEY, LAST_ERROR_KEY, _holder_key(holder_id()))
+        return events > 0 or any(k in data and self._written.get(k) != data[k] for k in news)
 
     def heartbeat(self, monitor: str | None = None) -> Heartbeat:
         doc_beat = super().heartbeat(monitor)
@@ -568,10 +599,21 @@ def _fresh_stamp(value: object) -> bool:
     return utc_now().timestamp() - stamp.timestamp() < LEASE_TTL
 
 
+def _holds_intents(doc: StateDocument) -> bool:
+    """This process owns a send intent: others must see its lease renewed to leave it alone."""
+    me = holder_id()
+    return me in doc.holders and any(i.owner == me for i in doc.intents.values())
+
+
 def _beats_json(beats: dict[str | None, Heartbeat]) -> str:
+    # Fields at their defaults (no error, nothing sent) are left out: they read back the same.
     doc = {
-        "all": beats[None].model_dump(mode="json"),
-        "monitors": {k: v.model_dump(mode="json") for k, v in beats.items() if k is not None},
+        "all": beats[None].model_dump(mode="json", exclude_defaults=True),
+        "monitors": {
+            k: v.model_dump(mode="json", exclude_defaults=True)
+            for k, v in beats.items()
+            if k is not None
+        },
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 

@@ -74,7 +74,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -438,6 +438,28 @@ class KubeApiServer:
             ),
             timeout,
         )
+
+    @contextlib.contextmanager
+    def listening(
+        self,
+        group_version: str,
+        resource: str,
+        namespace: str | None,
+        listener: Callable[[dict[str, Any]], None],
+    ) -> Iterator[None]:
+        """Call `listener` with each watch event of `resource` from now on, in the writer's
+        thread, as the store changes (no HTTP, not in the request log, not an open watch): a
+        benchmark can follow objects without listing and copying them all over and over."""
+        rt = self._resource_type(group_version, resource)
+        with self.store.lock:
+            since = str(self.store.resource_version)
+        _, sub = self.store.subscribe(
+            rt, namespace, None, object_matcher(None, None), since, listener
+        )
+        try:
+            yield
+        finally:
+            self.store.unsubscribe(sub)
 
     # --- direct object access --------------------------------------------------------------
 

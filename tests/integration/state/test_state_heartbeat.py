@@ -1,6 +1,7 @@
-"""Small heartbeats (issue 16): an idle poll merge-patches the heartbeat ConfigMap and never
-rewrites the state document; a holder's lease renewed there counts; without the heartbeat
-ConfigMap (an older operator) the heartbeat goes into the state as before."""
+"""Small heartbeats (issue 16): an idle monitor merge-patches the keys that changed into the
+heartbeat ConfigMap once per `HEARTBEAT_PERIOD` and never rewrites the state document; news the
+operator shows (a send, an error) is written at once; a holder's lease renewed there counts;
+without the heartbeat ConfigMap (an older operator) the heartbeat goes into the state as before."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state import NotifiedRecord, StateDocument
 from syft_monitors.state.base import LEASE_TTL
 from syft_monitors.state.configmap import ConfigMapStateManager
+from syft_monitors.state.kube_keys import HEARTBEAT_PERIOD
 from syft_monitors.state.model import SendIntent, to_timestamp
 from tests.kubeapi import KubeApiServer
 
@@ -52,7 +54,7 @@ def data(kube_api: KubeApiServer, name: str) -> dict[str, str]:
     return obj.get("data") or {}
 
 
-def test_idle_polls_patch_the_heartbeat_and_never_write_the_state(
+def test_idle_polls_patch_the_heartbeat_once_per_period_and_never_write_the_state(
     kube_client: Any, kube_api: KubeApiServer, maps: None
 ) -> None:
     state = manager(kube_client)
@@ -66,17 +68,24 @@ def test_idle_polls_patch_the_heartbeat_and_never_write_the_state(
         state.record_poll(True, now=start + dt.timedelta(minutes=minute), monitor="jobs")
     writes = [r for r in kube_api.requests if r.verb not in ("get", "list", "watch")]
     assert {(r.verb, r.name) for r in writes} == {("patch", BEAT)}
-    assert len(writes) == 60
-    assert max(len(json.dumps(r.body)) for r in writes) < 2048
+    period = int(HEARTBEAT_PERIOD // 60)
+    assert len(writes) == 60 // period  # minutes 0, 10, ..., 50
+    # After the first, only what moved: the poll time and the monitor's own counters.
+    assert {tuple(sorted(r.body["data"])) for r in writes[1:]} == {
+        ("heartbeat.json", "lastPollTime")
+    }
+    assert max(len(json.dumps(r.body)) for r in writes) < 1024
     after = kube_api.get_object("v1", "configmaps", "default", STATE)
     assert after is not None
     assert after["metadata"]["resourceVersion"] == version
     beat = data(kube_api, BEAT)
-    assert beat["lastPollTime"] == "2026-01-01T00:59:00Z"
+    assert beat["lastPollTime"] == f"2026-01-01T00:{60 - period:02d}:00Z"
     assert beat["lastError"] == ""
     # A new process reads the heartbeat back (the CLI's status, the monitor after a restart).
+    # (The poll time as last written: an idle process writes it once per period.)
     again = manager(kube_client)
-    assert again.heartbeat().last_poll_at == state.heartbeat().last_poll_at
+    assert again.heartbeat().last_poll_at == f"2026-01-01T00:{60 - period:02d}:00+00:00"
+    assert state.heartbeat().last_poll_at == "2026-01-01T00:59:00+00:00"
     assert again.heartbeat("jobs").last_success_at is not None
 
 
@@ -128,3 +137,48 @@ def test_without_the_heartbeat_configmap_the_state_carries_it(
     state = manager(kube_client)
     state.record_poll(True, now=dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC))
     assert data(kube_api, STATE)["lastPollTime"] == "2025-03-04T05:06:07Z"
+
+
+def test_news_is_written_at_the_poll_that_saw_it(
+    kube_client: Any, kube_api: KubeApiServer, maps: None
+) -> None:
+    """Between two periodic writes, a send and an error's start and end go out at once; an idle
+    poll in between writes nothing."""
+    state = manager(kube_client, max_staleness=0)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def poll(minute: int, error: str | None = None) -> list[dict[str, Any]]:
+        mark = len(kube_api.requests)
+        state.record_poll(error is None, error, now=start + dt.timedelta(minutes=minute))
+        return [r.body["data"] for r in kube_api.requests[mark:] if r.verb == "patch"]
+
+    assert poll(0)  # the first poll of a process
+    assert poll(1) == []
+    assert [set(d) for d in poll(2, "Drive answered 503")] == [
+        {"lastPollTime", "lastError", "heartbeat.json"}
+    ]
+    assert poll(3, "Drive answered 503") == []  # the same error: nothing new
+    assert [d["lastError"] for d in poll(4)] == [""]  # it ended
+    state.resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=start.isoformat())})
+    assert [d["notificationsSent"] for d in poll(5)] == ["1"]
+    assert data(kube_api, BEAT)["lastPollTime"] == "2026-01-01T00:05:00Z"
+
+
+def test_a_holder_of_intents_renews_its_lease_in_the_heartbeat(
+    kube_client: Any, kube_api: KubeApiServer, maps: None
+) -> None:
+    state = manager(kube_client, max_staleness=0)
+    intent = SendIntent(
+        notification_key="new_job:k:do", message_id="<m@x>", recorded_at=to_timestamp()
+    )
+    assert state.record_intent(intent) is not None  # this process holds it now
+    start = dt.datetime.now(dt.UTC)
+    renewals = []
+    for minute in range(10):
+        mark = len(kube_api.requests)
+        state.record_poll(True, now=start + dt.timedelta(minutes=minute))
+        patches = [r.body["data"] for r in kube_api.requests[mark:] if r.verb == "patch"]
+        if any(k.startswith("holder.") for d in patches for k in d):
+            renewals.append(minute)
+    # Every LEASE_TTL / 3 (100 s): within the lease's 300 s even if a poll or two is late.
+    assert renewals == [0, 2, 4, 6, 8]
