@@ -44,7 +44,16 @@ from syft_monitors.errors import ConfigError
     type=click.FloatRange(min=1),
     default=300.0,
     show_default=True,
-    help="Seconds between two reads of an owner's config and tokens (also after auth errors).",
+    help="Seconds between two reads of an owner's config and tokens when their source tells"
+    " no versions (--owners, or an assignment without them); also after auth errors.",
+)
+@click.option(
+    "--safety-refresh",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Seconds between two reads of every part of an owner whose assignment entry has"
+    " versions (it re-reads a part as soon as its version changes).",
 )
 @click.option("--api-root", help="Google API root (a sandbox URL) [env SYFT_GOOGLE_API_ROOT].")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), help="Outside a cluster.")
@@ -57,6 +66,7 @@ def pool_command(
     metrics_host: str,
     spread: float,
     refresh: float,
+    safety_refresh: float,
     api_root: str | None,
     kubeconfig: Path | None,
 ) -> None:
@@ -86,7 +96,14 @@ def pool_command(
 
         assert owners is not None
         source = FolderSource(owners)
-    pool = Pool(source, workers=workers, spread=spread, refresh_every=refresh, api_root=api_root)
+    pool = Pool(
+        source,
+        workers=workers,
+        spread=spread,
+        refresh_every=refresh,
+        safety_every=safety_refresh,
+        api_root=api_root,
+    )
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         del signum, frame

@@ -9,10 +9,14 @@ builds it with these models, the pool parses it with them.
      "monitors": [{"name": "<SyftMonitor>", "configMap": "<name>-config",
                    "configKey": "config.yaml",
                    "tokens": {"drive": {"secret": "<name>", "key": "<key>"},
-                              "gmail": {...}, "smtp_password": {...}}}]}
+                              "gmail": {...}, "smtp_password": {...}},
+                   "versions": {"configMap": "<resourceVersion>", "drive": "<rv>", ...}}]}
 
 Only `tokens.drive` is required; `gmail` comes with the Gmail sender, `smtp_password` with SMTP
-credentials.
+credentials. `versions` (optional; documents without it still parse) holds the resourceVersions
+the operator's watch cache knows of the config ConfigMap and of each token's Secret: a rotated
+Secret or an edited config changes the shard's document (never its pod template), and the pool
+re-reads only the part whose version changed instead of every part on a timer.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ DEFAULT_CONFIG_KEY = "config.yaml"
 MAX_ASSIGNMENT_BYTES = 1024 * 1024
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _SECRET_KEY = r"^[-._a-zA-Z0-9]+$"  # noqa: S105 - a pattern, not a password
+#: resourceVersions are opaque; etcd's are decimal numbers far shorter than this.
+_MAX_VERSION = 128
 
 TokenPurpose = Literal["drive", "gmail", "smtp_password"]
 
@@ -69,6 +75,25 @@ class Tokens(_Model):
         return found
 
 
+class PartVersions(_Model):
+    """The resourceVersions of a monitor's parts as the operator last saw them (opaque
+    strings, compared for equality only; None: not known, e.g. not created yet)."""
+
+    config_map: str | None = Field(default=None, max_length=_MAX_VERSION)
+    drive: str | None = Field(default=None, max_length=_MAX_VERSION)
+    gmail: str | None = Field(default=None, max_length=_MAX_VERSION)
+    smtp_password: str | None = Field(default=None, alias="smtp_password", max_length=_MAX_VERSION)
+
+    def token(self, purpose: TokenPurpose) -> str | None:
+        found: str | None = getattr(self, purpose)
+        return found
+
+    def changed_tokens(self, before: PartVersions) -> list[TokenPurpose]:
+        """The token purposes whose Secret's version differs from `before`."""
+        purposes: tuple[TokenPurpose, ...] = ("drive", "gmail", "smtp_password")
+        return [p for p in purposes if self.token(p) != before.token(p)]
+
+
 class AssignedMonitor(_Model):
     """One SyftMonitor served by the shard."""
 
@@ -76,6 +101,12 @@ class AssignedMonitor(_Model):
     config_map: str = Field(pattern=_DNS_SUBDOMAIN, max_length=253)
     config_key: str = Field(default=DEFAULT_CONFIG_KEY, pattern=_SECRET_KEY, max_length=253)
     tokens: Tokens
+    versions: PartVersions | None = None
+
+    def location(self) -> str:
+        """Where the monitor's parts are, without their versions: a change here (another
+        ConfigMap or Secret) makes the pool rebuild the owner; a new version does not."""
+        return self.model_dump_json(exclude={"versions"})
 
 
 class Assignment(_Model):

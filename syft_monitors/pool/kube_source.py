@@ -5,7 +5,10 @@ The operator mounts the shard's ConfigMap at /etc/syft-pool/; kubelet refreshes 
 time it is asked (every few seconds: a small local file) and parses it only when its bytes
 changed. While the file is missing or invalid the pool keeps serving the owners it knew.
 
-Each owner's parts are read through the API with the pool's service account, which the operator
+Each owner's parts are read through the API when it is set up, and again only when the
+assignment shows a new resourceVersion of one of them (the operator writes them from its watch
+cache), after Google refused a token, or on the pool's slow safety timer. They are read through
+the API with the pool's service account, which the operator
 allows exactly these resources (by name): its config ConfigMap (the `config.yaml` the operator
 renders for a single-owner pod), its token Secrets (kept in memory, never written to disk), and
 its state and heartbeat ConfigMaps (`ConfigMapStateManager`, as a single-owner pod uses them, so
@@ -19,6 +22,7 @@ import binascii
 import logging
 import os
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from syft_monitors.google.credentials import MAX_TOKEN_FILE_BYTES
 from syft_monitors.pool.assignment import (
     AssignedMonitor,
     Assignment,
+    PartVersions,
     TokenPurpose,
     parse_assignment,
 )
@@ -95,8 +100,9 @@ class AssignmentSource:
                     assignment.shards,
                     len(assignment.monitors),
                 )
-            # An entry naming other ConfigMaps or Secrets makes the pool rebuild that owner.
-            return {name: entry.model_dump_json() for name, entry in self._entries.items()}
+            # An entry naming other ConfigMaps or Secrets makes the pool rebuild that owner; new
+            # versions of the same ones are followed by the owner itself (`versions`).
+            return {name: entry.location() for name, entry in self._entries.items()}
 
     def _read_file(self) -> bytes:
         shown = safe_repr(str(self.path))
@@ -125,8 +131,17 @@ class AssignmentSource:
         outbox = self.outbox_root / name / "outbox"
         return OwnerParts(config=config, tokens=self._tokens(entry), outbox=outbox)
 
-    def tokens(self, name: str) -> dict[TokenPurpose, bytes]:
-        return self._tokens(self.entry(name))
+    def tokens(
+        self, name: str, purposes: Collection[TokenPurpose] | None = None
+    ) -> dict[TokenPurpose, bytes]:
+        return self._tokens(self.entry(name), purposes)
+
+    def config(self, name: str) -> MonitorConfig:
+        return self._config(self.entry(name))
+
+    def versions(self, name: str) -> PartVersions | None:
+        """The versions of the owner's parts the operator last wrote into the assignment."""
+        return self.entry(name).versions
 
     def state(self, name: str, config: MonitorConfig) -> StateManager:
         settings = config.state_configmap
@@ -154,10 +169,14 @@ class AssignmentSource:
         source = f"{shown} key {entry.config_key}"
         return parse_config(read_yaml(raw, source=source), source=source)
 
-    def _tokens(self, entry: AssignedMonitor) -> dict[TokenPurpose, bytes]:
+    def _tokens(
+        self, entry: AssignedMonitor, purposes: Collection[TokenPurpose] | None = None
+    ) -> dict[TokenPurpose, bytes]:
         tokens: dict[TokenPurpose, bytes] = {}
         secrets: dict[str, dict[str, Any]] = {}
         for purpose, ref in entry.tokens.refs().items():
+            if purposes is not None and purpose not in purposes:
+                continue
             if ref.secret not in secrets:
                 secrets[ref.secret] = self._get("secret", ref.secret)
             what = f"the {purpose} token of {safe_repr(entry.name)} (Secret {ref.secret})"

@@ -15,12 +15,13 @@ into memory at set-up and again after an auth error; the pool never writes them.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from syft_monitors.config import MonitorConfig, load_config
 from syft_monitors.errors import ConfigError, CredentialsError
 from syft_monitors.google.credentials import MAX_TOKEN_FILE_BYTES
-from syft_monitors.pool.assignment import TokenPurpose
+from syft_monitors.pool.assignment import PartVersions, TokenPurpose
 from syft_monitors.pool.owner import OwnerParts
 from syft_monitors.protocol.emails import safe_repr
 from syft_monitors.runtime.wiring import state_from_config
@@ -63,8 +64,12 @@ class FolderSource:
     def _folder(self, name: str) -> Path:
         return self.root / name
 
-    def _config(self, name: str) -> MonitorConfig:
+    def config(self, name: str) -> MonitorConfig:
         return load_config(self._folder(name) / CONFIG_FILE)
+
+    def versions(self, name: str) -> PartVersions | None:
+        """Files have no versions the pool is told of: their owners re-read on a timer."""
+        return None
 
     def _token_paths(self, name: str, config: MonitorConfig) -> dict[TokenPurpose, Path]:
         folder = self._folder(name)
@@ -79,9 +84,16 @@ class FolderSource:
             paths[purpose] = folder / (path or DEFAULT_TOKEN_FILES[purpose])
         return paths
 
-    def _read_tokens(self, name: str, config: MonitorConfig) -> dict[TokenPurpose, bytes]:
+    def _read_tokens(
+        self,
+        name: str,
+        config: MonitorConfig,
+        purposes: Collection[TokenPurpose] | None = None,
+    ) -> dict[TokenPurpose, bytes]:
         tokens: dict[TokenPurpose, bytes] = {}
         for purpose, path in self._token_paths(name, config).items():
+            if purposes is not None and purpose not in purposes:
+                continue
             try:
                 with path.open("rb") as handle:
                     tokens[purpose] = handle.read(MAX_TOKEN_FILE_BYTES + 1)
@@ -98,13 +110,15 @@ class FolderSource:
         return tokens
 
     def parts(self, name: str) -> OwnerParts:
-        config = self._config(name)
+        config = self.config(name)
         folder = self._folder(name)
         outbox = folder / (config.mail_folder or "outbox")
         return OwnerParts(config=config, tokens=self._read_tokens(name, config), outbox=outbox)
 
-    def tokens(self, name: str) -> dict[TokenPurpose, bytes]:
-        return self._read_tokens(name, self._config(name))
+    def tokens(
+        self, name: str, purposes: Collection[TokenPurpose] | None = None
+    ) -> dict[TokenPurpose, bytes]:
+        return self._read_tokens(name, self.config(name), purposes)
 
     def state(self, name: str, config: MonitorConfig) -> StateManager:
         if config.state_backend == "file":

@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +33,7 @@ from syft_monitors.notify.senders.base import NotificationSender
 from syft_monitors.notify.senders.file import FileSender
 from syft_monitors.notify.senders.gmail import GmailSender
 from syft_monitors.notify.senders.smtp import SmtpSender
-from syft_monitors.pool.assignment import TokenPurpose
+from syft_monitors.pool.assignment import PartVersions, TokenPurpose
 from syft_monitors.pool.metrics import OwnerMetrics
 from syft_monitors.runtime.poll_loop import describe_error, error_kind
 from syft_monitors.state.base import StateManager
@@ -44,6 +44,10 @@ logger = logging.getLogger(__name__)
 AUTH_RECHECK = 60.0
 #: How soon an owner that could not be set up (config or Secret unreadable) is tried again.
 SETUP_RETRY = 30.0
+#: How often an owner whose source tells the versions of its parts re-reads them all anyway:
+#: a safety net for a version the pool missed (a lost assignment update), not the way changes
+#: arrive (those come with the assignment within about a minute).
+SAFETY_REFRESH = 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +69,18 @@ class OwnerSource(Protocol):
     def parts(self, name: str) -> OwnerParts:
         """The owner's config and tokens, read now; `SyftMonitorError` when unreadable."""
 
-    def tokens(self, name: str) -> dict[TokenPurpose, bytes]:
-        """The owner's tokens, read now (after an auth error, or to see a rotation)."""
+    def tokens(
+        self, name: str, purposes: Collection[TokenPurpose] | None = None
+    ) -> dict[TokenPurpose, bytes]:
+        """The owner's tokens (only those of `purposes` when given), read now: after an auth
+        error, or to follow a rotation."""
+
+    def config(self, name: str) -> MonitorConfig:
+        """The owner's config, read now."""
+
+    def versions(self, name: str) -> PartVersions | None:
+        """The versions of the owner's parts as its source knows them now without reading
+        them; None when it cannot tell (the owner then re-reads them on a timer)."""
 
     def state(self, name: str, config: MonitorConfig) -> StateManager:
         """The owner's own state backend."""
@@ -82,10 +96,16 @@ class OwnerCredentials:
         self._credentials: dict[TokenPurpose, BaseCredentials] = {}
         self.replace(tokens)
 
-    def replace(self, tokens: Mapping[TokenPurpose, bytes]) -> bool:
-        """Take new token bytes; True when any changed (their credentials are parsed again)."""
+    def replace(
+        self,
+        tokens: Mapping[TokenPurpose, bytes],
+        purposes: Collection[TokenPurpose] | None = None,
+    ) -> bool:
+        """Take new token bytes (for `purposes` only, when given: the others are kept); True
+        when any changed (their credentials are parsed again)."""
         changed = False
-        for purpose in set(self._tokens) | set(tokens):
+        considered = set(self._tokens) | set(tokens) if purposes is None else set(purposes)
+        for purpose in considered:
             new = tokens.get(purpose)
             if new != self._tokens.get(purpose):
                 changed = True
@@ -149,12 +169,16 @@ class PoolOwner:
         services: Callable[[str | None], SharedServices],
         metrics: OwnerMetrics,
         refresh_every: float = 300.0,
+        safety_every: float = SAFETY_REFRESH,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.source = source
         self.metrics = metrics
+        #: Re-read every part this often when the source tells no versions (a folder).
         self.refresh_every = refresh_every
+        #: ... and this often when it does (the assignment): changes come with new versions.
+        self.safety_every = safety_every
         #: How often a refused owner looks for a new token (sooner when tokens refresh sooner).
         self.auth_recheck = min(AUTH_RECHECK, refresh_every)
         self._services = services
@@ -163,6 +187,8 @@ class PoolOwner:
         self.credentials: OwnerCredentials | None = None
         self.interval = 30.0
         self._config_print: str | None = None
+        #: The versions of the parts held now (as the source told them before they were read).
+        self._versions: PartVersions | None = None
         self._refreshed_at = 0.0
         self._retry_at = 0.0
         #: New token bytes were read since the last poll: a refused owner tries them at once.
@@ -174,15 +200,25 @@ class PoolOwner:
     def turn(self) -> float:
         """Set up or refresh when due, poll once; returns the seconds until the next turn."""
         now = self._clock()
-        if self.monitor is None or now - self._refreshed_at >= self.refresh_every:
+        try:
+            versions = self.source.versions(self.name)
+        except SyftMonitorError:
+            versions = None  # left the assignment meanwhile: the pool removes it
+        every = self.refresh_every if versions is None else self.safety_every
+        if self.monitor is None or now - self._refreshed_at >= every:
             try:
-                self._refresh()
+                self._refresh(versions)
             except SyftMonitorError as error:
                 self._setup_failed(error)
                 if self.monitor is None:
                     return min(SETUP_RETRY, self.interval)
                 # A running owner keeps polling with what it has (an API server blip must not
                 # stop its notifications); the refresh is tried again next turn.
+        elif versions is not None and versions != self._versions:
+            try:
+                self._follow(versions)
+            except SyftMonitorError as error:
+                self._setup_failed(error)  # tried again next turn: the versions still differ
         monitor = self.monitor
         if monitor is None:  # closed meanwhile: the owner left the pool
             return SETUP_RETRY
@@ -209,9 +245,10 @@ class PoolOwner:
 
     # --- set-up -----------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
+    def _refresh(self, versions: PartVersions | None) -> None:
         parts = self.source.parts(self.name)
         self._refreshed_at = self._clock()
+        self._versions = versions
         fingerprint = config_fingerprint(parts.config)
         if self.monitor is not None and fingerprint == self._config_print:
             if self.credentials is not None:
@@ -225,6 +262,21 @@ class PoolOwner:
         self._config_print = fingerprint
         if self.setup_error is not None:
             logger.info("%s: set up again", self.name)
+        self.setup_error = None
+
+    def _follow(self, versions: PartVersions) -> None:
+        """Re-read only the parts whose version changed since they were read."""
+        before = self._versions or PartVersions()
+        if versions.config_map != before.config_map:
+            # A new config may rebuild the monitor, which takes every part: read them all.
+            self._refresh(versions)
+            return
+        changed = versions.changed_tokens(before)
+        if changed and self.credentials is not None:
+            tokens = self.source.tokens(self.name, changed)
+            self._tokens_changed |= self.credentials.replace(tokens, changed)
+            logger.info("%s: read its rotated %s token(s) again", self.name, ", ".join(changed))
+        self._versions = versions
         self.setup_error = None
 
     def _reload_tokens(self) -> bool:

@@ -18,7 +18,7 @@ from syft_monitors.errors import SyftMonitorError
 from syft_monitors.google.shared import SharedServices
 from syft_monitors.metrics import Healthcheck, MetricsServer
 from syft_monitors.pool.metrics import PoolMetrics
-from syft_monitors.pool.owner import OwnerSource, PoolOwner
+from syft_monitors.pool.owner import SAFETY_REFRESH, OwnerSource, PoolOwner
 from syft_monitors.pool.scheduler import PollScheduler
 from syft_monitors.runtime.poll_loop import describe_error
 
@@ -44,6 +44,7 @@ class Pool:
         workers: int = DEFAULT_WORKERS,
         spread: float = 30.0,
         refresh_every: float = 300.0,
+        safety_every: float = SAFETY_REFRESH,
         api_root: str | None = None,
         metrics: PoolMetrics | None = None,
     ) -> None:
@@ -51,6 +52,7 @@ class Pool:
         self.metrics = metrics or PoolMetrics()
         self.spread = spread
         self.refresh_every = refresh_every
+        self.safety_every = safety_every
         self.scheduler = PollScheduler(workers)
         self.owners: dict[str, PoolOwner] = {}
         self._fingerprints: dict[str, str] = {}
@@ -105,6 +107,7 @@ class Pool:
             services=self.services,
             metrics=self.metrics.for_owner(name),
             refresh_every=self.refresh_every,
+            safety_every=self.safety_every,
         )
         self.owners[name] = owner
         self._fingerprints[name] = fingerprint

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import yaml
 
-from syft_monitors.pool.assignment import AssignedMonitor, Assignment, SecretKey, Tokens
+from syft_monitors.pool.assignment import (
+    AssignedMonitor,
+    Assignment,
+    PartVersions,
+    SecretKey,
+    Tokens,
+)
 from syft_sandbox.pool_world import PoolWorld, owner_config
 from syft_sandbox.server import SandboxServer
 from tests.kubeapi import KubeApiServer
@@ -66,9 +72,19 @@ def put_tokens(kube: KubeApiServer, world: PoolWorld, index: int) -> None:
     )
 
 
-def entry(index: int) -> AssignedMonitor:
+def entry(index: int, kube: KubeApiServer | None = None) -> AssignedMonitor:
+    """Owner `index`'s entry; with `kube`, carrying its parts' versions as the operator does."""
     name = name_of(index)
     secret = f"{name}-google"
+    versions = None
+    if kube is not None:
+        config = kube.get_object("v1", "configmaps", NS, f"{name}-config") or {}
+        google = kube.get_object("v1", "secrets", NS, secret) or {}
+        config_version = (config.get("metadata") or {}).get("resourceVersion")
+        secret_version = (google.get("metadata") or {}).get("resourceVersion")
+        versions = PartVersions(
+            config_map=config_version, drive=secret_version, gmail=secret_version
+        )
     return AssignedMonitor(
         name=name,
         config_map=f"{name}-config",
@@ -76,11 +92,14 @@ def entry(index: int) -> AssignedMonitor:
             drive=SecretKey(secret=secret, key="drive"),
             gmail=SecretKey(secret=secret, key="gmail"),
         ),
+        versions=versions,
     )
 
 
-def write_assignment(path: Path, indexes: list[int]) -> None:
-    document = Assignment(pool="campus", shard=0, shards=1, monitors=[entry(i) for i in indexes])
+def write_assignment(path: Path, indexes: list[int], kube: KubeApiServer | None = None) -> None:
+    """The shard's document as kubelet writes it; with `kube`, with versions (a new operator)."""
+    monitors = [entry(i, kube) for i in indexes]
+    document = Assignment(pool="campus", shard=0, shards=1, monitors=monitors)
     # As kubelet does: the new content appears at once (a symlink swap), never half written.
     temporary = path.with_suffix(".tmp")
     temporary.write_text(document.to_json())

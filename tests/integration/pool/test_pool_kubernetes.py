@@ -125,3 +125,64 @@ def test_an_unreadable_owner_is_counted_and_does_not_stop_the_others(
         world.submit(0, "still")
         eventually(lambda: len(world.keys_sent(0)) == 4, what="owner 0 still served")
         assert set(pool.owners) == {name_of(0), name_of(1)}
+
+
+def _part_reads(kube_api: KubeApiServer) -> list[str]:
+    """The GETs of config ConfigMaps and token Secrets (not of state and heartbeat maps, which
+    every poll reads and writes, as a single-owner pod does)."""
+    return [
+        f"{r.resource}/{r.name}"
+        for r in kube_api.requests
+        if r.verb == "get"
+        and r.resource in ("configmaps", "secrets")
+        and not str(r.name).endswith(("-state", "-heartbeat"))
+    ]
+
+
+def test_an_idle_pool_reads_no_part_and_a_rotation_rereads_only_its_secret(
+    kube_api: KubeApiServer, kube_pool: tuple[Pool, Path], tmp_path: Path
+) -> None:
+    # The fixture's pool re-reads unversioned owners every second: with versions in the
+    # assignment (as the operator writes it) it must not.
+    pool, path = kube_pool
+    sandbox = Sandbox()
+    with sandbox.serve() as server:
+        world = owners_world(sandbox, server, tmp_path / "owners", 3)
+        for index in range(3):
+            put_owner(kube_api, world, index, server)
+        write_assignment(path, [0, 1, 2], kube_api)
+        eventually(lambda: baselined(pool, *(name_of(i) for i in range(3))), what="polls")
+        kube_api.clear_requests()
+        polls = metric(pool, f'syft_monitor_polls_total{{monitor="{name_of(0)}",outcome="ok"}}')
+        # Several of the fixture's 1 s refresh periods, as several polls of every owner show.
+        eventually(
+            lambda: (
+                metric(pool, f'syft_monitor_polls_total{{monitor="{name_of(0)}",outcome="ok"}}')
+                >= polls + 4
+            ),
+            what="four more polls",
+        )
+        assert _part_reads(kube_api) == []
+        # Owner 1's Secret is rotated; the operator writes its new version into the assignment.
+        sandbox.write_token_file(
+            world.owners[1], world.owner_folder(1) / "drive_token.json", token_uri=server.token_uri
+        )
+        before = kube_api.get_object("v1", "secrets", NS, f"{name_of(1)}-google")
+        put_tokens(kube_api, world, 1)
+        after = kube_api.get_object("v1", "secrets", NS, f"{name_of(1)}-google")
+        assert before and after
+        assert before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]
+        write_assignment(path, [0, 1, 2], kube_api)
+        eventually(lambda: _part_reads(kube_api), what="the rotated Secret read")
+        polls = metric(pool, f'syft_monitor_polls_total{{monitor="{name_of(2)}",outcome="ok"}}')
+        eventually(
+            lambda: (
+                metric(pool, f'syft_monitor_polls_total{{monitor="{name_of(2)}",outcome="ok"}}')
+                >= polls + 3
+            ),
+            what="three more polls",
+        )
+        assert _part_reads(kube_api) == [f"secrets/{name_of(1)}-google"]
+        world.submit(1, "after rotation")
+        eventually(lambda: len(world.keys_sent(1)) == 2, what="owner 1 still served")
+        assert pool.owners[name_of(1)].setup_error is None
