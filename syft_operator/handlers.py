@@ -575,6 +575,10 @@ def secret_event(runtime: Runtime, kind: str | None, obj: dict[str, Any]) -> Non
         return
     meta = obj.get("metadata") or {}
     for uid in runtime.users_of_secret(str(meta.get("namespace")), str(meta.get("name"))):
+        # A pooled user's shard assignment carries the Secret's version (the pool re-reads it).
+        pool_uid = runtime.pools.pool_of_member(uid)
+        if pool_uid is not None:
+            runtime.enqueue(pool_uid, POOL_BATCH_DELAY)
         # One not reconciled yet gets its create handler, which reads the Secret anyway.
         if runtime.reconciled_once(uid):
             runtime.enqueue(uid, REPAIR_DELAY)
@@ -763,6 +767,16 @@ def _resync_pool(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
     return False
 
 
+def _config_written(runtime: Runtime, uid: str, name: str, outcomes: Mapping[str, str]) -> None:
+    """A pooled monitor's shard assignment carries its config ConfigMap's version: a pass that
+    wrote that ConfigMap queues its pool to write the new version."""
+    outcome = outcomes.get(f"ConfigMap/{names.config_map_name(name)}")
+    if outcome in ("created", "updated", "repaired"):
+        pool_uid = runtime.pools.pool_of_member(uid)
+        if pool_uid is not None:
+            runtime.enqueue(pool_uid, POOL_BATCH_DELAY)
+
+
 def _reconcile_into(
     runtime: Runtime, body: Mapping[str, Any], patch: kopf.Patch, *, fresh: bool = False
 ) -> tuple[str, str]:
@@ -794,6 +808,7 @@ def _reconcile_into(
     beat_key = f"ConfigMap/{names.heartbeat_map_name(str(meta.get('name')))}"
     outcomes = result.report.outcomes if result.report is not None else {}
     fresh = outcomes.get(state_key) == "created" and outcomes.get(beat_key) == "created"
+    _config_written(runtime, uid, str(meta.get("name")), outcomes)
     try:
         # A state ConfigMap created in this pass is empty: nothing to mirror yet.
         if not fresh:

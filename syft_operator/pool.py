@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from syft_monitors.config import describe_validation_error
+from syft_monitors.pool.assignment import PartVersions
 from syft_operator import names, status
 from syft_operator.apply import ChildMemory, apply_manifest, remove_owned
 from syft_operator.config import OperatorConfig
@@ -42,7 +43,7 @@ from syft_operator.errors import (
     OperatorError,
     PolicyError,
 )
-from syft_operator.kube import CONFIG_MAP, KubeApi
+from syft_operator.kube import CONFIG_MAP, SECRET, KubeApi
 from syft_operator.policy import check_spec, image_allowed
 from syft_operator.pool_crd import MAX_REPLICAS, SyftMonitorPoolSpec
 from syft_operator.pool_render import Member, render_shard
@@ -118,6 +119,27 @@ def assigned_names(config_map: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+#: The assignment's name of each `SyftMonitorSpec.secret_refs()` purpose.
+_TOKEN_PURPOSES = {"drive": "drive", "gmail": "gmail", "smtp": "smtp_password"}
+
+
+def part_versions(api: KubeApi, namespace: str, member: Member) -> PartVersions:
+    """The resourceVersions of the member's config ConfigMap and token Secrets, from the watch
+    cache (no request once known): a rotated Secret or a rewritten config changes the shard's
+    assignment, and the pool re-reads only that part instead of polling every part."""
+
+    def version(obj: Mapping[str, Any] | None) -> str | None:
+        found = (obj or {}).get("metadata", {}).get("resourceVersion")
+        return str(found) if found is not None else None
+
+    fields: dict[str, str | None] = {
+        "config_map": version(api.get(CONFIG_MAP, namespace, names.config_map_name(member.name)))
+    }
+    for purpose, ref in member.spec.secret_refs().items():
+        fields[_TOKEN_PURPOSES[purpose]] = version(api.get(SECRET, namespace, ref.name))
+    return PartVersions.model_validate(fields)
+
+
 def owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
     meta = body.get("metadata") or {}
     return {
@@ -185,7 +207,10 @@ def _reconcile_pool(
             " (Helm value tenancy.allowedImages)",
             reason="ImageNotAllowed",
         )
-    members = members_of(monitors, namespace, pool, config)
+    members = [
+        dataclasses.replace(member, versions=part_versions(api, namespace, member))
+        for member in members_of(monitors, namespace, pool, config)
+    ]
     by_name = {member.name: member for member in members}
     shards = assign(by_name, spec.replicas)
     # What the live shard ConfigMaps assign now. Every possible index is looked at (from the
@@ -273,6 +298,12 @@ class PoolState:
     def body(self, uid: str) -> dict[str, Any] | None:
         with self.lock:
             return self.bodies.get(uid)
+
+    def pool_of_member(self, monitor_uid: str) -> str | None:
+        """The uid of the pool the SyftMonitor `monitor_uid` last asked for, if known."""
+        with self.lock:
+            found = self.membership.get(monitor_uid)
+        return None if found is None else self.uid_of(found[0], found[1])
 
     def uid_of(self, namespace: str, pool: str) -> str | None:
         with self.lock:

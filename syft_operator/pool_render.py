@@ -1,8 +1,9 @@
 """Pure functions from a SyftMonitorPool and its assigned SyftMonitors to each shard's children.
 
 Per shard `i` of pool `<pool>` (all named `<pool>-shard-<i>`):
-- ConfigMap with `assignment.json`: the monitors the shard serves, where their config lives and
-  which Secret keys hold their tokens (`syft_monitors.pool.assignment.Assignment`);
+- ConfigMap with `assignment.json`: the monitors the shard serves, where their config lives,
+  which Secret keys hold their tokens, and those objects' resourceVersions (so the pool re-reads
+  a part only when it changed; `syft_monitors.pool.assignment.Assignment`);
 - ServiceAccount, Role, RoleBinding: `get` on exactly those Secrets and config ConfigMaps,
   `get/update/patch` on exactly their state and heartbeat ConfigMaps, `get` on the shard's own
   ConfigMap (`rbac.pool_shard_rules`);
@@ -19,7 +20,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from syft_monitors.pool.assignment import AssignedMonitor, Assignment, SecretKey, Tokens
+from syft_monitors.pool.assignment import (
+    AssignedMonitor,
+    Assignment,
+    PartVersions,
+    SecretKey,
+    Tokens,
+)
 from syft_operator import names
 from syft_operator.crd import SyftMonitorSpec
 from syft_operator.pool_crd import SyftMonitorPoolSpec
@@ -40,10 +47,12 @@ METRICS_PORT = 9101
 
 @dataclasses.dataclass(frozen=True)
 class Member:
-    """A SyftMonitor served by a pool: its name and parsed spec."""
+    """A SyftMonitor served by a pool: its name, parsed spec, and the resourceVersions of its
+    config ConfigMap and token Secrets as the operator knows them (None: not looked up)."""
 
     name: str
     spec: SyftMonitorSpec
+    versions: PartVersions | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +100,7 @@ def _assigned(member: Member) -> AssignedMonitor:
             gmail=key("gmail"),
             smtp_password=key("smtp"),
         ),
+        versions=member.versions,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from operator_testkit import (
     NAMESPACE,
+    TOKEN,
     OperatorCluster,
     available_status,
     eventually,
@@ -559,3 +560,57 @@ def test_a_shard_beyond_the_replica_count_is_removed(operator_cluster: OperatorC
         what="the stale shard removed",
     )
     assert assignment(cluster, 0) is not None
+
+
+def _version(cluster: OperatorCluster, resource: str, name: str) -> str:
+    found = cluster.stored("v1", resource, name)
+    assert found is not None, name
+    return str(found["metadata"]["resourceVersion"])
+
+
+def _entries(cluster: OperatorCluster) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in (assignment(cluster, 0) or {}).get("monitors", [])}
+
+
+def _versions_match(cluster: OperatorCluster, *members: str) -> bool:
+    entries = _entries(cluster)
+    return all(
+        (entries.get(who) or {}).get("versions")
+        == {
+            "configMap": _version(cluster, "configmaps", f"{who}-config"),
+            "drive": _version(cluster, "secrets", f"{who}-token"),
+            "gmail": _version(cluster, "secrets", f"{who}-token"),
+        }
+        for who in members
+    )
+
+
+def test_the_assignment_carries_its_parts_versions_and_follows_a_rotation(
+    operator_cluster: OperatorCluster,
+) -> None:
+    # The pool re-reads an owner's Secret or config only when its version in the assignment
+    # changes: a rotated Secret and an edited spec must change the shard ConfigMap, never the
+    # shard's pod template.
+    cluster = operator_cluster
+    create_pool(cluster, pool("p", replicas=1))
+    add_monitors(cluster, "alice", "bob")
+    wait_assigned(cluster, {"alice": 0, "bob": 0}, 1)
+    eventually(lambda: _versions_match(cluster, "alice", "bob"), what="versions of the parts")
+    deployment = cluster.stored("apps/v1", "deployments", names.shard_name("p", 0))
+    assert deployment is not None
+    bob_before = _entries(cluster)["bob"]
+    cluster.clients.core.replace_namespaced_secret(
+        "alice-token", NAMESPACE, token_secret("alice-token", value={**TOKEN, "refresh_token": "1//rotated"})
+    )
+    eventually(lambda: _versions_match(cluster, "alice", "bob"), what="the rotated version")
+    config_before = _version(cluster, "configmaps", "alice-config")
+    cluster.patch_spec("alice", {"intervals": {"notify": 45}})
+    eventually(
+        lambda: _version(cluster, "configmaps", "alice-config") != config_before,
+        what="alice's config rewritten",
+    )
+    eventually(lambda: _versions_match(cluster, "alice", "bob"), what="the new config version")
+    assert _entries(cluster)["bob"] == bob_before
+    after = cluster.stored("apps/v1", "deployments", names.shard_name("p", 0))
+    assert after is not None
+    assert after["metadata"]["generation"] == deployment["metadata"]["generation"]
