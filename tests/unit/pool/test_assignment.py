@@ -106,3 +106,23 @@ def test_a_monitor_without_a_drive_token_is_refused() -> None:
 def test_not_json_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         parse_assignment(b"{not json")
+
+
+def test_versions_are_optional_and_not_part_of_where_a_monitor_lives() -> None:
+    old = parse_assignment(json.dumps(DOCUMENT))  # an operator that writes no versions
+    assert all(m.versions is None for m in old.monitors)
+    document = json.loads(json.dumps(DOCUMENT))
+    document["monitors"][0]["versions"] = {"configMap": "41", "drive": "42", "gmail": "43"}
+    new = parse_assignment(json.dumps(document))
+    alice = new.monitors[0]
+    assert alice.versions is not None
+    assert (alice.versions.config_map, alice.versions.token("gmail")) == ("41", "43")
+    assert (
+        json.loads(new.to_json())["monitors"][0]["versions"] == document["monitors"][0]["versions"]
+    )
+    assert alice.location() == old.monitors[0].location()
+    rotated = alice.versions.model_copy(update={"drive": "44"})
+    assert rotated.changed_tokens(alice.versions) == ["drive"]
+    document["monitors"][0]["versions"]["secret"] = "1"
+    with pytest.raises(ConfigError):
+        parse_assignment(json.dumps(document))
