@@ -41,12 +41,17 @@ pytestmark = pytest.mark.timeout(3600 if SOAK else 400)
 class PoolChild:
     """`syft-bg pool --owners DIR` in a child process that the test kills with SIGKILL."""
 
-    def __init__(self, source: list[str], log: Path, api_root: str) -> None:
+    def __init__(
+        self, source: list[str], log: Path, api_root: str, prefix: tuple[str, ...] = ()
+    ) -> None:
         self.source, self.log, self.api_root = source, log, api_root
+        #: Run before the command (e.g. a new UTS namespace: a pod of its own host name).
+        self.prefix = prefix
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         command = [
+            *self.prefix,
             sys.executable,
             "-c",
             "from syft_monitors.cli.main import main; main()",
