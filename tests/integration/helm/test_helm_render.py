@@ -39,6 +39,7 @@ from syft_operator.cli import command
 from syft_operator.config import OperatorConfig
 from syft_operator.crd import SyftMonitorSpec, build_crd
 from syft_operator.pool_crd import SyftMonitorPoolSpec, build_pool_crd
+from syft_operator.pool_render import render_shard_deployment
 from syft_operator.render import RenderOptions, render
 
 SCENARIO_IDS = [p.stem for p in SCENARIOS]
@@ -136,7 +137,7 @@ def test_prometheus_operator_kinds_are_valid_for_their_crds(
 def test_prometheus_operator_check_catches_typos_and_bad_values(chart: ChartRenderer) -> None:
     manifests = chart.template(CI / "observability-values.yaml")
     assert {m["kind"] for m in manifests} >= PROMETHEUS_OPERATOR_KINDS
-    pod_monitor = one(manifests, "PodMonitor")
+    pod_monitor = pod_monitor_named(manifests, "monitors")
     endpoint = pod_monitor["spec"]["podMetricsEndpoints"][0]
     endpoint["relabellings"] = endpoint.pop("relabelings", [])
     (problem,) = prometheus_operator_problems(pod_monitor)
@@ -478,7 +479,7 @@ def _monitor_pod_template(name: str, services: tuple[str, ...]) -> Manifest:
 
 def test_pod_monitor_finds_the_pods_the_operator_renders(chart: ChartRenderer) -> None:
     manifests = chart.template(CI / "observability-values.yaml", sets=["operator.scope=cluster"])
-    pod_monitor = one(manifests, "PodMonitor")
+    pod_monitor = pod_monitor_named(manifests, "monitors")
     assert pod_monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     template = _monitor_pod_template("alice", ("notify", "approve"))
     selector = pod_monitor["spec"]["selector"]["matchLabels"]
@@ -495,11 +496,44 @@ def test_pod_monitor_finds_the_pods_the_operator_renders(chart: ChartRenderer) -
             "__meta_kubernetes_pod_label_app_kubernetes_io_instance"
         ]
     assert pod_monitor["spec"]["namespaceSelector"] == {"any": True}
-    namespaced = one(
+    namespaced = pod_monitor_named(
         chart.template(CI / "namespaced-values.yaml", sets=["podMonitor.enabled=true"]),
-        "PodMonitor",
+        "monitors",
     )
     assert namespaced["spec"]["namespaceSelector"] == {"matchNames": ["team-a", "team-b"]}
+
+
+def pod_monitor_named(manifests: list[Manifest], suffix: str) -> Manifest:
+    found = [m for m in by_kind(manifests, "PodMonitor") if m["metadata"]["name"].endswith(suffix)]
+    assert len(found) == 1, f"expected one PodMonitor *-{suffix}, rendered {len(found)}"
+    return found[0]
+
+
+def test_pool_pod_monitor_finds_the_shard_pods_the_operator_renders(chart: ChartRenderer) -> None:
+    manifests = chart.template(CI / "observability-values.yaml", sets=["operator.scope=cluster"])
+    pod_monitor = pod_monitor_named(manifests, "pools")
+    assert pod_monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    shard = render_shard_deployment(
+        "campus", "team-a", SyftMonitorPoolSpec(), 0, RenderOptions(default_image="x:1")
+    )
+    template = shard["spec"]["template"]
+    selector = pod_monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= template["metadata"]["labels"].items()
+    # Not the single-owner monitors' pods (they have their own PodMonitor), nor the reverse.
+    monitors = pod_monitor_named(manifests, "monitors")["spec"]["selector"]["matchLabels"]
+    assert not monitors.items() <= template["metadata"]["labels"].items()
+    single = _monitor_pod_template("alice", ("notify",))
+    assert not selector.items() <= single["metadata"]["labels"].items()
+    ports = {port["name"] for c in template["spec"]["containers"] for port in c.get("ports", [])}
+    (endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
+    assert {endpoint["port"]} == ports
+    assert (endpoint["path"], endpoint["interval"]) == ("/metrics", "30s")
+    relabel = {r["targetLabel"]: r for r in endpoint["relabelings"]}
+    assert relabel["job"]["replacement"] == "syft-monitor"
+    (per_owner,) = endpoint["metricRelabelings"]
+    assert (per_owner["sourceLabels"], per_owner["targetLabel"]) == (["monitor"], "syftmonitor")
+    assert pod_monitor["spec"]["namespaceSelector"] == {"any": True}
+    assert prometheus_operator_problems(pod_monitor) == []
 
 
 def test_service_monitor_scrapes_the_metrics_service(chart: ChartRenderer) -> None:
