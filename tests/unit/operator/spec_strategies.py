@@ -120,8 +120,10 @@ def approve(draw: st.DrawFn, *, volume: bool, gmail: bool = True) -> Wire:
 
 @st.composite
 def specs(draw: st.DrawFn) -> Wire:
-    """A SyftMonitor spec, every field either left to its default or set."""
-    volume = draw(st.booleans())
+    """A SyftMonitor spec, every field either left to its default or set; one in three is
+    pooled (mode Pooled, without the fields the CRD refuses with it)."""
+    pooled = draw(st.integers(0, 2)) == 0
+    volume = not pooled and draw(st.booleans())
     spec: Wire = {
         "doEmail": draw(st.sampled_from(EMAILS)),
         "driveTokenSecretRef": draw(secret_refs()),
@@ -184,4 +186,12 @@ def specs(draw: st.DrawFn) -> Wire:
         "googleApiRoot": st.sampled_from(("http://sandbox:8080", "https://proxy.example/google/")),
     }
     spec.update(draw(st.fixed_dictionaries({}, optional=optional)))
+    if pooled:
+        # A pool's pods run the notify service only, with the pool's image and resources, on
+        # the interval (no schedule).
+        for field in ("schedule", "image", "resources"):
+            spec.pop(field, None)
+        spec["mode"] = "Pooled"
+        spec["pool"] = draw(st.sampled_from(("shared", "campus-pool-1")))
+        spec["services"] = ["notify"]
     return spec

@@ -213,13 +213,25 @@ def _pool(spec: SyftMonitorSpec, _: MonitorConfig, children: Children) -> Any:
     )
 
 
+def _mode(spec: SyftMonitorSpec, _: MonitorConfig, children: Children) -> Any:
+    """Deployment or CronJob: the monitor's own workload; Pooled: its pool's shard Deployment,
+    running the pool process (the monitor has no workload of its own, `pool_member.py`)."""
+    if spec.mode != "Pooled":
+        return spec.mode, children.workload["kind"]
+    shard = render_shard(
+        str(spec.pool), "syft", SyftMonitorPoolSpec(), 0, [Member(NAME, spec)], OPTIONS
+    )
+    (container,) = shard.deployment["spec"]["template"]["spec"]["containers"]
+    return ("Deployment", "pool"), (shard.deployment["kind"], container["args"][0])
+
+
 DESTINATIONS: dict[str, Check] = {
     "doEmail": lambda spec, config, _: (spec.do_email, config.do_email),
     "services": lambda spec, _, children: (
         [*spec.services],
         [c["name"] for c in _pod(children)["containers"]],
     ),
-    "mode": lambda spec, _, children: (spec.mode, children.workload["kind"]),
+    "mode": _mode,
     "schedule": _schedule,
     "intervals.notify": lambda spec, config, _: (spec.intervals.notify, config.interval),
     "intervals.approve": lambda spec, config, _: (spec.intervals.approve, config.approve.interval),
