@@ -185,7 +185,7 @@ def reconcile_children(
         )
     for manifest in adopted.owned():
         if manifest is adopted.workload and pacer is not None:
-            held = _held_back(api, manifest, owner_uid, pacer)
+            held = held_back(api, manifest, owner_uid, pacer)
             if held is not None:
                 report.outcomes[_key(manifest)] = "deferred"
                 report.workload, report.deferred = held, True
@@ -212,8 +212,12 @@ def reconcile_children(
     return report
 
 
-def _held_back(api: KubeApi, desired: Obj, owner_uid: str, pacer: RolloutPacer) -> Obj | None:
-    """The live Deployment when its pod template would change and no rollout slot is free."""
+def held_back(
+    api: KubeApi, desired: Obj, owner_uid: str, pacer: RolloutPacer, *, slot: str | None = None
+) -> Obj | None:
+    """The live Deployment when its pod template would change and no rollout slot is free.
+    `slot`: the pacer's key of this Deployment (default: its owner's uid; a pool has one per
+    shard)."""
     if desired.get("kind") != "Deployment":
         return None
     live = api.get(
@@ -222,7 +226,7 @@ def _held_back(api: KubeApi, desired: Obj, owner_uid: str, pacer: RolloutPacer) 
     if live is None or _controller_uid(live) != owner_uid:
         return None
     changes = [path for path in drift(desired, live) if path.startswith("spec.template")]
-    if not changes or pacer.admit(owner_uid):
+    if not changes or pacer.admit(slot or owner_uid):
         return None
     return live
 

@@ -64,7 +64,14 @@ from syft_operator.kube import (
     KubeApi,
 )
 from syft_operator.metrics import OperatorMetrics
-from syft_operator.pool import PoolState, pool_of, reconcile_pool
+from syft_operator.pool import (
+    PoolState,
+    pool_of,
+    pool_uid_of_slot,
+    reconcile_pool,
+    shard_slot,
+)
+from syft_operator.pool_crd import MAX_REPLICAS
 from syft_operator.pool_metrics import PoolMetrics
 from syft_operator.reconcile import EventRequest, mirror_monitor_status, reconcile
 from syft_operator.rollout import RolloutPacer
@@ -154,8 +161,12 @@ class Runtime:
         self.metrics.track(queue_depth=self.queue_depth, cache_objects=self.cache.__len__)
 
     def count(self) -> int:
+        """What restarts separately: single-owner monitors and pool shards (pooled monitors are
+        their shards' share)."""
         with self.lock:
-            return len(self.bodies)
+            monitors = len(self.bodies)
+        pooled, shards = self.pools.restart_units()
+        return max(0, monitors - pooled) + shards
 
     def start_watches(self) -> None:
         """One stream per child kind and Secrets, per namespace, on a client of their own (a
@@ -190,8 +201,9 @@ class Runtime:
     def _secret_sink(self, kind: str | None, obj: dict[str, Any]) -> None:
         secret_event(self, kind, obj)
 
-    def _slots_freed(self, uids: set[str]) -> None:
-        for uid in sorted(uids):
+    def _slots_freed(self, slots: set[str]) -> None:
+        # A slot is a SyftMonitor's uid, or a pool shard's (`pool.shard_slot`): its pool.
+        for uid in sorted({pool_uid_of_slot(slot) for slot in slots}):
             self.enqueue(uid)
 
     def queue_depth(self) -> int:
@@ -697,6 +709,8 @@ async def _pool_changed(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None
     runtime.cache.observe(obj, deleted=deleted)
     if deleted:
         runtime.pools.forget_pool(uid)
+        for shard in range(MAX_REPLICAS):  # its shards' rollout slots are free
+            runtime.pacer.forget(shard_slot(uid, shard))
         with runtime.lock:
             members = [
                 monitor_uid
@@ -738,7 +752,14 @@ def _resync_pool(runtime: Runtime, uid: str, *, fresh: bool = False) -> bool:
                 return False
             with runtime.lock:
                 monitors = list(runtime.bodies.values())
-            result = reconcile_pool(api, body, monitors, runtime.config, memory=runtime.memory)
+            result = reconcile_pool(
+                api,
+                body,
+                monitors,
+                runtime.config,
+                memory=runtime.memory,
+                pacer=runtime.pacer,
+            )
             runtime.pool_metrics.reconciles.labels(result.verdict).inc()
             if result.moves:
                 runtime.pool_metrics.moves.inc(result.moves)

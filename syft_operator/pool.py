@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from syft_monitors.config import describe_validation_error
 from syft_monitors.pool.assignment import PartVersions
 from syft_operator import names, status
-from syft_operator.apply import ChildMemory, apply_manifest, remove_owned
+from syft_operator.apply import ChildMemory, apply_manifest, held_back, remove_owned
 from syft_operator.config import OperatorConfig
 from syft_operator.crd import SyftMonitorSpec
 from syft_operator.errors import (
@@ -49,6 +49,7 @@ from syft_operator.pool_crd import MAX_REPLICAS, SyftMonitorPoolSpec
 from syft_operator.pool_render import Member, render_shard
 from syft_operator.render import RenderOptions
 from syft_operator.rendezvous import assign
+from syft_operator.rollout import RolloutPacer
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,16 @@ def part_versions(api: KubeApi, namespace: str, member: Member) -> PartVersions:
     return PartVersions.model_validate(fields)
 
 
+def shard_slot(pool_uid: str, shard: int) -> str:
+    """The rollout pacer's key of one shard's Deployment (`pool_uid_of_slot` reads it back)."""
+    return f"{pool_uid}/shard-{shard}"
+
+
+def pool_uid_of_slot(slot: str) -> str:
+    """The uid a pacer key stands for: a SyftMonitor's own, or the pool of a shard slot."""
+    return slot.split("/", 1)[0]
+
+
 def owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
     meta = body.get("metadata") or {}
     return {
@@ -160,7 +171,12 @@ def reconcile_pool(
     *,
     memory: ChildMemory | None = None,
     now: dt.datetime | None = None,
+    pacer: RolloutPacer | None = None,
 ) -> PoolResult:
+    """One pass over the pool. With `pacer`, a shard Deployment's pod template change that the
+    pool's author did not ask for (its spec is already applied: an operator upgrade's new
+    default image) waits for a rollout slot, as a single-owner monitor's does: each shard pod
+    restarts every owner it serves."""
     meta = body.get("metadata") or {}
     generation = meta.get("generation") if isinstance(meta.get("generation"), int) else None
     conditions: list[dict[str, Any]] = list((body.get("status") or {}).get("conditions") or [])
@@ -173,8 +189,18 @@ def reconcile_pool(
             conditions, status.READY, value, reason, message, generation=generation, now=when
         )
 
+    applied = (body.get("status") or {}).get("observedGeneration") == generation
     try:
-        _reconcile_pool(api, body, monitors, config, memory, result, condition)
+        _reconcile_pool(
+            api,
+            body,
+            monitors,
+            config,
+            memory,
+            result,
+            condition,
+            pacer if applied and generation is not None else None,
+        )
     except (InvalidSpecError, PolicyError, ChildRejectedError) as error:
         result.verdict, result.message = "error", str(error)
         condition("False", error.reason, str(error))
@@ -197,6 +223,7 @@ def _reconcile_pool(
     memory: ChildMemory | None,
     result: PoolResult,
     condition: Callable[[status.Status, str, str], None],
+    pacer: RolloutPacer | None,
 ) -> None:
     meta = body.get("metadata") or {}
     pool, namespace, uid = str(meta["name"]), str(meta["namespace"]), str(meta["uid"])
@@ -237,14 +264,26 @@ def _reconcile_pool(
         children = render_shard(
             pool, namespace, spec, shard, [by_name[n] for n in shards[shard]], options
         )
+        slot = shard_slot(uid, shard)
         for manifest in children.all():
             manifest["metadata"]["ownerReferences"] = [dict(owner)]
-            outcome, live, _drift = apply_manifest(api, manifest, uid, pool, memory)
-            result.changed = result.changed or outcome != "unchanged"
-            if manifest is children.deployment:
+            deployment = manifest is children.deployment
+            held = None
+            if deployment and pacer is not None:
+                held = held_back(api, manifest, uid, pacer, slot=slot)
+            if held is not None:
+                live = held  # keeps its running pod until a slot frees (the pacer queues us)
+            else:
+                outcome, live, _drift = apply_manifest(api, manifest, uid, pool, memory)
+                result.changed = result.changed or outcome != "unchanged"
+                if deployment and pacer is not None:
+                    pacer.observe(slot, live)
+            if deployment:
                 value, _reason, _message = status.workload_availability(live, suspended=False)
                 available[shard] = value == "True"
     for shard in sorted(s for s in present if s >= spec.replicas):
+        if pacer is not None:
+            pacer.forget(shard_slot(uid, shard))
         for kind in SHARD_KINDS:
             outcome = remove_owned(api, kind, namespace, names.shard_name(pool, shard), uid)
             result.changed = result.changed or outcome == "deleted"
@@ -356,6 +395,17 @@ class PoolState:
         return {
             name for name in set(before) | set(assigned) if before.get(name) != assigned.get(name)
         }
+
+    def restart_units(self) -> tuple[int, int]:
+        """(pooled SyftMonitors, pool shards) as known now, for the rollout pacer's share: a
+        pool not reconciled yet counts the replicas its spec asks for."""
+        with self.lock:
+            shards = 0
+            for uid, body in self.bodies.items():
+                wanted = (body.get("spec") or {}).get("replicas")
+                recorded = self.shard_counts.get(uid, 0)
+                shards += max(recorded, wanted if isinstance(wanted, int) else 0)
+            return len(self.membership), shards
 
     def snapshot(self) -> list[tuple[int, int]]:
         """(shards, assigned monitors) of each known pool, for the metrics."""

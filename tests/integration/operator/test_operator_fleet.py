@@ -22,6 +22,7 @@ from operator_testkit import (
     NAMESPACE,
     TOKEN,
     OperatorCluster,
+    available_status,
     clients_for,
     eventually,
     monitor,
@@ -31,6 +32,7 @@ from operator_testkit import (
     token_secret,
 )
 
+from syft_operator import names
 from tests.kubeapi import KubeApiServer
 from tests.support import free_port
 
@@ -233,3 +235,86 @@ def test_a_deployment_status_change_moves_the_conditions_from_the_cache(
         (r.verb, r.resource, r.subresource) for r in cluster.api.requests if r.verb == "patch"
     }
     assert writes <= {("patch", "deployments", "status"), ("patch", "syftmonitors", "status")}
+
+
+def test_a_new_default_image_rolls_pool_shards_at_most_the_configured_share_at_once(
+    kube_api: KubeApiServer, kubeconfig: Path, kube_client: Any, tmp_path: Path
+) -> None:
+    """A pool of five shards on the old default image; the operator restarts with a new default
+    and `40%`: shards pass through the same rollout pacer as single-owner monitors (each shard
+    pod restarts every owner it serves), so never more than two shard Deployments have the new
+    template without an available pod (this test plays the Deployment controller)."""
+    shards = [names.shard_name("p", i) for i in range(5)]
+    gen = _cluster(kube_api, kubeconfig, kube_client, tmp_path, "0.5")
+    cluster, _port = next(gen)
+    cluster.clients.custom.create_namespaced_custom_object(
+        names.GROUP,
+        names.VERSION,
+        NAMESPACE,
+        names.POOL_PLURAL,
+        {
+            "apiVersion": names.API_VERSION,
+            "kind": names.POOL_KIND,
+            "metadata": {"name": "p", "namespace": NAMESPACE},
+            "spec": {"replicas": len(shards)},
+        },
+    )
+    for shard in shards:
+        deployment = eventually(
+            lambda s=shard: cluster.stored("apps/v1", "deployments", s), what=shard
+        )
+        _mark_available(cluster, deployment)
+    eventually(
+        lambda: (
+            cluster.clients.custom.get_namespaced_custom_object(
+                names.GROUP, names.VERSION, NAMESPACE, names.POOL_PLURAL, "p"
+            )
+            .get("status", {})
+            .get("observedGeneration")
+            == 1
+        ),
+        what="the pool reconciled",
+    )
+    gen.close()  # the operator stops; the shards keep running
+    env = {
+        "SYFT_OPERATOR_STATUS_INTERVAL": "0.5",
+        "SYFT_OPERATOR_MONITOR_IMAGE": "syft-monitor:next",
+        "SYFT_OPERATOR_ROLLOUT_MAX_UNAVAILABLE": "40%",
+    }
+    log_path = tmp_path / "operator-upgraded.log"
+    process = start_operator(kube_api, kubeconfig, log_path, env=env)
+    upgraded = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
+    most = 0
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            new = {}
+            for shard in shards:
+                deployment = upgraded.stored("apps/v1", "deployments", shard)
+                assert deployment is not None
+                if deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+                    ":next"
+                ):
+                    new[shard] = deployment
+            rolling = [n for n, d in new.items() if not _available(d)]
+            most = max(most, len(rolling))
+            assert len(rolling) <= 2, rolling
+            if len(new) == len(shards) and not rolling:
+                break
+            time.sleep(0.7)  # time for the operator to over-admit, if it would
+            for shard in rolling:
+                _mark_available(upgraded, new[shard])
+        else:
+            raise AssertionError(f"rollout incomplete: {sorted(new)} on the new image")
+    finally:
+        stop_operator(process)
+        sys.stderr.write("--- upgraded operator log ---\n" + upgraded.log()[-6000:])
+    assert most == 2  # it did use its share: a pace, not one shard at a time
+
+
+def _mark_available(cluster: OperatorCluster, deployment: dict[str, Any]) -> None:
+    cluster.clients.apps.patch_namespaced_deployment_status(
+        deployment["metadata"]["name"],
+        NAMESPACE,
+        {"status": available_status(deployment["metadata"]["generation"])},
+    )

@@ -600,7 +600,9 @@ def test_the_assignment_carries_its_parts_versions_and_follows_a_rotation(
     assert deployment is not None
     bob_before = _entries(cluster)["bob"]
     cluster.clients.core.replace_namespaced_secret(
-        "alice-token", NAMESPACE, token_secret("alice-token", value={**TOKEN, "refresh_token": "1//rotated"})
+        "alice-token",
+        NAMESPACE,
+        token_secret("alice-token", value={**TOKEN, "refresh_token": "1//rotated"}),
     )
     eventually(lambda: _versions_match(cluster, "alice", "bob"), what="the rotated version")
     config_before = _version(cluster, "configmaps", "alice-config")
