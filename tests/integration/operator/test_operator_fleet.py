@@ -270,10 +270,10 @@ def test_a_new_default_image_rolls_pool_shards_at_most_the_configured_share_at_o
                 names.GROUP, names.VERSION, NAMESPACE, names.POOL_PLURAL, "p"
             )
             .get("status", {})
-            .get("observedGeneration")
-            == 1
+            .get("shards", [])
+            == [{"shard": i, "monitors": 0, "available": True} for i in range(len(shards))]
         ),
-        what="the pool reconciled",
+        what="every shard available",
     )
     gen.close()  # the operator stops; the shards keep running
     env = {
