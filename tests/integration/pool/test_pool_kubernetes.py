@@ -170,7 +170,8 @@ def test_an_idle_pool_reads_no_part_and_a_rotation_rereads_only_its_secret(
         before = kube_api.get_object("v1", "secrets", NS, f"{name_of(1)}-google")
         put_tokens(kube_api, world, 1)
         after = kube_api.get_object("v1", "secrets", NS, f"{name_of(1)}-google")
-        assert before and after
+        assert before is not None
+        assert after is not None
         assert before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]
         write_assignment(path, [0, 1, 2], kube_api)
         eventually(lambda: _part_reads(kube_api), what="the rotated Secret read")

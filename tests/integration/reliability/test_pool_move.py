@@ -7,10 +7,10 @@ keep the two from sending any email twice, and neither may drop one.
 Two `syft-bg pool --assignment` child processes (two pods) serve the same owners, with their
 state on the test API server, Gmail sends slowed and the Sent-mail index lagging behind them (so
 the one that finds the other's in-flight intent cannot see its send yet); jobs arrive while both
-run, then the old one drops them, as when kubelet's refresh reaches it. Twice: as two processes of one
-host (a holder's liveness is its PID), and as two pods, each in a UTS namespace of its own with
-its own host name (as two pods on two nodes: only the holder leases in the state ConfigMap tell
-that the other is alive).
+run, then the old one drops them, as when kubelet's refresh reaches it. Twice: as two processes
+of one host (a holder's liveness is its PID), and as two pods, each in a UTS namespace of its own
+with its own host name (as two pods on two nodes: only the holder leases in the state ConfigMap
+tell that the other is alive).
 """
 
 from __future__ import annotations
