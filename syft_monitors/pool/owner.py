@@ -154,6 +154,12 @@ class PooledMonitor(NotificationMonitor):
         return bool(self._last_error and self._last_error.startswith("re-authorize"))
 
 
+def _fraction(name: str) -> float:
+    """A stable point in [0, 1) for `name`."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def config_fingerprint(config: MonitorConfig) -> str:
     return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
 
@@ -177,8 +183,10 @@ class PoolOwner:
         self.metrics = metrics
         #: Re-read every part this often when the source tells no versions (a folder).
         self.refresh_every = refresh_every
-        #: ... and this often when it does (the assignment): changes come with new versions.
-        self.safety_every = safety_every
+        #: ... and about this often when it does (the assignment): changes come with new
+        #: versions. Each owner's own period lies in [0.5, 1.5) x `safety_every`, stable for its
+        #: name: a thousand owners set up within seconds must not re-read all at once each hour.
+        self.safety_every = safety_every * (0.5 + _fraction(name))
         #: How often a refused owner looks for a new token (sooner when tokens refresh sooner).
         self.auth_recheck = min(AUTH_RECHECK, refresh_every)
         self._services = services
