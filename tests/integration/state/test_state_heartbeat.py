@@ -159,7 +159,7 @@ def test_news_is_written_at_the_poll_that_saw_it(
     ]
     assert poll(3, "Drive answered 503") == []  # the same error: nothing new
     assert [d["lastError"] for d in poll(4)] == [""]  # it ended
-    state.resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=start.isoformat())})
+    Ledger(state).resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=start.isoformat())})
     assert [d["notificationsSent"] for d in poll(5)] == ["1"]
     assert data(kube_api, BEAT)["lastPollTime"] == "2026-01-01T00:05:00Z"
 
@@ -171,7 +171,7 @@ def test_a_holder_of_intents_renews_its_lease_in_the_heartbeat(
     intent = SendIntent(
         notification_key="new_job:k:do", message_id="<m@x>", recorded_at=to_timestamp()
     )
-    assert state.record_intent(intent) is not None  # this process holds it now
+    assert Ledger(state).record_intent(intent) is not None  # this process holds it now
     start = dt.datetime.now(dt.UTC)
     renewals = []
     for minute in range(10):
