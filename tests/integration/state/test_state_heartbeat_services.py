@@ -123,6 +123,52 @@ def test_the_operator_cache_keeps_the_heartbeat_small(
     cache.observe(beat_map(kube_api))
     _, kept = cache.lookup(("ConfigMap", "default", names.heartbeat_map_name(MONITOR)))
     assert kept is not None
+    assert sorted(kept["data"]) == ["heartbeat.approve.json", "heartbeat.notify.json"]
     packed = json.dumps(kept["data"])
-    assert "events_today" not in packed and "last_success_at" not in packed
+    assert "events_today" not in packed
+    assert "last_success_at" not in packed
     assert len(packed) < 1024
+
+
+def test_an_upgrade_reads_the_shared_keys_and_removes_them_once_no_service_needs_them(
+    kube_client: Any, kube_api: KubeApiServer, maps: None
+) -> None:
+    """What an older version left: the flat status keys and every service's counters in one
+    `heartbeat.json`. The operator shows the flat keys until a service key exists; each service
+    takes its counters from the shared key; the last service to write removes it."""
+    old = {
+        "lastPollTime": "2025-12-31T23:59:00Z",
+        "notificationsSent": "7",
+        "lastError": "",
+        "heartbeat.json": json.dumps(
+            {
+                "all": {"last_poll_at": "2025-12-31T23:59:00+00:00"},
+                "monitors": {
+                    "notify": {"events_today": 5, "events_day": "2026-01-01"},
+                    "approve": {"last_success_at": "2025-12-31T23:58:00+00:00"},
+                },
+            }
+        ),
+    }
+    manifest = render_heartbeat_map(MONITOR)
+    kube_api.put_object(
+        {**manifest, "metadata": {**manifest["metadata"], "namespace": "default"}, "data": old}
+    )
+    assert mirrored(kube_client, kube_api)[0] == {
+        "lastPollTime": "2025-12-31T23:59:00Z",
+        "notificationsSent": 7,
+        "lastError": None,
+    }
+    notify, approve = service(kube_client), service(kube_client)
+    approve.heartbeat("approve")  # loaded before notify's first write, as in a pod
+    notify.record_poll(True, now=minute(1), monitor="notify", events=1)
+    after_notify = beat_map(kube_api)["data"]
+    assert sorted(after_notify) == ["heartbeat.json", "heartbeat.notify.json"]
+    approve.record_poll(True, now=minute(2), monitor="approve")
+    assert sorted(beat_map(kube_api)["data"]) == ["heartbeat.approve.json", "heartbeat.notify.json"]
+    reader = service(kube_client)
+    assert reader.heartbeat("notify").events_today == 6  # 5 before the upgrade, 1 after
+    assert reader.heartbeat("approve").last_poll_at == minute(2).isoformat()
+    assert [s["lastPollTime"] for s in mirrored(kube_client, kube_api)] == [
+        "2026-01-01T00:02:00Z"
+    ] * 2
