@@ -66,4 +66,4 @@ def test_the_operator_mirrors_what_the_monitor_writes(
         "lastError": None,
     }
     beat = kube_api.get_object("v1", "configmaps", "default", names.heartbeat_map_name(MONITOR))
-    assert ("lastPollTime" in ((beat or {}).get("data") or {})) is with_heartbeat_map
+    assert ("heartbeat.monitor.json" in ((beat or {}).get("data") or {})) is with_heartbeat_map
