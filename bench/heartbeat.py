@@ -8,8 +8,10 @@ size (`seen` entries as the monitor writes them, up to the 512 KiB compaction th
 from the server's request log: the write requests, the bytes of their bodies, and the bytes of
 the object each write stores (what etcd writes and every watcher of the ConfigMap receives).
 "Before" is the state ConfigMap alone (every poll rewrites it, as before issue 16); "after"
-is the same with `heartbeat_name` set: the changed keys merge-patched into the heartbeat
-ConfigMap, by an idle monitor once per `HEARTBEAT_PERIOD`. Both ConfigMaps are the operator's
+is the same with `heartbeat_name` set: the service's own key merge-patched into the heartbeat
+ConfigMap, by an idle monitor once per `HEARTBEAT_PERIOD`. "Pod" is the monitor pod as the
+operator runs it: the notify and approve services, each with its own state manager and its own
+heartbeat key in the same ConfigMap, both polling for the hour. Both ConfigMaps are the operator's
 (`syft_operator.render`: its labels, and an owner reference to the SyftMonitor), as stored in a
 cluster.
 """
@@ -59,23 +61,32 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         for entries in sizes.seen_entries:
             row: dict[str, Any] = {"seen_entries": entries}
             monitor = f"do-{entries}"
-            for label, beat in (("before", None), ("after", f"hb-{entries}")):
+            variants = (
+                ("before", None, ("notify",)),
+                ("after", f"hb-{entries}", ("notify",)),
+                ("pod", f"hb-pod-{entries}", ("notify", "approve")),
+            )
+            for label, beat, services in variants:
                 name = f"state-{label}-{entries}"
                 api.put_object(_as_operator_renders(render_state_map(monitor), name))
                 if beat is not None:
                     api.put_object(_as_operator_renders(render_heartbeat_map(monitor), beat))
-                state = ConfigMapStateManager(
-                    name, "default", api_client=client, heartbeat_name=beat, max_staleness=0
-                )
-                Ledger(state).mark_seen([f"file:{n:040d}" for n in range(entries)], "drive")
+                states = [
+                    ConfigMapStateManager(
+                        name, "default", api_client=client, heartbeat_name=beat, max_staleness=0
+                    )
+                    for _ in services
+                ]
+                Ledger(states[0]).mark_seen([f"file:{n:040d}" for n in range(entries)], "drive")
                 stored = api.get_object("v1", "configmaps", "default", name) or {}
                 row["state_object_bytes"] = len(json.dumps(stored))
                 mark = len(api.requests)
                 start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
                 for minute in range(POLLS_PER_HOUR):
-                    state.record_poll(
-                        True, now=start + dt.timedelta(minutes=minute), monitor="notify"
-                    )
+                    for service, state in zip(services, states, strict=True):
+                        state.record_poll(
+                            True, now=start + dt.timedelta(minutes=minute), monitor=service
+                        )
                 writes = [r for r in api.requests[mark:] if r.verb in ("update", "patch", "create")]
                 object_bytes = 0
                 for request in writes:
@@ -121,15 +132,18 @@ def render(entry: dict[str, Any]) -> list[str]:
     lines = [
         "| state document (`seen` entries) | state ConfigMap bytes | before: writes per idle hour "
         "| before: bytes stored per idle hour | after: writes per idle hour | after: bytes stored "
-        "per idle hour | after: request bytes | fewer bytes |",
-        "|---|---|---|---|---|---|---|---|",
+        "per idle hour | after: request bytes | fewer bytes | pod (notify + approve): writes, "
+        "bytes stored per idle hour |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in entry.get("rows", []):
         before, after = row["before"], row["after"]
+        pod = row.get("pod")
+        pod_cell = f"{pod['writes']}, {pod['object_bytes']:,}" if pod else "n/a"
         lines.append(
             f"| {row['seen_entries']} | {row['state_object_bytes']:,} | {before['writes']} "
             f"({', '.join(before['targets'])}) | {before['object_bytes']:,} | {after['writes']} "
             f"({', '.join(after['targets'])}) | {after['object_bytes']:,} | "
-            f"{after['request_bytes']:,} | {row['object_bytes_ratio']} times |"
+            f"{after['request_bytes']:,} | {row['object_bytes_ratio']} times | {pod_cell} |"
         )
     return lines

@@ -72,6 +72,9 @@ class JobDetails:
     stderr_tail: str | None = None
     reason: str | None = None
     config: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    #: The source did not read every code file (a size cap, an unreadable file): `code` is not
+    #: the whole job, so no email can show it whole.
+    code_truncated: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

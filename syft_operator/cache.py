@@ -7,7 +7,8 @@ children are all known therefore makes no request at all, and writes only where 
 with the cached object finds a difference (see `apply.py`).
 
 What is kept is small on purpose: `managedFields` are dropped everywhere, the monitor's state
-ConfigMap keeps only the keys the operator mirrors (not its state document, up to 512 KiB), and
+ConfigMap keeps only the keys the operator mirrors (not its state document, up to 512 KiB), its
+heartbeat ConfigMap only each service's status keys (not its counters, nor holder leases), and
 a Secret is kept only while some SyftMonitor names it (its values are needed for the pod
 template's hash; they never leave the process), or for `RECENT_SECRET_TTL` seconds after its
 last watch event: a Secret applied together with the SyftMonitor naming it usually arrives
@@ -30,6 +31,7 @@ from typing import Any
 from syft_monitors.state.kube_keys import STATUS_KEYS
 from syft_operator import names
 from syft_operator.kube import MERGE_PATCH, KubeApi, Obj, Resource
+from syft_operator.status import compact_heartbeat
 
 Key = tuple[str, str, str]
 #: How long a Secret no SyftMonitor names stays known after its last watch event (seconds).
@@ -47,12 +49,13 @@ def slim(obj: Mapping[str, Any]) -> Obj:
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
     out["metadata"] = meta
     labels = meta.get("labels") or {}
-    if obj.get("kind") == "ConfigMap" and labels.get(names.LABEL_COMPONENT) in (
-        "state",
-        "heartbeat",
-    ):
+    component = labels.get(names.LABEL_COMPONENT) if obj.get("kind") == "ConfigMap" else None
+    if component == "state":
         data = obj.get("data") or {}
         out["data"] = {k: data[k] for k in STATUS_KEYS if k in data}
+        out.pop("binaryData", None)
+    elif component == "heartbeat":
+        out["data"] = compact_heartbeat(obj.get("data"))
         out.pop("binaryData", None)
     return out
 

@@ -634,14 +634,21 @@ class SyftMonitorStatus(_Model):
     )
     last_poll_time: str | None = Field(
         default=None,
-        description="When the monitor last finished a poll (from its state ConfigMap).",
+        description=(
+            "When the monitor last finished a poll: the newest of its services' polls, from its"
+            " heartbeat ConfigMap."
+        ),
         json_schema_extra={"format": "date-time"},
     )
     notifications_sent: int | None = Field(
-        default=None, ge=0, description="Emails sent so far (from its state ConfigMap)."
+        default=None,
+        ge=0,
+        description="Emails sent so far (counted in its state, as its services last reported).",
     )
     last_error: str | None = Field(
-        default=None, max_length=500, description="The monitor's last error, if any."
+        default=None,
+        max_length=500,
+        description="The current error of each failing service of the monitor, if any.",
     )
 
 

@@ -559,7 +559,8 @@ def child_event(runtime: Runtime, kind: str | None, obj: dict[str, Any]) -> None
     if kind == "DELETED":
         runtime.memory.forget(child_key(obj))
     elif runtime.memory.is_own(obj) or labels.get(names.LABEL_COMPONENT) in ("state", "heartbeat"):
-        # The monitor writes these (its heartbeat every poll): the sweep mirrors them.
+        # The monitor writes these (its heartbeat at news, else once per HEARTBEAT_PERIOD): the
+        # sweep mirrors them.
         return
     uid = runtime.owner_of(obj)
     if uid is None:

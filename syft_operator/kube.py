@@ -9,6 +9,7 @@ Secret's data could be in them).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -171,7 +172,6 @@ class KubeApi:
         timeout_seconds: int = 300,
     ) -> Iterator[bytes]:
         """The lines of one watch stream (one JSON event each), until the server ends it."""
-        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
 
         query: dict[str, str] = {
             "watch": "true",
@@ -185,7 +185,7 @@ class KubeApi:
         what = f"WATCH {path}"
         # The server ends the stream after `timeout_seconds`; a silent one is dead after that.
         timeout = (REQUEST_TIMEOUT[0], timeout_seconds + 30.0)
-        try:
+        with _client_errors(what):
             response = self.api_client.call_api(
                 *self._request("GET", path, query=query), _request_timeout=timeout
             )
@@ -196,14 +196,6 @@ class KubeApi:
                 yield from (line for line in raw if line.strip())
             finally:
                 raw.release_conn()
-        except ApiException as error:
-            raise _api_error(what, error.status, error.body) from error
-        except (OSError, ValueError) as error:
-            raise KubeApiError(f"{what}: {type(error).__name__}") from error
-        except Exception as error:
-            if type(error).__module__.startswith("urllib3"):
-                raise KubeApiError(f"{what}: {type(error).__name__}") from error
-            raise
 
     def create(self, resource: Resource, namespace: str, body: Obj) -> Obj:
         return self._call("POST", resource.path(namespace), body=body)
@@ -251,25 +243,15 @@ class KubeApi:
         content_type: str = "application/json",
         query: dict[str, str] | None = None,
     ) -> Obj:
-        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
 
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         what = f"{method} {path}"
-        try:
+        with _client_errors(what):
             request = self._request(method, path, body=body, headers=headers, query=query)
             response = self.api_client.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
             response.read()
-        except ApiException as error:
-            raise _api_error(what, error.status, error.body) from error
-        except (OSError, ValueError) as error:
-            raise KubeApiError(f"{what}: {type(error).__name__}") from error
-        except Exception as error:
-            # urllib3's errors (timeouts, refused connections) do not share a base with OSError.
-            if type(error).__module__.startswith("urllib3"):
-                raise KubeApiError(f"{what}: {type(error).__name__}") from error
-            raise
         if not 200 <= response.status <= 299:
             raise _api_error(what, response.status, response.data)
         if not response.data:
@@ -300,6 +282,25 @@ class KubeApi:
             body=body,
             auth_settings=["BearerToken"],
         )
+
+
+@contextlib.contextmanager
+def _client_errors(what: str) -> Iterator[None]:
+    """The client's failures as our KubeApiError: its ApiException with the server's answer,
+    OS and decoding errors, and urllib3's (timeouts, refused connections), which share no base
+    with OSError."""
+    from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
+
+    try:
+        yield
+    except ApiException as error:
+        raise _api_error(what, error.status, error.body) from error
+    except (OSError, ValueError) as error:
+        raise KubeApiError(f"{what}: {type(error).__name__}") from error
+    except Exception as error:
+        if type(error).__module__.startswith("urllib3"):
+            raise KubeApiError(f"{what}: {type(error).__name__}") from error
+        raise
 
 
 def _api_error(what: str, status: int | None, body: object) -> KubeApiError:

@@ -62,7 +62,8 @@ def state_map_name(monitor: str) -> str:
 
 
 def heartbeat_map_name(monitor: str) -> str:
-    """The monitor's small liveness ConfigMap: merge-patched each poll, never the state."""
+    """The monitor's small liveness ConfigMap: merge-patched (once per `HEARTBEAT_PERIOD` when
+    idle), never the state."""
     return f"{monitor}-heartbeat"
 
 

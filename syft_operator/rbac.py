@@ -226,7 +226,7 @@ def monitor_rules(state_map: str, heartbeat_map: str) -> tuple[Rule, ...]:
             ("",),
             ("configmaps",),
             ("get", "patch"),
-            "the monitor's liveness (a small merge patch each poll instead of a state rewrite)",
+            "the monitor's liveness (small merge patches instead of state rewrites)",
             resource_names=(heartbeat_map,),
         ),
     )
@@ -270,7 +270,7 @@ def pool_shard_rules(
                 ("configmaps",),
                 ("get", "update", "patch"),
                 "each assigned monitor's state (replaced with its resourceVersion) and heartbeat"
-                " (merge-patched each poll)",
+                " (merge-patched)",
                 resource_names=tuple(sorted(set(data_maps))),
             )
         )

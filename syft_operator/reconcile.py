@@ -199,12 +199,16 @@ def set_readiness(
 
 
 def mirror_monitor_status(api: KubeApi, body: Mapping[str, Any]) -> dict[str, Any]:
-    """lastPollTime, notificationsSent, lastError from the monitor's heartbeat ConfigMap, or
-    from its state ConfigMap while it runs a version that writes them there."""
+    """lastPollTime, notificationsSent, lastError from the services' keys of the monitor's
+    heartbeat ConfigMap; from its flat keys, or its state ConfigMap, while it runs a version
+    that writes them there."""
     meta = body.get("metadata") or {}
     namespace, name = str(meta["namespace"]), str(meta["name"])
     beat = api.get(CONFIG_MAP, namespace, names.heartbeat_map_name(name))
     data = (beat or {}).get("data") or {}
+    services = status.mirror_heartbeat(data)
+    if services is not None:
+        return services
     if not data.get(LAST_POLL_KEY):
         state = api.get(CONFIG_MAP, namespace, names.state_map_name(name))
         data = (state or {}).get("data") or {}

@@ -320,7 +320,8 @@ def render_heartbeat_map(name: str) -> Manifest:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _metadata(names.heartbeat_map_name(name), name, "heartbeat"),
-        # The monitor merge-patches its liveness keys here each poll; the operator creates it.
+        # The monitor merge-patches its liveness here (each service its own key) when a poll
+        # brings news and otherwise once per HEARTBEAT_PERIOD; the operator only creates it.
         "data": {},
     }
 

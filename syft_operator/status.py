@@ -2,15 +2,20 @@
 
 A condition keeps its `lastTransitionTime` while its status stays the same (only reason and
 message move), as `metav1.Condition` requires; `observedGeneration` says which spec it describes.
-The mirrored fields come from small keys the monitor writes into its `<name>-heartbeat` ConfigMap
-(or, in older versions, next to its state document); their names are the monitor's
-(`syft_monitors.state.kube_keys`). They are untrusted input, so each is parsed, bounded and dropped
-when malformed.
+The mirrored fields come from the monitor's `<name>-heartbeat` ConfigMap, where each service of
+the pod (notify, approve) keeps its own key (`heartbeat.<service>.json`) so that neither
+overwrites the other: the status shows the newest poll of any service, the highest send count
+(each service reports the total of the state they share, as of its last write) and the current
+error of every failing service. Older monitors wrote the three keys themselves, there or next to
+their state document; those are read while no service key exists. The names are the monitor's
+(`syft_monitors.state.kube_keys`). They are untrusted input, so each is parsed, bounded and
+dropped when malformed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -19,6 +24,9 @@ from syft_monitors.state.kube_keys import (
     LAST_POLL_KEY,
     MAX_ERROR_LENGTH,
     NOTIFICATIONS_SENT_KEY,
+    STATUS_KEYS,
+    heartbeat_service,
+    service_heartbeat_key,
 )
 
 READY = "Ready"
@@ -33,6 +41,8 @@ Status = Literal["True", "False", "Unknown"]
 ConditionDict = dict[str, Any]
 
 MAX_MESSAGE_LENGTH = 1000
+#: A service's heartbeat value is a few hundred bytes; anything far larger is not the monitor's.
+MAX_SERVICE_BEAT_BYTES = 16 * 1024
 
 
 def rfc3339(when: dt.datetime) -> str:
@@ -178,3 +188,56 @@ def _error(value: object) -> str | None:
     if len(cleaned) > MAX_ERROR_LENGTH:
         cleaned = cleaned[: MAX_ERROR_LENGTH - 1] + "\u2026"
     return cleaned
+
+
+def service_statuses(data: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """Service name -> the status keys of its heartbeat value (strings, unparsed), for every
+    service key of the heartbeat ConfigMap's data; values that are not such JSON are left out."""
+    found: dict[str, dict[str, str]] = {}
+    for key, value in (data or {}).items():
+        service = heartbeat_service(str(key))
+        if service is None or not isinstance(value, str) or len(value) > MAX_SERVICE_BEAT_BYTES:
+            continue
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            found[service] = {k: v for k in STATUS_KEYS if isinstance(v := parsed.get(k), str)}
+    return found
+
+
+def compact_heartbeat(data: Mapping[str, Any] | None) -> dict[str, str]:
+    """What the operator's cache keeps of a heartbeat ConfigMap's data: the flat status keys of
+    older monitors and, per service key, its status keys only (not the service's counters)."""
+    data = data or {}
+    kept = {k: data[k] for k in STATUS_KEYS if isinstance(data.get(k), str)}
+    for service, fields in service_statuses(data).items():
+        kept[service_heartbeat_key(service)] = json.dumps(
+            fields, sort_keys=True, separators=(",", ":")
+        )
+    return kept
+
+
+def mirror_heartbeat(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The mirrored fields from the services' keys of the heartbeat ConfigMap (see the module
+    docstring), or None when it has none (a monitor older than them, or none has polled yet)."""
+    services = service_statuses(data)
+    if not services:
+        return None
+    each = {name: mirror_fields(fields) for name, fields in sorted(services.items())}
+    polls = [f[LAST_POLL_KEY] for f in each.values() if f[LAST_POLL_KEY] is not None]
+    counts = [
+        f[NOTIFICATIONS_SENT_KEY] for f in each.values() if f[NOTIFICATIONS_SENT_KEY] is not None
+    ]
+    errors = [(name, f[LAST_ERROR_KEY]) for name, f in each.items() if f[LAST_ERROR_KEY]]
+    error: str | None = None
+    if len(errors) == 1:
+        error = errors[0][1]
+    elif errors:  # several services failing: each one's error, named
+        error = _error("; ".join(f"{name}: {text}" for name, text in errors))
+    return {
+        LAST_POLL_KEY: max(polls) if polls else None,  # RFC 3339 in UTC compares as text
+        NOTIFICATIONS_SENT_KEY: max(counts) if counts else None,
+        LAST_ERROR_KEY: error,
+    }

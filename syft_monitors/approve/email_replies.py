@@ -1,7 +1,7 @@
 """Approve or deny a job by replying to its new-job email (`approve.email_replies`).
 
 Replies are found through Gmail's history feed, read on the approve service's tick from a stored
-history id (`StateDocument.data["email_replies"]`): an idle tick costs exactly one
+history id (`StateDocument.email_replies`): an idle tick costs exactly one
 `users.history.list`. Only messages added to a thread our notification started (the job threads
 in state) are read. When Gmail no longer keeps the stored id (404, after about a week), the
 service takes a new baseline and reads the threads of the jobs still pending, so a reply sent in
@@ -68,7 +68,6 @@ from syft_monitors.state.model import StateDocument, ThreadRecord, to_timestamp
 
 logger = logging.getLogger(__name__)
 
-DATA_KEY = "email_replies"
 #: Handled reply ids kept (oldest dropped first): enough to outlive any history page.
 MAX_HANDLED = 2000
 THREAD_HEADERS = ["Message-ID", REVIEW_HEADER, KEY_HEADER]
@@ -127,9 +126,9 @@ class EmailReplies:
     def step(self) -> RepliesReport:
         report = RepliesReport()
         doc = self.state.load()
-        start = _section(doc).get("history_id")
+        start = doc.email_replies.history_id
         threads = _job_threads(doc)
-        if not isinstance(start, str):
+        if start is None:
             report.baseline = True
             self._rebaseline(threads, report)
             return report
@@ -142,7 +141,7 @@ class EmailReplies:
             report.expired = True
             self._rebaseline(threads, report)
             return report
-        handled = _handled(self.state.load())
+        handled = self.state.load().email_replies.handled
         try:
             for added in page.messages:
                 job_key = threads.get(added.thread_id)
@@ -159,7 +158,7 @@ class EmailReplies:
         """Take the current history id, then read the threads of every job still pending."""
         baseline = self.reader.current_history_id()
         pending = {_key(job): job for job in self._jobs() if is_eligible(job)}
-        handled = _handled(self.state.load())
+        handled = self.state.load().email_replies.handled
         try:
             for thread_id, job_key in threads.items():
                 if job_key not in pending:
@@ -384,35 +383,16 @@ class EmailReplies:
         now = to_timestamp()
 
         def write(doc: StateDocument) -> None:
-            section = dict(_section(doc))
-            changed = False
-            if history_id is not None and section.get("history_id") != history_id:
-                section["history_id"] = history_id
-                changed = True
+            record = doc.email_replies
+            if history_id is not None:
+                record = record.model_copy(update={"history_id": history_id})
             if handled:
-                known = dict(_handled(doc))
-                for key, outcome in handled.items():
-                    if key not in known:
-                        known[key] = {"outcome": outcome, "at": now}
-                        changed = True
-                while len(known) > MAX_HANDLED:
-                    known.pop(next(iter(known)))
-                section["handled"] = known
-            if not changed:
+                record = record.with_handled(handled, now, limit=MAX_HANDLED)
+            if record == doc.email_replies:
                 raise Unchanged
-            doc.data[DATA_KEY] = section
+            doc.email_replies = record
 
         self.state.update(write)
-
-
-def _section(doc: StateDocument) -> Mapping[str, Any]:
-    section = doc.data.get(DATA_KEY)
-    return section if isinstance(section, dict) else {}
-
-
-def _handled(doc: StateDocument) -> dict[str, Any]:
-    handled = _section(doc).get("handled")
-    return dict(handled) if isinstance(handled, dict) else {}
 
 
 def _job_threads(doc: StateDocument) -> dict[str, str]:

@@ -685,17 +685,16 @@ class ApproveMonitor(Monitor):
     def _job_events(self, job: LocalJob, code: CodeFiles, state: Mapping[str, Any]) -> list[Event]:
         ref = JobRef(job.datasite, job.submitter, job.name)
         prefix = f"{CODE_DIR}/" if job.layout is JobLayout.CURRENT else ""
+        preview = read_code_preview(
+            code.files, prefix=prefix, max_file=MAX_FILE_BYTES, max_total=MAX_TOTAL_CODE_BYTES
+        )
         new_job = Event(
             EventKind.NEW_JOB,
             self.do_email,
             job=ref,
             details=JobDetails(
-                code=read_code_preview(
-                    code.files,
-                    prefix=prefix,
-                    max_file=MAX_FILE_BYTES,
-                    max_total=MAX_TOTAL_CODE_BYTES,
-                ),
+                code=preview,
+                code_truncated=len(preview) < len(code.files),
                 submitted_at=job.submitted_at.isoformat() if job.submitted_at else None,
                 status="pending",
                 config=dict(job.config),

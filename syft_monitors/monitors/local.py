@@ -24,6 +24,7 @@ class LocalScanner:
         self.root = syftbox_root
         self.do_email = do_email
         self._reported: set[str] = set()
+        self._reported_unread: set[str] = set()
 
     def events(self) -> Iterator[Event]:
         listing = list_local_jobs(self.root, self.do_email)
@@ -36,12 +37,14 @@ class LocalScanner:
 
     def _job_events(self, job: LocalJob) -> Iterator[Event]:
         ref = JobRef(job.datasite, job.submitter, job.name)
+        code, truncated = self._code(job)
         yield Event(
             EventKind.NEW_JOB,
             self.do_email,
             job=ref,
             details=JobDetails(
-                code=self._code(job),
+                code=code,
+                code_truncated=truncated,
                 run_sh=self._small(job.path / "run.sh"),
                 config_yaml=self._small(job.path / "config.yaml"),
                 submitted_at=job.submitted_at.isoformat() if job.submitted_at else None,
@@ -60,14 +63,19 @@ class LocalScanner:
             ref, kind, self.do_email, state=dict(job.state), stderr=stderr, source="local"
         )
 
-    def _code(self, job: LocalJob) -> dict[str, bytes]:
+    def _code(self, job: LocalJob) -> tuple[dict[str, bytes], bool]:
+        """The code files for the new-job email, up to `MAX_TOTAL_CODE_BYTES` in all, and
+        whether any file was left unread (the email then cannot show the job whole)."""
         code_dir = job.path / "code" if (job.path / "code").is_dir() else job.path
         code: dict[str, bytes] = {}
         total = 0
+        unread: list[str] = []
         for file in sorted(code_dir.rglob("*")):
-            if total >= MAX_TOTAL_CODE_BYTES:
-                break
             if file.is_symlink() or not file.is_file():
+                continue
+            relative = file.relative_to(job.path).as_posix()
+            if total >= MAX_TOTAL_CODE_BYTES:
+                unread.append(relative)  # listed, not read: reading stays bounded
                 continue
             try:
                 resolve_inside(self.root, file.relative_to(self.root).as_posix())
@@ -75,11 +83,20 @@ class LocalScanner:
                     data = handle.read(MAX_FILE_BYTES + 1)
             except (OSError, ValueError) as error:
                 logger.debug("cannot read %s for the preview: %s", file, error)
+                unread.append(relative)
                 continue
-            relative = file.relative_to(job.path).as_posix()
             code[relative] = data
             total += len(data)
-        return code
+        if unread and str(job.path) not in self._reported_unread:  # once per process
+            self._reported_unread.add(str(job.path))
+            logger.info(
+                "job %s: %d code file(s) not read for its email (over %d KiB in all or"
+                " unreadable); it cannot be approved by reply",
+                job.path,
+                len(unread),
+                MAX_TOTAL_CODE_BYTES // 1024,
+            )
+        return code, bool(unread)
 
     def _small(self, file: Path) -> bytes | None:
         """A submission file for the new-job email (one byte over the cap tells it is cut)."""

@@ -4,7 +4,8 @@ The owner may approve a job by replying to its email, so the email must show all
 `run.sh` (what the owner's runner executes), `config.yaml` (the declared type, entrypoint and
 dependencies, shown also as a summary) and every file under `code/`, whole. A job is approvable
 by reply only when all of it is shown: current layout, each file text (UTF-8, no NUL) and within
-`MAX_FILE_BYTES`, all of it within `MAX_TOTAL_CODE_BYTES`, and no file the job lists missing.
+`MAX_FILE_BYTES`, all of it within `MAX_TOTAL_CODE_BYTES`, no file the job lists missing, and
+none left unread by the source (`JobDetails.code_truncated`).
 Otherwise the email says so and points to the job's folder on disk.
 
 What the email showed is recorded as one digest over the SHA-256 of each file it showed
@@ -142,7 +143,7 @@ def _why_not(
     cut = [f.path for f in preview.files if f.truncated]
     if cut:
         return f"a file is too large to show whole ({clean_line(cut[0], limit=80)})"
-    if preview.not_shown:
+    if preview.not_shown or details.code_truncated:
         return "the job is too large to show whole in an email"
     listed = {p for p in details.files if p.startswith(CODE_PREFIX)}
     missing = sorted(listed - code.keys())

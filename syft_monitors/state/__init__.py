@@ -13,6 +13,8 @@ from syft_monitors.state.json_file import JsonStateManager, OnCorrupt
 from syft_monitors.state.memory import MemoryStateManager
 from syft_monitors.state.model import (
     SCHEMA_VERSION,
+    EmailRepliesRecord,
+    HandledReply,
     Heartbeat,
     NotifiedRecord,
     PeerRetryRecord,
@@ -27,6 +29,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "CompactionPolicy",
     "CompactionReport",
+    "EmailRepliesRecord",
+    "HandledReply",
     "Heartbeat",
     "JsonStateManager",
     "MemoryStateManager",

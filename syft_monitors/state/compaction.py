@@ -16,6 +16,10 @@ Why forgetting is safe:
   for the same reason. Monitors that rescan local job folders must treat facts older than the
   retention window as pre-existing (baseline) rather than new, which the cursor baseline and the
   job timestamps allow; with that rule a forgotten key never re-sends.
+- `email_replies.handled` entries (replies the approve service dealt with, also capped when
+  written): a reply is read again only from Gmail's history feed, which forgets within about a
+  week, or from the thread of a job still pending after a re-baseline; one older than the
+  retention window is past both.
 - `intents` are never dropped: each one is an email whose fate is unknown, and forgetting it
   could lose or duplicate that email.
 - `threads` go with the last `notified` entry that mentions their job key: no future email of
@@ -43,7 +47,7 @@ DEFAULT_MAX_ENTRIES = 50_000
 class CompactionPolicy:
     #: Entries younger than this are kept whatever the count (unless `max_bytes` forces it).
     retention: dt.timedelta = DEFAULT_RETENTION
-    #: Entries per collection (`seen`, `notified`) kept whatever their age.
+    #: Entries per collection (`seen`, `notified`, `email_replies.handled`) kept whatever their age.
     max_entries: int = DEFAULT_MAX_ENTRIES
     #: Soft ceiling on the serialized document; None means no ceiling. A ConfigMap backend
     #: would use about 700 KiB to leave room for metadata under the 1 MiB object limit.
@@ -67,10 +71,16 @@ class CompactionReport:
     size_bytes: int
     #: True when `max_bytes` could not be reached (intents, threads and data alone exceed it).
     over_budget: bool = False
+    dropped_replies: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.dropped_seen or self.dropped_notified or self.dropped_threads)
+        return bool(
+            self.dropped_seen
+            or self.dropped_notified
+            or self.dropped_threads
+            or self.dropped_replies
+        )
 
 
 def _oldest_first(entries: Iterable[tuple[str, str]]) -> list[tuple[dt.datetime, str]]:
@@ -110,6 +120,15 @@ def compact_document(
         del doc.seen[key]
     for key in drop_notified:
         del doc.notified[key]
+    drop_replies = _expired(
+        _oldest_first((k, r.at) for k, r in doc.email_replies.handled.items()),
+        cutoff,
+        policy.max_entries,
+    )
+    if drop_replies:
+        gone = set(drop_replies)
+        handled = {k: r for k, r in doc.email_replies.handled.items() if k not in gone}
+        doc.email_replies = doc.email_replies.model_copy(update={"handled": handled})
 
     size = len(doc.to_json_bytes())
     over_budget = False
@@ -130,13 +149,15 @@ def compact_document(
         dropped_threads=dropped_threads,
         size_bytes=size,
         over_budget=over_budget,
+        dropped_replies=len(drop_replies),
     )
     if report.changed:
         logger.info(
-            "state compacted: dropped %d seen, %d notified, %d threads; %d bytes",
+            "state compacted: dropped %d seen, %d notified, %d threads, %d replies; %d bytes",
             report.dropped_seen,
             report.dropped_notified,
             report.dropped_threads,
+            report.dropped_replies,
             report.size_bytes,
         )
     if over_budget:

@@ -19,16 +19,21 @@ at most 500 characters; token-like substrings redacted).
   that copy (a poll reads state many times); writes never rely on it being current, because a
   stale base only costs a 409 and a retry with a fresh read.
 - Heartbeat: with `heartbeat_name`, `record_poll` writes nothing into the state document: it
-  merge-patches the small keys above, the heartbeat JSON and this process's holder-lease renewal
+  merge-patches its service's own key (`kube_keys.service_heartbeat_key`: the status keys above
+  as that service sees them, and its counters) and this process's holder-lease renewal
   (`holder.<id>`) into that ConfigMap, only the keys that changed, so an idle monitor never
   rewrites its state (up to 512 KiB, a full-object write into etcd and a large watch event each
-  minute). It writes at the poll that saw news (a send, an error that started, changed or ended,
-  counted events), a lease renewal every `HOLDER_RENEWAL_PERIOD` s while it holds send intents,
-  and otherwise once per `kube_keys.HEARTBEAT_PERIOD` (600 s): an idle hour is 6 small writes,
-  and `lastPollTime` of a healthy idle monitor is up to that period plus one poll interval old.
-  The state ConfigMap is then written only when the state changes. If the heartbeat ConfigMap is
-  missing or not ours to patch (an operator older than it), the heartbeat goes into the state
-  document as before.
+  minute), and the notify and approve services of one pod never overwrite each other's values
+  (a key each; the operator combines them). It writes at the poll that saw news (a send, an
+  error that started, changed or ended, counted events), a lease renewal every
+  `HOLDER_RENEWAL_PERIOD` s while it holds send intents, and otherwise once per
+  `kube_keys.HEARTBEAT_PERIOD` (600 s): an idle hour is 6 small writes per service, and
+  `lastPollTime` of a healthy idle monitor is up to that period plus one poll interval old. The
+  state ConfigMap is then written only when the state changes. The keys of older versions (the
+  flat status keys, all services' counters in `heartbeat.json`) are read once, for counters a
+  service has no key for yet, and removed at the first write once nothing still needs them. If
+  the heartbeat ConfigMap is missing or not ours to patch (an operator older than it), the
+  heartbeat goes into the state document as before.
 - Existence: the operator creates the ConfigMap and the pod's Role may only get/update/patch it,
   so a missing ConfigMap is an error unless `create_missing=True`.
 - Credentials: an explicit `api_client`; else a kubeconfig named by the `kubeconfig` argument or
@@ -42,6 +47,7 @@ at most 500 characters; token-like substrings redacted).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -72,6 +78,7 @@ from syft_monitors.state.compaction import CompactionPolicy, compact_document
 from syft_monitors.state.holders import gone_from_this_host, holder_id
 from syft_monitors.state.kube_keys import (
     DATA_KEY,
+    DEFAULT_SERVICE,
     HEARTBEAT_KEY,
     HEARTBEAT_PERIOD,
     HOLDER_PREFIX,
@@ -79,6 +86,10 @@ from syft_monitors.state.kube_keys import (
     LAST_POLL_KEY,
     MAX_ERROR_LENGTH,
     NOTIFICATIONS_SENT_KEY,
+    SERVICE_COUNTERS,
+    STATUS_KEYS,
+    heartbeat_service,
+    service_heartbeat_key,
 )
 from syft_monitors.state.model import (
     SCHEMA_VERSION,
@@ -256,11 +267,14 @@ class ConfigMapStateManager(OptimisticStateManager):
         #: The heartbeats as this process last wrote them (None: not loaded yet): all monitors
         #: together under None, each monitor under its name.
         self._beats: dict[str | None, Heartbeat] | None = None
-        #: The heartbeat keys as this process last wrote them, and the poll time of that write
-        #: and of its last lease renewal there (epoch seconds).
+        #: The heartbeat keys as this process last wrote them; per service, the status keys and
+        #: the poll time of its last write; the poll time of the last lease renewal (epoch s).
         self._written: dict[str, str | None] = {}
-        self._written_at: float | None = None
+        self._written_status: dict[str, dict[str, str]] = {}
+        self._written_at: dict[str, float] = {}
         self._renewed_at = float("-inf")
+        #: Keys of older versions found at load, removed by this process's first write.
+        self._legacy: _Legacy | None = None
         self._beat_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -328,6 +342,7 @@ class ConfigMapStateManager(OptimisticStateManager):
         if self.heartbeat_name is None:
             return super().record_poll(success, error, now, events=events, monitor=monitor)
         advance = poll_advance(success, error, now, events=events)
+        service = monitor or DEFAULT_SERVICE
         with self._beat_lock:
             beats = self._load_beats()
             if beats is None:  # no heartbeat ConfigMap of ours: the old way
@@ -338,31 +353,65 @@ class ConfigMapStateManager(OptimisticStateManager):
             updated[None] = advance(beats.get(None, Heartbeat())).model_copy(
                 update={"notifications_sent": sent}
             )
-            if monitor is not None:
-                updated[monitor] = advance(beats.get(monitor, Heartbeat()))
-            data: dict[str, str | None] = {**beat_keys(updated[None])}
-            data[HEARTBEAT_KEY] = _beats_json(updated)
-            when = parse_timestamp(str(updated[None].last_poll_at)).timestamp()
+            own = advance(beats.get(service, Heartbeat()))
+            updated[service] = own
+            # The status as this service sees it: its own poll and error, the shared sends.
+            status = {**beat_keys(own), NOTIFICATIONS_SENT_KEY: str(sent)}
+            data: dict[str, str | None] = {
+                service_heartbeat_key(service): _service_json(status, own)
+            }
+            when = parse_timestamp(str(own.last_poll_at)).timestamp()
             if _holds_intents(doc) and when - self._renewed_at >= HOLDER_RENEWAL_PERIOD:
                 data[_holder_key(holder_id())] = to_timestamp(utc_now())
-            if self._beat_due(data, when, events=events):
+            if self._beat_due(service, status, data, when, events=events):
                 changed = {k: v for k, v in data.items() if self._written.get(k) != v}
-                self._patch_beat({"data": changed})
+                legacy, self._legacy = self._legacy, None
+                if legacy is not None:
+                    changed.update(dict.fromkeys(legacy.removable(service)))
+                stored = self._patch_beat({"data": changed})
+                if legacy is not None:
+                    self._drop_shared_counters(legacy, stored)
                 self._written.update(changed)
-                self._written_at = when
+                self._written_status[service] = status
+                self._written_at[service] = when
                 if _holder_key(holder_id()) in changed:
                     self._renewed_at = when
             self._beats = updated
             return updated[None]
 
-    def _beat_due(self, data: dict[str, str | None], when: float, *, events: int) -> bool:
-        """Write now? Yes for this process's first poll, news the operator shows (a send, an
-        error that started, changed or ended), events counted, a holder's lease renewal, and
-        once per `HEARTBEAT_PERIOD` s; an idle poll in between only moves the poll time."""
-        if self._written_at is None or when - self._written_at >= HEARTBEAT_PERIOD:
+    def _beat_due(
+        self,
+        service: str,
+        status: dict[str, str],
+        data: dict[str, str | None],
+        when: float,
+        *,
+        events: int,
+    ) -> bool:
+        """Write now? Yes for the service's first poll in this process, news the operator shows
+        (a send, an error that started, changed or ended), events counted, a holder's lease
+        renewal, and once per `HEARTBEAT_PERIOD` s; an idle poll in between only moves the poll
+        time."""
+        written_at = self._written_at.get(service)
+        if written_at is None or when - written_at >= HEARTBEAT_PERIOD:
             return True
-        news = (NOTIFICATIONS_SENT_KEY, LAST_ERROR_KEY, _holder_key(holder_id()))
-        return events > 0 or any(k in data and self._written.get(k) != data[k] for k in news)
+        before = self._written_status.get(service, {})
+        holder = _holder_key(holder_id())
+        return (
+            events > 0
+            or any(before.get(k) != status[k] for k in (NOTIFICATIONS_SENT_KEY, LAST_ERROR_KEY))
+            or (holder in data and self._written.get(holder) != data[holder])
+        )
+
+    def _drop_shared_counters(self, legacy: _Legacy, stored: dict[str, Any]) -> None:
+        """Remove the shared counters of an older version once every service they list has
+        written its own key (the last service to write after an upgrade does it)."""
+        data = stored.get("data") or {}
+        if HEARTBEAT_KEY not in data:
+            return
+        present = {s for k in data if (s := heartbeat_service(str(k))) is not None}
+        if legacy.waiting <= present:
+            self._patch_beat({"data": {HEARTBEAT_KEY: None}})
 
     def heartbeat(self, monitor: str | None = None) -> Heartbeat:
         doc_beat = super().heartbeat(monitor)
@@ -399,7 +448,28 @@ class ConfigMapStateManager(OptimisticStateManager):
         if raw is None:
             return None
         data = raw.get("data") or {}
-        beats = _parse_beats(data.get(HEARTBEAT_KEY))
+        beats: dict[str | None, Heartbeat] = {}
+        for key, value in data.items():
+            service = heartbeat_service(str(key))
+            if service is not None:
+                beat = _parse_service_beat(value)
+                if beat is not None:
+                    beats[service] = beat
+        # An upgrade: services without a key of their own yet take their counters from the
+        # shared key older versions wrote.
+        legacy_beats = _parse_beats(data.get(HEARTBEAT_KEY))
+        for name, beat in legacy_beats.items():
+            if name is not None:
+                beats.setdefault(name, beat)
+        together = _combined([b for name, b in beats.items() if name is not None])
+        beats[None] = together or legacy_beats.get(None) or Heartbeat()
+        stale = [k for k in (*STATUS_KEYS, HEARTBEAT_KEY) if k in data]
+        if stale:
+            self._legacy = _Legacy(
+                keys=tuple(stale),
+                waiting=frozenset(n for n in legacy_beats if n is not None),
+                migrated=frozenset(s for k in data if (s := heartbeat_service(str(k)))),
+            )
         # Renewals of holders long gone are dropped (keys must not pile up across restarts).
         expired: dict[str, str | None] = {}
         for key, value in data.items():
@@ -430,10 +500,10 @@ class ConfigMapStateManager(OptimisticStateManager):
             self.heartbeat_name = None
             return None
 
-    def _patch_beat(self, body: dict[str, Any]) -> None:
+    def _patch_beat(self, body: dict[str, Any]) -> dict[str, Any]:
         name = self.heartbeat_name
         assert name is not None
-        self._call(
+        return self._call(
             "patch",
             lambda: self._core.patch_namespaced_config_map(
                 name, self.namespace, body, _request_timeout=self.request_timeout
@@ -605,21 +675,72 @@ def _holds_intents(doc: StateDocument) -> bool:
     return me in doc.holders and any(i.owner == me for i in doc.intents.values())
 
 
-def _beats_json(beats: dict[str | None, Heartbeat]) -> str:
-    # Fields at their defaults (no error, nothing sent) are left out: they read back the same.
-    doc = {
-        "all": beats[None].model_dump(mode="json", exclude_defaults=True),
-        "monitors": {
-            k: v.model_dump(mode="json", exclude_defaults=True)
-            for k, v in beats.items()
-            if k is not None
-        },
-    }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+def _service_json(status: dict[str, str], beat: Heartbeat) -> str:
+    """One service's heartbeat value: the status keys for the operator, its counters for itself.
+    Counters at their defaults (no error, nothing counted) are left out: they read back the same;
+    the sends are counted in the state document, and the error is kept redacted and clipped."""
+    counters = beat.model_dump(mode="json", exclude_defaults=True, exclude={"notifications_sent"})
+    if beat.last_error:
+        counters["last_error"] = redact(beat.last_error)[:MAX_ERROR_LENGTH]
+    return json.dumps({**status, SERVICE_COUNTERS: counters}, sort_keys=True, separators=(",", ":"))
+
+
+def _parse_service_beat(raw: object) -> Heartbeat | None:
+    """A service's counters from its heartbeat value; None (that service starts afresh) when
+    malformed: they are counters, not state."""
+    try:
+        counters = json.loads(str(raw)).get(SERVICE_COUNTERS) or {}
+        return Heartbeat.model_validate(counters)
+    except (ValueError, TypeError, AttributeError, ValidationError):
+        logger.warning("heartbeat ConfigMap holds an invalid service heartbeat; starting afresh")
+        return None
+
+
+def _latest(stamps: list[str | None]) -> str | None:
+    known = [s for s in stamps if s]
+    return max(known, key=parse_timestamp) if known else None
+
+
+def _combined(beats: list[Heartbeat]) -> Heartbeat | None:
+    """All services together, as a process that has not polled yet reports them: the newest
+    poll, success and error, and the events of the newest day."""
+    if not beats:
+        return None
+    error_at = _latest([b.last_error_at for b in beats])
+    day = max((b.events_day for b in beats if b.events_day), default=None)
+    return Heartbeat(
+        last_poll_at=_latest([b.last_poll_at for b in beats]),
+        last_success_at=_latest([b.last_success_at for b in beats]),
+        last_error=next(
+            (b.last_error for b in beats if error_at and b.last_error_at == error_at), None
+        ),
+        last_error_at=error_at,
+        events_today=sum(b.events_today for b in beats if day and b.events_day == day),
+        events_day=day,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Legacy:
+    """Keys an older version left in the heartbeat ConfigMap."""
+
+    keys: tuple[str, ...]
+    #: The services whose counters the shared `HEARTBEAT_KEY` holds.
+    waiting: frozenset[str]
+    #: The services that had a key of their own at load.
+    migrated: frozenset[str]
+
+    def removable(self, service: str) -> list[str]:
+        """What `service`'s first write removes: the flat status keys (a service key replaces
+        them for the operator), and the shared counters once no other service may still need
+        them (each service reads them once, before its first write)."""
+        still_needed = self.waiting - self.migrated - {service}
+        return [k for k in self.keys if k != HEARTBEAT_KEY or not still_needed]
 
 
 def _parse_beats(raw: str | None) -> dict[str | None, Heartbeat]:
-    """The stored heartbeats; anything malformed starts afresh (they are counters, not state)."""
+    """The heartbeats older versions stored under `HEARTBEAT_KEY`; anything malformed starts
+    afresh (they are counters, not state)."""
     if not raw:
         return {}
     try:

@@ -35,7 +35,9 @@ from pydantic_core import PydanticSerializationError
 #: instead of taking the unknown fields for corruption.
 #: 3: the approve service's peer retries are typed records (`approve_retries`) instead of
 #: `data["approve"]["peer_retries"]`; older documents are migrated when read.
-SCHEMA_VERSION = 3
+#: 4: the approve service's email-reply feed (history id, handled replies) is a typed record
+#: (`email_replies`) instead of `data["email_replies"]`; older documents are migrated when read.
+SCHEMA_VERSION = 4
 
 #: Stored error strings are cut to this length: they are for humans and must not bloat state.
 MAX_ERROR_LENGTH = 500
@@ -163,6 +165,37 @@ class PeerRetryRecord(_Record):
     error: str = ""
 
 
+class HandledReply(_Record):
+    """A message in a job thread the approve service has dealt with (never read again)."""
+
+    #: What came of it ("approved", "refused", "unknown", ...): for humans and tests.
+    outcome: str
+    at: Timestamp
+
+
+class EmailRepliesRecord(_Record):
+    """Where the approve service reads Gmail's history feed from, and the replies it handled."""
+
+    #: The Gmail history id to resume from; None until the first baseline.
+    history_id: str | None = None
+    #: Gmail message id -> what was done with it. Bounded: `with_handled` keeps the newest
+    #: `limit` and compaction drops old entries (see `state.compaction`).
+    handled: dict[str, HandledReply] = Field(default_factory=dict)
+
+    def with_handled(self, new: Mapping[str, str], at: str, *, limit: int) -> EmailRepliesRecord:
+        """This record plus the `new` replies (id -> outcome), oldest dropped beyond `limit`."""
+        handled = dict(self.handled)
+        for key, outcome in new.items():
+            handled.setdefault(key, HandledReply(outcome=outcome, at=at))
+        excess = len(handled) - limit
+        if excess > 0:
+            # Oldest first by time, then by insertion: dict order breaks ties deterministically.
+            order = sorted(enumerate(handled), key=lambda item: (handled[item[1]].at, item[0]))
+            for _, key in order[:excess]:
+                del handled[key]
+        return self.model_copy(update={"handled": handled})
+
+
 class Heartbeat(_Record):
     """Liveness counters, mirrored into the Kubernetes resource status by the operator."""
 
@@ -256,6 +289,8 @@ class StateDocument(BaseModel):
     work: dict[str, WorkRecord] = Field(default_factory=dict)
     #: Peer key (normalized address) -> a peer acceptance the approve service retries.
     approve_retries: dict[str, PeerRetryRecord] = Field(default_factory=dict)
+    #: The approve service's email-reply feed (`approve.email_replies`).
+    email_replies: EmailRepliesRecord = Field(default_factory=EmailRepliesRecord)
     #: Free-form JSON values (the seed API's get_data / set_data).
     data: dict[str, Any] = Field(default_factory=dict)
     #: Flood control: daily budget, windows, pending digests.
@@ -285,6 +320,20 @@ class StateDocument(BaseModel):
         if rest:
             new_data[LEGACY_APPROVE_KEY] = rest
         return {**raw, "data": new_data, "approve_retries": retries}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_email_replies(cls, raw: Any) -> Any:
+        """Version 3 kept the email-reply feed in `data["email_replies"]`."""
+        if not isinstance(raw, dict):
+            return raw
+        data = raw.get("data")
+        if not isinstance(data, dict) or LEGACY_REPLIES_KEY not in data:
+            return raw
+        new_data = {k: v for k, v in data.items() if k != LEGACY_REPLIES_KEY}
+        if raw.get("email_replies"):
+            return {**raw, "data": new_data}  # already typed: the typed record wins
+        return {**raw, "data": new_data, "email_replies": _legacy_replies(data[LEGACY_REPLIES_KEY])}
 
     @field_validator("schema_version")
     @classmethod
@@ -322,6 +371,7 @@ class StateDocument(BaseModel):
             folders=dict(self.folders),
             work=dict(self.work),
             approve_retries=dict(self.approve_retries),
+            email_replies=self.email_replies,
             data=copy.deepcopy(self.data),
             flood=self.flood,
             holders=dict(self.holders),
@@ -379,3 +429,29 @@ def _legacy_retry(entry: object) -> PeerRetryRecord | None:
         )
     except (TypeError, ValueError):
         return None
+
+
+#: Where version 3 documents kept the approve service's email-reply feed in `data`.
+LEGACY_REPLIES_KEY = "email_replies"
+
+
+def _legacy_replies(section: object) -> EmailRepliesRecord:
+    """A version-3 `data["email_replies"]` section as a record; what cannot be read is dropped
+    (a lost history id only means a re-baseline, which reads the pending jobs' threads)."""
+    if not isinstance(section, dict):
+        return EmailRepliesRecord()
+    history_id = section.get("history_id")
+    handled: dict[str, HandledReply] = {}
+    entries = section.get("handled")
+    for key, entry in (entries if isinstance(entries, dict) else {}).items():
+        if not isinstance(entry, dict):
+            continue
+        try:
+            handled[str(key)] = HandledReply(
+                outcome=str(entry.get("outcome") or ""), at=str(entry.get("at"))
+            )
+        except ValidationError:
+            continue
+    return EmailRepliesRecord(
+        history_id=history_id if isinstance(history_id, str) else None, handled=handled
+    )

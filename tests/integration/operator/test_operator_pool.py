@@ -91,6 +91,15 @@ def wait_assigned(
         lambda: assigned(cluster, shards, pool_name) == expected,
         what=f"assignment {expected}",
     )
+    # A shard's Role follows its assignment ConfigMap within the same pass: wait for the pass
+    # to end too (the members' Secrets are `<name>-token` here).
+    for shard in range(shards):
+        tokens = sorted(f"{name}-token" for name, at in expected.items() if at == shard)
+        role = names.shard_name(pool_name, shard)
+        eventually(
+            lambda r=role, t=tokens: sorted(secret_names(cluster.stored(RBAC_V1, "roles", r))) == t,
+            what=f"Role {role} naming {tokens}",
+        )
 
 
 def mark_shard_available(cluster: OperatorCluster, pool_name: str, shard: int) -> None:

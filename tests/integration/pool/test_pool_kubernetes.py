@@ -14,6 +14,7 @@ import pytest
 
 from syft_monitors.pool.kube_source import AssignmentSource
 from syft_monitors.pool.process import Pool
+from syft_operator.status import mirror_heartbeat
 from syft_sandbox import Sandbox
 from syft_sandbox.pool_world import owners_world
 from tests.integration.pool.conftest import baselined, metric
@@ -38,6 +39,13 @@ def kube_pool(
     thread.join(30)
 
 
+def poll_time(kube_api: KubeApiServer, owner: str) -> str | None:
+    """The owner's lastPollTime as the operator mirrors it from the heartbeat ConfigMap."""
+    beat = kube_api.get_object("v1", "configmaps", NS, f"{owner}-heartbeat") or {}
+    fields = mirror_heartbeat(beat.get("data")) or {}
+    return fields.get("lastPollTime")
+
+
 def test_the_pool_follows_its_assignment_and_keeps_state_per_owner(
     kube_api: KubeApiServer, kube_pool: tuple[Pool, Path], tmp_path: Path
 ) -> None:
@@ -55,14 +63,7 @@ def test_the_pool_follows_its_assignment_and_keeps_state_per_owner(
         assert state is not None
         document = json.loads(state["data"]["state.json"])
         assert any(key.startswith("new_job:") for key in document["notified"])
-        beat = eventually(
-            lambda: (
-                (kube_api.get_object("v1", "configmaps", NS, "owner-0001-heartbeat") or {})
-                .get("data", {})
-                .get("lastPollTime")
-            ),
-            what="owner 1's heartbeat",
-        )
+        beat = eventually(lambda: poll_time(kube_api, "owner-0001"), what="owner 1's heartbeat")
         assert beat.endswith("Z")
         first = pool.owners[name_of(0)]
         # The operator moves owner 1 away and brings owner 2: owner 0 is not disturbed.

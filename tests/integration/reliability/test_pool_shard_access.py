@@ -26,6 +26,7 @@ pytest.importorskip("syft_monitors.pool.kube_source", reason="the pool process i
 
 from syft_operator import names
 from syft_operator.rendezvous import shard_of
+from syft_operator.status import mirror_heartbeat
 from syft_sandbox import Sandbox
 from tests.e2e.kind_driver import JOB_NAME, submit_job
 from tests.integration.operator.operator_testkit import (
@@ -144,10 +145,11 @@ def test_pool_process_serves_its_shard_within_its_role(
             beat = f"{mine}-heartbeat"
             eventually(
                 lambda: (
-                    (api.get_object("v1", "configmaps", NAMESPACE, beat) or {})
-                    .get("data", {})
-                    .get("lastPollTime")
-                ),
+                    mirror_heartbeat(
+                        (api.get_object("v1", "configmaps", NAMESPACE, beat) or {}).get("data")
+                    )
+                    or {}
+                ).get("lastPollTime"),
                 timeout=60,
                 what=f"{mine}'s heartbeat",
             )

@@ -54,6 +54,12 @@ def data(kube_api: KubeApiServer, name: str) -> dict[str, str]:
     return obj.get("data") or {}
 
 
+def status(kube_api: KubeApiServer, service: str = "monitor") -> dict[str, Any]:
+    """The status keys `service` last wrote into its own heartbeat key."""
+    parsed: dict[str, Any] = json.loads(data(kube_api, BEAT)[f"heartbeat.{service}.json"])
+    return parsed
+
+
 def test_idle_polls_patch_the_heartbeat_once_per_period_and_never_write_the_state(
     kube_client: Any, kube_api: KubeApiServer, maps: None
 ) -> None:
@@ -70,15 +76,13 @@ def test_idle_polls_patch_the_heartbeat_once_per_period_and_never_write_the_stat
     assert {(r.verb, r.name) for r in writes} == {("patch", BEAT)}
     period = int(HEARTBEAT_PERIOD // 60)
     assert len(writes) == 60 // period  # minutes 0, 10, ..., 50
-    # After the first, only what moved: the poll time and the monitor's own counters.
-    assert {tuple(sorted(r.body["data"])) for r in writes[1:]} == {
-        ("heartbeat.json", "lastPollTime")
-    }
+    # After the first, only what moved: the monitor's own key (its poll time and counters).
+    assert {tuple(sorted(r.body["data"])) for r in writes} == {("heartbeat.jobs.json",)}
     assert max(len(json.dumps(r.body)) for r in writes) < 1024
     after = kube_api.get_object("v1", "configmaps", "default", STATE)
     assert after is not None
     assert after["metadata"]["resourceVersion"] == version
-    beat = data(kube_api, BEAT)
+    beat = status(kube_api, "jobs")
     assert beat["lastPollTime"] == f"2026-01-01T00:{60 - period:02d}:00Z"
     assert beat["lastError"] == ""
     # A new process reads the heartbeat back (the CLI's status, the monitor after a restart).
@@ -95,10 +99,12 @@ def test_sends_counted_in_the_state_show_in_the_heartbeat(
     state = manager(kube_client, max_staleness=0)
     when = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
     state.record_poll(False, "token ya29.abcDEF-123 rejected", now=when)
-    assert data(kube_api, BEAT)["lastError"].startswith("token [redacted] rejected")
+    assert status(kube_api)["lastError"].startswith("token [redacted] rejected")
+    # Nor in the service's counters, which anyone allowed to read the ConfigMap sees.
+    assert "ya29" not in data(kube_api, BEAT)["heartbeat.monitor.json"]
     Ledger(state).resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=when.isoformat())})
     state.record_poll(True, now=when + dt.timedelta(minutes=1))
-    beat = data(kube_api, BEAT)
+    beat = status(kube_api)
     assert beat["notificationsSent"] == "1"
     assert beat["lastError"] == ""
     assert state.heartbeat().notifications_sent == 1
@@ -150,18 +156,18 @@ def test_news_is_written_at_the_poll_that_saw_it(
     def poll(minute: int, error: str | None = None) -> list[dict[str, Any]]:
         mark = len(kube_api.requests)
         state.record_poll(error is None, error, now=start + dt.timedelta(minutes=minute))
-        return [r.body["data"] for r in kube_api.requests[mark:] if r.verb == "patch"]
+        patches = [r.body["data"] for r in kube_api.requests[mark:] if r.verb == "patch"]
+        assert all(set(d) == {"heartbeat.monitor.json"} for d in patches)
+        return [json.loads(d["heartbeat.monitor.json"]) for d in patches]
 
     assert poll(0)  # the first poll of a process
     assert poll(1) == []
-    assert [set(d) for d in poll(2, "Drive answered 503")] == [
-        {"lastPollTime", "lastError", "heartbeat.json"}
-    ]
+    assert [d["lastError"] for d in poll(2, "Drive answered 503")] == ["Drive answered 503"]
     assert poll(3, "Drive answered 503") == []  # the same error: nothing new
     assert [d["lastError"] for d in poll(4)] == [""]  # it ended
-    state.resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=start.isoformat())})
+    Ledger(state).resolve_intents({"new_job:a:do": NotifiedRecord(sent_at=start.isoformat())})
     assert [d["notificationsSent"] for d in poll(5)] == ["1"]
-    assert data(kube_api, BEAT)["lastPollTime"] == "2026-01-01T00:05:00Z"
+    assert status(kube_api)["lastPollTime"] == "2026-01-01T00:05:00Z"
 
 
 def test_a_holder_of_intents_renews_its_lease_in_the_heartbeat(
@@ -171,7 +177,7 @@ def test_a_holder_of_intents_renews_its_lease_in_the_heartbeat(
     intent = SendIntent(
         notification_key="new_job:k:do", message_id="<m@x>", recorded_at=to_timestamp()
     )
-    assert state.record_intent(intent) is not None  # this process holds it now
+    assert Ledger(state).record_intent(intent) is not None  # this process holds it now
     start = dt.datetime.now(dt.UTC)
     renewals = []
     for minute in range(10):

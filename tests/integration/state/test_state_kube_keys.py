@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from syft_monitors.runtime.ledger import Ledger
 from syft_monitors.state import NotifiedRecord
 from syft_monitors.state.configmap import ConfigMapStateManager
 from syft_operator import names
@@ -54,7 +55,7 @@ def test_the_operator_mirrors_what_the_monitor_writes(
         "lastError": "Drive answered 503",
     }
 
-    state.resolve_intents(
+    Ledger(state).resolve_intents(
         {f"new_job:{n}:do": NotifiedRecord(sent_at=when.isoformat()) for n in "ab"}
     )
     state.record_poll(True, now=when + dt.timedelta(minutes=1))
@@ -65,4 +66,4 @@ def test_the_operator_mirrors_what_the_monitor_writes(
         "lastError": None,
     }
     beat = kube_api.get_object("v1", "configmaps", "default", names.heartbeat_map_name(MONITOR))
-    assert ("lastPollTime" in ((beat or {}).get("data") or {})) is with_heartbeat_map
+    assert ("heartbeat.monitor.json" in ((beat or {}).get("data") or {})) is with_heartbeat_map

@@ -63,6 +63,7 @@ def test_the_digest_is_the_one_of_the_same_job_on_disk(tmp_path: Path) -> None:
         ({"code": {"main.py": b"print(1)\n"}}, "current job layout"),
         ({"files": {"code/main.py": "a" * 64, "code/hidden.py": "b" * 64}}, "could not be shown"),
         ({"config": {"type": "python", "dependencies": "pandas"}}, "does not declare"),
+        ({"code_truncated": True}, "too large to show whole in an email"),
     ],
 )
 def test_what_cannot_be_approved_by_reply(changes: dict[str, object], why: str) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from syft_operator.status import (
+    compact_heartbeat,
     find_condition,
     mirror_fields,
+    mirror_heartbeat,
     set_condition,
     workload_availability,
 )
@@ -87,6 +90,64 @@ def test_naive_poll_time_is_taken_as_utc() -> None:
     assert mirror_fields({"lastPollTime": "2026-03-01T10:00:00"})["lastPollTime"] == (
         "2026-03-01T10:00:00Z"
     )
+
+
+def beat(poll: str, sent: str, error: str = "", **counters: object) -> str:
+    fields = {"lastPollTime": poll, "notificationsSent": sent, "lastError": error}
+    return json.dumps({**fields, "counters": counters})
+
+
+def test_mirror_combines_the_services_of_one_pod() -> None:
+    """The newest poll, the highest count of the shared sends, the error of either service."""
+    data = {
+        "heartbeat.notify.json": beat("2026-03-01T12:05:00Z", "9"),
+        "heartbeat.approve.json": beat("2026-03-01T12:01:00Z", "8", "Gmail answered 503"),
+        # Flat keys an older version left behind: ignored once a service key exists.
+        "lastPollTime": "2026-03-01T13:00:00Z",
+        "lastError": "stale",
+    }
+    assert mirror_heartbeat(data) == {
+        "lastPollTime": "2026-03-01T12:05:00Z",
+        "notificationsSent": 9,
+        "lastError": "Gmail answered 503",
+    }
+    data["heartbeat.notify.json"] = beat("2026-03-01T12:06:00Z", "9", "Drive answered 503")
+    error = (mirror_heartbeat(data) or {})["lastError"]
+    assert error == "approve: Gmail answered 503; notify: Drive answered 503"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["not json", "[1, 2]", json.dumps({"lastPollTime": 5}), beat("x" * 20000, "1")],
+    ids=["text", "list", "wrong-type", "oversized"],
+)
+def test_mirror_ignores_malformed_service_keys(value: str) -> None:
+    good = beat("2026-03-01T12:00:00Z", "3")
+    mirrored = mirror_heartbeat({"heartbeat.notify.json": good, "heartbeat.approve.json": value})
+    assert mirrored == {
+        "lastPollTime": "2026-03-01T12:00:00Z",
+        "notificationsSent": 3,
+        "lastError": None,
+    }
+
+
+def test_without_service_keys_the_flat_keys_are_mirrored() -> None:
+    assert (
+        mirror_heartbeat({"lastPollTime": "2026-03-01T12:00:00Z", "heartbeat.json": "{}"}) is None
+    )
+
+
+def test_the_cache_keeps_only_what_the_status_needs() -> None:
+    data = {
+        "heartbeat.notify.json": beat("2026-03-01T12:00:00Z", "3", events_today=4),
+        "heartbeat.json": "{}",
+        "holder.pod_1_ab": "2026-03-01T12:00:00Z",
+        "lastPollTime": "2026-03-01T11:00:00Z",
+    }
+    kept = compact_heartbeat(data)
+    assert sorted(kept) == ["heartbeat.notify.json", "lastPollTime"]
+    assert mirror_heartbeat(kept) == mirror_heartbeat(data)
+    assert "events_today" not in kept["heartbeat.notify.json"]
 
 
 def test_workload_availability() -> None:
