@@ -800,13 +800,23 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def build_crd() -> dict[str, Any]:
-    """The CustomResourceDefinition object, ready to apply."""
+def custom_resource_definition(
+    *,
+    crd_name: str,
+    kind: str,
+    plural: str,
+    singular: str,
+    short_names: tuple[str, ...],
+    printer_columns: list[dict[str, Any]],
+    schema: dict[str, Any],
+) -> dict[str, Any]:
+    """A namespaced CRD of our group with one served, stored version and a status subresource:
+    the shape both of our CRDs share."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": names.CRD_NAME,
+            "name": crd_name,
             "labels": {
                 names.LABEL_NAME: names.APP_NAME,
                 names.LABEL_PART_OF: names.APP_NAME,
@@ -816,11 +826,11 @@ def build_crd() -> dict[str, Any]:
             "group": names.GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": names.KIND,
-                "listKind": f"{names.KIND}List",
-                "plural": names.PLURAL,
-                "singular": names.SINGULAR,
-                "shortNames": list(names.SHORT_NAMES),
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": singular,
+                "shortNames": list(short_names),
                 "categories": list(names.CATEGORIES),
             },
             "versions": [
@@ -829,12 +839,25 @@ def build_crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "schema": {"openAPIV3Schema": open_api_schema()},
+                    "additionalPrinterColumns": printer_columns,
+                    "schema": {"openAPIV3Schema": schema},
                 }
             ],
         },
     }
+
+
+def build_crd() -> dict[str, Any]:
+    """The CustomResourceDefinition object, ready to apply."""
+    return custom_resource_definition(
+        crd_name=names.CRD_NAME,
+        kind=names.KIND,
+        plural=names.PLURAL,
+        singular=names.SINGULAR,
+        short_names=tuple(names.SHORT_NAMES),
+        printer_columns=PRINTER_COLUMNS,
+        schema=open_api_schema(),
+    )
 
 
 HEADER = (

@@ -21,6 +21,7 @@ from syft_operator.crd import (
     Condition,
     ResourcesSpec,
     _Model,
+    custom_resource_definition,
     structural_schema,
     to_yaml,
 )
@@ -126,36 +127,15 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
 
 
 def build_pool_crd() -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": names.POOL_CRD_NAME,
-            "labels": {names.LABEL_NAME: names.APP_NAME, names.LABEL_PART_OF: names.APP_NAME},
-        },
-        "spec": {
-            "group": names.GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": names.POOL_KIND,
-                "listKind": f"{names.POOL_KIND}List",
-                "plural": names.POOL_PLURAL,
-                "singular": names.POOL_SINGULAR,
-                "shortNames": list(names.POOL_SHORT_NAMES),
-                "categories": list(names.CATEGORIES),
-            },
-            "versions": [
-                {
-                    "name": names.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "schema": {"openAPIV3Schema": open_api_schema()},
-                }
-            ],
-        },
-    }
+    return custom_resource_definition(
+        crd_name=names.POOL_CRD_NAME,
+        kind=names.POOL_KIND,
+        plural=names.POOL_PLURAL,
+        singular=names.POOL_SINGULAR,
+        short_names=tuple(names.POOL_SHORT_NAMES),
+        printer_columns=PRINTER_COLUMNS,
+        schema=open_api_schema(),
+    )
 
 
 HEADER = (

@@ -31,7 +31,11 @@ from syft_operator import names
 from syft_operator.crd import SyftMonitorSpec
 from syft_operator.pool_crd import SyftMonitorPoolSpec
 from syft_operator.rbac import pool_shard_rules
-from syft_operator.render import RenderOptions, hardened_container_security
+from syft_operator.render import (
+    RenderOptions,
+    container_resources,
+    hardened_container_security,
+)
 
 Manifest = dict[str, Any]
 #: The key of the member's own ConfigMap the pool reads (the one a single pod would run).
@@ -182,7 +186,7 @@ def render_shard_deployment(
             {"name": "HOME", "value": names.TMP_DIR},
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         ],
-        "resources": _resources(spec),
+        "resources": container_resources(spec.resources, DEFAULT_POOL_RESOURCES),
         "securityContext": hardened_container_security(),
         "volumeMounts": [
             {"name": "assignment", "mountPath": names.POOL_ASSIGNMENT_DIR, "readOnly": True},
@@ -240,21 +244,6 @@ def render_shard_deployment(
             },
         },
     }
-
-
-def _resources(spec: SyftMonitorPoolSpec) -> dict[str, dict[str, Any]]:
-    if spec.resources is None:
-        return {kind: dict(values) for kind, values in DEFAULT_POOL_RESOURCES.items()}
-    out: dict[str, dict[str, Any]] = {}
-    for kind, quantities in (
-        ("requests", spec.resources.requests),
-        ("limits", spec.resources.limits),
-    ):
-        if quantities is not None:
-            values = quantities.model_dump(by_alias=True, exclude_none=True)
-            if values:
-                out[kind] = values
-    return out
 
 
 def _metadata(pool: str, shard: int) -> Manifest:

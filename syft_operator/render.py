@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from syft_monitors.config import (
 )
 from syft_monitors.notify.flood import FloodConfig
 from syft_operator import names
-from syft_operator.crd import AutoApprovalSpec, SmtpSpec, SyftMonitorSpec
+from syft_operator.crd import AutoApprovalSpec, ResourcesSpec, SmtpSpec, SyftMonitorSpec
 from syft_operator.errors import InvalidSpecError
 from syft_operator.rbac import monitor_role_rules
 
@@ -507,7 +508,7 @@ def _container(
             {"name": "HOME", "value": names.TMP_DIR},
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         ],
-        "resources": _resources(spec),
+        "resources": container_resources(spec.resources, DEFAULT_RESOURCES),
         "securityContext": hardened_container_security(),
         "volumeMounts": mounts,
     }
@@ -548,14 +549,14 @@ def hardened_container_security() -> dict[str, Any]:
     }
 
 
-def _resources(spec: SyftMonitorSpec) -> dict[str, dict[str, Any]]:
-    if spec.resources is None:
-        return {kind: dict(values) for kind, values in DEFAULT_RESOURCES.items()}
+def container_resources(
+    resources: ResourcesSpec | None, defaults: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """A container's `resources` from the spec's, or the defaults when it names none."""
+    if resources is None:
+        return {kind: dict(values) for kind, values in defaults.items()}
     out: dict[str, dict[str, Any]] = {}
-    for kind, quantities in (
-        ("requests", spec.resources.requests),
-        ("limits", spec.resources.limits),
-    ):
+    for kind, quantities in (("requests", resources.requests), ("limits", resources.limits)):
         if quantities is not None:
             values = quantities.model_dump(by_alias=True, exclude_none=True)
             if values:
