@@ -175,40 +175,44 @@ def test_a_new_default_image_rolls_at_most_the_configured_share_at_once(
     log_path = tmp_path / "operator-upgraded.log"
     process = start_operator(kube_api, kubeconfig, log_path, env=env)
     upgraded = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
-    most = 0
     try:
-        deadline = time.monotonic() + 60
-        marked_at = time.monotonic()
-        while time.monotonic() < deadline:
-            new = {}
-            for name in monitors:
-                deployment = upgraded.deployment(name)
-                assert deployment is not None
-                if deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
-                    ":next"
-                ):
-                    new[name] = deployment
-            rolling = [n for n, d in new.items() if not _available(d)]
-            most = max(most, len(rolling))
-            assert len(rolling) <= 2, rolling
-            if len(new) == len(monitors) and not rolling:
-                break
-            # A loaded operator admits its share one reconcile at a time: leave it up to 10 s
-            # to fill the share before the pods come up, so "a pace" is seen, not sampled away.
-            if len(rolling) < 2 and len(new) < len(monitors) and time.monotonic() - marked_at < 10:
-                time.sleep(0.2)
-                continue
-            # Give the operator time to over-admit, if it would, before the pods come up.
-            time.sleep(0.7)
-            for name in rolling:
-                upgraded.mark_available(name)
-            marked_at = time.monotonic()
-        else:
-            raise AssertionError(f"rollout incomplete: {sorted(new)} on the new image")
+        most = _follow_paced_rollout(upgraded, [names.workload_name(m) for m in monitors], share=2)
     finally:
         stop_operator(process)
         sys.stderr.write("--- upgraded operator log ---\n" + upgraded.log()[-6000:])
     assert most == 2  # it did use its share: a pace, not one at a time
+
+
+def _follow_paced_rollout(cluster: OperatorCluster, deployments: list[str], *, share: int) -> int:
+    """Play the Deployment controller through an upgrade to the `:next` image: never more than
+    `share` Deployments on the new template without an available pod; returns the most seen."""
+    most = 0
+    deadline = time.monotonic() + 60
+    marked_at = time.monotonic()
+    new: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        new = {}
+        for name in deployments:
+            deployment = cluster.stored("apps/v1", "deployments", name)
+            assert deployment is not None
+            if deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":next"):
+                new[name] = deployment
+        rolling = [n for n, d in new.items() if not _available(d)]
+        most = max(most, len(rolling))
+        assert len(rolling) <= share, rolling
+        if len(new) == len(deployments) and not rolling:
+            return most
+        # A loaded operator admits its share one reconcile at a time: leave it up to 10 s to
+        # fill the share before the pods come up, so "a pace" is seen, not sampled away.
+        waited = time.monotonic() - marked_at
+        if len(rolling) < share and len(new) < len(deployments) and waited < 10:
+            time.sleep(0.2)
+            continue
+        time.sleep(0.7)  # time for the operator to over-admit, if it would
+        for name in rolling:
+            _mark_available(cluster, new[name])
+        marked_at = time.monotonic()
+    raise AssertionError(f"rollout incomplete: {sorted(new)} on the new image")
 
 
 def _available(deployment: dict[str, Any]) -> bool:
@@ -291,28 +295,8 @@ def test_a_new_default_image_rolls_pool_shards_at_most_the_configured_share_at_o
     log_path = tmp_path / "operator-upgraded.log"
     process = start_operator(kube_api, kubeconfig, log_path, env=env)
     upgraded = OperatorCluster(kube_api, clients_for(kube_client), process, log_path)
-    most = 0
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            new = {}
-            for shard in shards:
-                deployment = upgraded.stored("apps/v1", "deployments", shard)
-                assert deployment is not None
-                if deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
-                    ":next"
-                ):
-                    new[shard] = deployment
-            rolling = [n for n, d in new.items() if not _available(d)]
-            most = max(most, len(rolling))
-            assert len(rolling) <= 2, rolling
-            if len(new) == len(shards) and not rolling:
-                break
-            time.sleep(0.7)  # time for the operator to over-admit, if it would
-            for shard in rolling:
-                _mark_available(upgraded, new[shard])
-        else:
-            raise AssertionError(f"rollout incomplete: {sorted(new)} on the new image")
+        most = _follow_paced_rollout(upgraded, shards, share=2)
     finally:
         stop_operator(process)
         sys.stderr.write("--- upgraded operator log ---\n" + upgraded.log()[-6000:])
