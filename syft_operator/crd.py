@@ -753,29 +753,40 @@ def status_schema() -> dict[str, Any]:
     return structural_schema(SyftMonitorStatus, defaults=False)
 
 
-def open_api_schema() -> dict[str, Any]:
-    return {
-        "description": "A SyftMonitor runs the notify (and optionally approve) service for one "
-        "SyftBox data owner.",
-        "type": "object",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {
-                "type": "object",
-                "properties": {
-                    "name": {
-                        "type": "string",
-                        "pattern": DNS_LABEL,
-                        "maxLength": names.MAX_MONITOR_NAME,
-                    }
-                },
-            },
-            "spec": spec_schema(),
-            "status": status_schema(),
+def object_schema(
+    *,
+    description: str,
+    max_name: int,
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    spec_required: bool,
+) -> dict[str, Any]:
+    """The top of a CRD's openAPIV3Schema: our name rule, then the spec and status schemas."""
+    schema: dict[str, Any] = {"description": description, "type": "object"}
+    if spec_required:
+        schema["required"] = ["spec"]
+    schema["properties"] = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {
+            "type": "object",
+            "properties": {"name": {"type": "string", "pattern": DNS_LABEL, "maxLength": max_name}},
         },
+        "spec": spec,
+        "status": status,
     }
+    return schema
+
+
+def open_api_schema() -> dict[str, Any]:
+    return object_schema(
+        description="A SyftMonitor runs the notify (and optionally approve) service for one "
+        "SyftBox data owner.",
+        max_name=names.MAX_MONITOR_NAME,
+        spec=spec_schema(),
+        status=status_schema(),
+        spec_required=True,
+    )
 
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [

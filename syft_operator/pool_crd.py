@@ -16,12 +16,12 @@ from pydantic import Field
 
 from syft_operator import names
 from syft_operator.crd import (
-    DNS_LABEL,
     IMAGE,
     Condition,
     ResourcesSpec,
     _Model,
     custom_resource_definition,
+    object_schema,
     structural_schema,
     to_yaml,
 )
@@ -91,27 +91,14 @@ class SyftMonitorPoolStatus(_Model):
 
 
 def open_api_schema() -> dict[str, Any]:
-    return {
-        "description": "A SyftMonitorPool runs a few shared pods that serve every SyftMonitor of "
+    return object_schema(
+        description="A SyftMonitorPool runs a few shared pods that serve every SyftMonitor of "
         "its namespace with spec.mode Pooled and spec.pool naming it.",
-        "type": "object",
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {
-                "type": "object",
-                "properties": {
-                    "name": {
-                        "type": "string",
-                        "pattern": DNS_LABEL,
-                        "maxLength": names.MAX_POOL_NAME,
-                    }
-                },
-            },
-            "spec": {**structural_schema(SyftMonitorPoolSpec), "default": {}},
-            "status": structural_schema(SyftMonitorPoolStatus, defaults=False),
-        },
-    }
+        max_name=names.MAX_POOL_NAME,
+        spec={**structural_schema(SyftMonitorPoolSpec), "default": {}},
+        status=structural_schema(SyftMonitorPoolStatus, defaults=False),
+        spec_required=False,
+    )
 
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [
