@@ -71,7 +71,8 @@ def test_kopf_lifecycle(
     child = kube_api.get_object("v1", "configmaps", "default", "w1-child")
     assert child is not None
     assert child["metadata"]["ownerReferences"][0]["uid"] == obj["metadata"]["uid"]
-    events = kube_api.list_objects("v1", "events", "default")
+    # kopf posts its Events from a queue of its own, after the handler's status patch.
+    events = eventually(lambda: kube_api.list_objects("v1", "events", "default"))
     assert [e["reason"] for e in events] == ["ChildCreated"]
 
     custom.delete_namespaced_custom_object("example.com", "v1", "default", "widgets", "w1")
